@@ -1,0 +1,56 @@
+"""The ``kubehaus`` command line. Each verb lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from . import facts, schema, validate
+
+DESCRIPTION = """\
+kubehaus bootstraps bare-metal GPU clusters from one inventory file: it discovers each
+node's GPU/NVLink/NUMA topology, refuses nodes whose hardware is unhealthy, installs the
+node stack with NUMA-aware kubelets, forms the cluster and installs the DRA GPU driver,
+Dranet and the KAI scheduler.
+"""
+
+EPILOG = """\
+examples:
+  kubehaus validate inventory/small.yaml        check an inventory; no host is contacted
+  kubehaus schema > kubehaus.schema.json         JSON Schema for editor completion
+  kubehaus facts inventory/small.yaml --trust-new-host-keys
+                                                 connect and read OS/CPU/memory facts
+
+exit codes: 0 success, 1 some host failed, 2 usage or inventory error.
+Run 'kubehaus VERB --help' for each verb's options and examples.
+"""
+
+VERBS = (validate, schema, facts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubehaus",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kubehaus {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in VERBS:
+        module.register(verbs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

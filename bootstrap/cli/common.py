@@ -1,0 +1,73 @@
+"""Pieces every verb shares: loading the inventory with located errors, output choice."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from ..inventory import Inventory, InventoryError, load_inventory
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_verb(
+    verbs: argparse._SubParsersAction, name: str, summary: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """A verb's parser: one-line summary for the verb list, a description and examples for --help."""
+    return verbs.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default) or json for other tools",
+    )
+
+
+def add_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--limit",
+        "-l",
+        action="append",
+        metavar="HOSTS",
+        help="only these hosts: names or roles (control-plane, worker), comma separated; repeatable",
+    )
+
+
+def limit_of(args: argparse.Namespace) -> list[str] | None:
+    if not args.limit:
+        return None
+    return [name.strip() for item in args.limit for name in item.split(",") if name.strip()]
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def load_or_report(path: str) -> Inventory | None:
+    """Load an inventory; print every located error and return None if it has any."""
+    try:
+        inventory = load_inventory(path)
+    except InventoryError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.format(), file=sys.stderr)
+        print(
+            f"{path}: {len([d for d in exc.diagnostics if d.severity == 'error'])} error(s); "
+            "nothing was contacted",
+            file=sys.stderr,
+        )
+        return None
+    for warning in inventory.warnings:
+        print(warning.format(), file=sys.stderr)
+    return inventory

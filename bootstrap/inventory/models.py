@@ -1,0 +1,536 @@
+"""The kubehaus inventory: one pydantic model per section of the file.
+
+Models check what a single value can check (syntax, ranges, enums). Rules that relate
+several values (unique names, references, CIDR overlap, version gates) live in
+``semantic.py`` so they can report every problem with its own location.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from . import defaults
+from .k8s_syntax import (
+    dns1123_label_error,
+    dns1123_subdomain_error,
+    label_key_error,
+    label_value_error,
+    parse_quantity,
+    parse_taint,
+)
+from .versions import Version
+
+# --- value types -------------------------------------------------------------------------
+
+
+def _require_text(value: Any) -> Any:
+    """Reject YAML numbers where text is meant: ``1.30`` silently becomes 1.3 otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected text, but YAML read the boolean {str(value).lower()}; put it in quotes")
+    if isinstance(value, int | float):
+        raise ValueError(f"expected text, but YAML read the number {value!r}; put it in quotes")
+    return value
+
+
+def _rule(problem_of: Callable[[str], str | None]) -> Callable[[str], str]:
+    """Turn a helper that describes a problem (or returns None) into a pydantic validator."""
+
+    def validate(value: str) -> str:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return validate
+
+
+_check_dns_label = _rule(dns1123_label_error)
+_check_node_name = _rule(dns1123_subdomain_error)
+_check_label_key = _rule(label_key_error)
+_check_label_value = _rule(label_value_error)
+
+
+def _check_version(value: str) -> str:
+    Version(value)
+    return value.strip()
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=True))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network in CIDR form ({exc})") from None
+
+
+def _check_quantity(value: str) -> str:
+    parse_quantity(value)
+    return value
+
+
+def _check_address(value: str) -> str:
+    text = value.strip()
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    if dns1123_subdomain_error(text.lower()):
+        raise ValueError(f"{value!r} is neither an IP address nor a DNS name")
+    return text
+
+
+def _check_endpoint(value: str) -> str:
+    host, port = split_endpoint(value)
+    _check_address(host)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range 1-65535")
+    return value
+
+
+def _check_taint(value: str) -> str:
+    parse_taint(value)
+    return value
+
+
+def _check_bastion(value: str) -> str:
+    _, _, hostport = value.rpartition("@")
+    _check_endpoint(hostport if ":" in hostport else f"{hostport}:22")
+    return value
+
+
+def split_endpoint(value: str, default_port: int = 6443) -> tuple[str, int]:
+    """Split ``host[:port]`` (IPv6 in brackets) into its parts."""
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit():
+        raise ValueError(f"port {port_text!r} is not a number")
+    return host, int(port_text)
+
+
+Text = Annotated[str, BeforeValidator(_require_text)]
+VersionText = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_version)]
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+NodeName = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_node_name)]
+Cidr = Annotated[str, AfterValidator(_check_cidr)]
+Quantity = Annotated[
+    str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v), AfterValidator(_check_quantity)
+]
+Address = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_address)]
+Endpoint = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_endpoint)]
+LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+LabelValue = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_label_value)]
+LabelMap = dict[LabelKey, LabelValue]
+TaintList = list[Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_taint)]]
+Bastion = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_bastion)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+HealthPolicyName = Literal["quarantine", "taint", "strict"]
+Role = Literal["control-plane", "worker"]
+HookPhase = Literal["before-os", "before-join", "after-apply"]
+
+
+class Section(BaseModel):
+    """Base for every inventory section: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --- cluster -----------------------------------------------------------------------------
+
+
+class CNI(Section):
+    plugin: Literal["calico", "flannel", "cilium"] = Field(
+        "calico", description="Pod network plugin installed after kubeadm init."
+    )
+    version: VersionText = Field(defaults.CNI_VERSIONS["calico"], description="Pinned CNI release.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_version_for_plugin(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "version" not in data:
+            plugin = data.get("plugin", "calico")
+            if plugin in defaults.CNI_VERSIONS:
+                return {**data, "version": defaults.CNI_VERSIONS[plugin]}
+        return data
+
+
+class Cluster(Section):
+    name: DnsLabel = Field(description="Cluster name; also names the state directory.")
+    kubernetes_version: VersionText = Field(
+        defaults.KUBERNETES, description="kubeadm/kubelet/kubectl version, pinned and held."
+    )
+    control_plane_endpoint: Endpoint | None = Field(
+        None,
+        description="host[:port] of the API server (a VIP or load balancer for several control "
+        "planes). Default: the first control plane's address, port 6443.",
+    )
+    pod_cidr: Cidr = Field("10.244.0.0/16", description="Pod network CIDR.")
+    service_cidr: Cidr = Field("10.96.0.0/12", description="Service network CIDR.")
+    cni: CNI = Field(default_factory=CNI)
+    state_dir: Text | None = Field(
+        None,
+        description="Where kubehaus keeps known_hosts, discovered facts, the kubeconfig and run "
+        "reports for this cluster. Default: ~/.kubehaus/<cluster name>.",
+    )
+
+
+# --- SSH ---------------------------------------------------------------------------------
+
+
+class SSHOverride(Section):
+    """Per-host SSH settings; anything left out comes from the inventory's ``ssh`` section."""
+
+    user: Text | None = None
+    port: Port | None = None
+    private_key: Text | None = None
+    bastion: Bastion | None = None
+    sudo: bool | None = None
+
+
+class SSH(Section):
+    user: Text = Field("root", description="Login user on every host.")
+    port: Port = Field(22, description="SSH port.")
+    private_key: Text | None = Field(None, description="Private key file (relative to the inventory).")
+    known_hosts: Text | None = Field(
+        None,
+        description="Per-cluster known_hosts file that host keys are verified against. "
+        "Default: <state_dir>/known_hosts.",
+    )
+    bastion: Bastion | None = Field(
+        None, description="Jump host as [user@]host[:port] (like ssh -J / ProxyJump)."
+    )
+    sudo: bool = Field(False, description="Run privileged commands through sudo (when user is not root).")
+    connect_timeout: Annotated[int, Field(ge=1, le=600)] = Field(
+        10, description="Seconds per connection attempt."
+    )
+
+
+# --- versions and artifacts -------------------------------------------------------------
+
+
+class Versions(Section):
+    containerd: VersionText = Field(defaults.CONTAINERD)
+    nvidia_driver: VersionText = Field(defaults.NVIDIA_DRIVER, description="Host NVIDIA driver.")
+    fabric_manager: VersionText | None = Field(
+        None, description="nvidia-fabricmanager; must equal the driver version. Default: the driver's."
+    )
+    container_toolkit: VersionText = Field(defaults.CONTAINER_TOOLKIT)
+    dra_gpu_driver: VersionText = Field(defaults.DRA_GPU_DRIVER, description="nvidia-dra-driver-gpu chart.")
+    dranet: VersionText = Field(defaults.DRANET, description="Dranet release (install manifest tag).")
+    kai_scheduler: VersionText = Field(defaults.KAI_SCHEDULER, description="KAI scheduler chart.")
+
+    @property
+    def effective_fabric_manager(self) -> str:
+        return self.fabric_manager or self.nvidia_driver
+
+
+class Artifacts(Section):
+    source: Literal["online", "mirror"] = Field(
+        "online",
+        description="online: upstream repositories; mirror: an HTTP apt repository plus a files "
+        "area (Helm charts, manifests) for air-gapped sites.",
+    )
+    mirror_url: Text | None = Field(None, description="Base URL of the mirror, e.g. http://198.18.0.1:8080.")
+    mirror_key: Text | None = Field(
+        None,
+        description="The mirror's signing key (local path or URL); apt verifies it via signed-by. "
+        "Default: <mirror_url>/kubehaus-archive-keyring.gpg.",
+    )
+
+    @model_validator(mode="after")
+    def _mirror_needs_url(self) -> Artifacts:
+        if self.source == "mirror" and not self.mirror_url:
+            raise ValueError("source is 'mirror' but mirror_url is not set")
+        if self.mirror_url and not self.mirror_url.startswith(("http://", "https://")):
+            raise ValueError(f"mirror_url {self.mirror_url!r} must start with http:// or https://")
+        return self
+
+
+# --- profiles: the hardware a node is expected to have ----------------------------------
+
+
+class GPUExpectation(Section):
+    count: Annotated[int, Field(ge=0, le=72)] = Field(0, description="GPUs the node must show.")
+    model: Text | None = Field(
+        None, description="Substring of the NVML name, e.g. 'H100 80GB HBM3'. Unset: any model."
+    )
+    nvlinks_per_gpu: Annotated[int, Field(ge=0, le=18)] | None = Field(
+        None, description="Active NVLinks each GPU must have. Unset: derived from the model."
+    )
+
+
+class PCIeExpectation(Section):
+    min_generation: Annotated[int, Field(ge=1, le=6)] | None = Field(None, description="e.g. 5 for Gen5.")
+    min_width: Literal[1, 2, 4, 8, 16] | None = Field(None, description="Lanes, e.g. 16.")
+
+
+class Resources(Section):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    ephemeral_storage: Quantity | None = None
+
+
+class KubeletOverride(Section):
+    """Kubelet NUMA settings; the profile's values apply where a host leaves these out."""
+
+    topology_manager_policy: Literal["none", "best-effort", "restricted", "single-numa-node"] | None = None
+    topology_manager_scope: Literal["container", "pod"] | None = None
+    cpu_manager_policy: Literal["none", "static"] | None = None
+    cpu_manager_policy_options: dict[str, Text] | None = None
+    memory_manager_policy: Literal["None", "Static"] | None = None
+    reserved_cpus: Annotated[int, Field(ge=0)] | None = None
+    kube_reserved: Resources | None = None
+    system_reserved: Resources | None = None
+    eviction_hard_memory: Quantity | None = None
+    max_pods: Annotated[int, Field(ge=10, le=2500)] | None = None
+
+
+class KubeletSettings(Section):
+    topology_manager_policy: Literal["none", "best-effort", "restricted", "single-numa-node"] = Field(
+        "best-effort", description="Kubelet Topology Manager policy."
+    )
+    topology_manager_scope: Literal["container", "pod"] = Field("pod")
+    cpu_manager_policy: Literal["none", "static"] = Field("static")
+    cpu_manager_policy_options: dict[str, Text] = Field(default_factory=dict)
+    memory_manager_policy: Literal["None", "Static"] = Field("Static")
+    reserved_cpus: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description="How many CPUs to reserve for the system (chosen from the NUMA layout, "
+        "spread across NUMA nodes). Unset: one core per NUMA node.",
+    )
+    kube_reserved: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="1Gi"))
+    system_reserved: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="1Gi"))
+    eviction_hard_memory: Quantity = Field("500Mi", description="evictionHard memory.available.")
+    max_pods: Annotated[int, Field(ge=10, le=2500)] = 110
+
+    @model_validator(mode="after")
+    def _static_cpu_needs_reservation(self) -> KubeletSettings:
+        if self.cpu_manager_policy == "static" and self.reserved_cpus == 0:
+            reserved = [r.cpu for r in (self.kube_reserved, self.system_reserved) if r.cpu]
+            if not any(parse_quantity(c) > 0 for c in reserved):
+                raise ValueError(
+                    "cpu_manager_policy 'static' needs reserved CPUs: set reserved_cpus > 0 or a "
+                    "cpu in kube_reserved/system_reserved (the kubelet refuses to start otherwise)"
+                )
+        return self
+
+    def merged(self, override: KubeletOverride | None) -> KubeletSettings:
+        if override is None:
+            return self
+        changes = override.model_dump(exclude_none=True)
+        return KubeletSettings.model_validate({**self.model_dump(), **changes})
+
+
+class Profile(Section):
+    description: Text = ""
+    gpus: GPUExpectation = Field(default_factory=GPUExpectation)
+    nvswitches: Annotated[int, Field(ge=0, le=18)] | None = Field(
+        None, description="NVSwitch chips reachable over NVLink. Unset: derived from the GPU model."
+    )
+    numa_nodes: Annotated[int, Field(ge=1, le=64)] | None = Field(None, description="NUMA nodes expected.")
+    pcie: PCIeExpectation = Field(default_factory=PCIeExpectation)
+    rdma_nic_per_gpu: bool = Field(
+        False, description="GPUDirect RDMA expected: each GPU needs an RDMA NIC at PIX/PXB."
+    )
+    fabric_manager: bool | None = Field(
+        None, description="nvidia-fabricmanager required. Unset: required where NVSwitches exist."
+    )
+    kubelet: KubeletSettings = Field(default_factory=KubeletSettings)
+    health_policy: HealthPolicyName | None = Field(
+        None, description="Overrides health.policy for nodes of this profile."
+    )
+
+
+# --- hosts ---------------------------------------------------------------------------------
+
+
+class Host(Section):
+    name: NodeName = Field(description="Kubernetes node name (DNS-1123).")
+    address: Address = Field(description="IP address or DNS name kubehaus connects to.")
+    roles: list[Role] = Field(default_factory=lambda: ["worker"], min_length=1)
+    profile: Text | None = Field(None, description="Name of an entry in profiles.")
+    labels: LabelMap = Field(default_factory=dict, description="Extra node labels.")
+    taints: TaintList = Field(default_factory=list, description="Node taints, key[=value]:Effect.")
+    topology: LabelMap = Field(
+        default_factory=dict,
+        description="Where the node sits, e.g. {block: b1, rack: r07}; becomes labels "
+        "kubehaus.io/<key> and KAI topology levels.",
+    )
+    connection: Literal["ssh", "docker"] = Field(
+        "ssh", description="ssh (default) or docker (a kind-style node container)."
+    )
+    container: Text | None = Field(None, description="Container name, for connection: docker.")
+    ssh: SSHOverride | None = None
+    kubelet: KubeletOverride | None = None
+
+    @model_validator(mode="after")
+    def _docker_needs_container(self) -> Host:
+        if self.connection == "docker" and not self.container:
+            raise ValueError("connection 'docker' needs 'container: <name of the node container>'")
+        if self.connection == "ssh" and self.container:
+            raise ValueError("'container' is only used with connection: docker")
+        return self
+
+    @property
+    def is_control_plane(self) -> bool:
+        return "control-plane" in self.roles
+
+
+class AnsibleHostSource(Section):
+    """Hosts taken from an existing Ansible inventory with Kubespray's group names."""
+
+    ansible_inventory: Text = Field(
+        description="INI or YAML Ansible inventory (relative to this file). Groups "
+        "kube_control_plane and kube_node become roles; etcd must be control planes."
+    )
+    profile: Text | None = Field(None, description="Profile for imported hosts without a group match.")
+    group_profiles: dict[str, Text] = Field(
+        default_factory=dict, description="Ansible group -> profile, e.g. {gpu_h100: dgx-h100}."
+    )
+
+
+# --- health ------------------------------------------------------------------------------
+
+
+class HealthThresholds(Section):
+    nvlink_error_count: Annotated[int, Field(ge=0)] = Field(
+        0, description="Highest NVLink replay/recovery/CRC counter allowed per link."
+    )
+    ecc_uncorrectable_errors: Annotated[int, Field(ge=0)] = Field(0)
+    retired_pages_pending_allowed: bool = Field(False)
+    xid_ignore: list[Annotated[int, Field(ge=1, le=255)]] = Field(
+        default_factory=list, description="Xid codes not to treat as failures."
+    )
+    pcie_downtrained: Literal["fail", "warn"] = Field(
+        "fail", description="Severity of a PCIe link below its maximum generation or width."
+    )
+
+
+class Health(Section):
+    policy: HealthPolicyName = Field(
+        "quarantine",
+        description="quarantine: prepare but do not join an unhealthy node; taint: join it with a "
+        "NoSchedule taint; strict: abort the run before any change.",
+    )
+    thresholds: HealthThresholds = Field(default_factory=HealthThresholds)
+
+
+# --- add-ons -----------------------------------------------------------------------------
+
+
+class QueueResource(Section):
+    quota: float = Field(0, description="Guaranteed amount (-1: unlimited).")
+    limit: float = Field(-1, description="Hard cap (-1: unlimited).")
+    over_quota_weight: Annotated[float, Field(ge=0)] = Field(1)
+
+    @model_validator(mode="after")
+    def _limits(self) -> QueueResource:
+        for name in ("quota", "limit"):
+            if getattr(self, name) < -1:
+                raise ValueError(f"{name} must be >= 0, or -1 for unlimited")
+        if self.limit != -1 and self.quota > self.limit:
+            raise ValueError(f"quota {self.quota:g} is above limit {self.limit:g}")
+        return self
+
+
+class QueueResources(Section):
+    gpu: QueueResource = Field(default_factory=QueueResource, description="GPUs (fractions allowed).")
+    cpu: QueueResource = Field(default_factory=QueueResource, description="Millicores (1000 = 1 CPU).")
+    memory: QueueResource = Field(default_factory=QueueResource, description="Megabytes (10^6 bytes).")
+
+
+class Queue(Section):
+    name: DnsLabel
+    parent: Text | None = Field(None, description="Parent queue; unset for a top-level queue.")
+    display_name: Text | None = None
+    priority: int | None = None
+    resources: QueueResources = Field(default_factory=QueueResources)
+
+
+class KaiTopology(Section):
+    name: DnsLabel = Field("kubehaus", description="Name of the KAI Topology resource.")
+    levels: list[Text] = Field(
+        default_factory=list,
+        max_length=15,
+        description="Host topology keys, outermost first (e.g. [block, rack]); hostname is added "
+        "as the last level and nvidia.com/gpu.clique is added where NVL72 nodes exist.",
+    )
+
+
+class KaiScheduler(Section):
+    enabled: bool = True
+    queues: list[Queue] = Field(
+        default_factory=list, description="Queue hierarchy. Unset: KAI's default queues."
+    )
+    topology: KaiTopology | None = None
+
+
+class DraGpuDriver(Section):
+    enabled: bool = True
+    gpu_resources: bool = Field(True, description="Publish GPUs through DRA.")
+    compute_domains: bool = Field(False, description="Multi-node NVLink (GB200 NVL72); driver >= 570.158.01.")
+
+
+class Dranet(Section):
+    enabled: bool = True
+    rdma_netns_exclusive: bool = Field(
+        True, description="Set 'rdma system set netns exclusive' on RDMA nodes before Dranet starts."
+    )
+
+
+class Addons(Section):
+    dra_gpu_driver: DraGpuDriver = Field(default_factory=DraGpuDriver)
+    dranet: Dranet = Field(default_factory=Dranet)
+    kai_scheduler: KaiScheduler = Field(default_factory=KaiScheduler)
+
+
+class Hook(Section):
+    phase: HookPhase = Field(description="When to run: before-os, before-join or after-apply.")
+    playbook: Text = Field(description="Ansible playbook (relative to this file).")
+    profiles: list[Text] = Field(
+        default_factory=list, description="Only hosts of these profiles; empty: all."
+    )
+
+
+# --- the whole file ----------------------------------------------------------------------
+
+
+class InventorySpec(Section):
+    """A kubehaus inventory file."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_default=True,
+        title="kubehaus inventory",
+        json_schema_extra={"$id": "https://kubehaus.io/schema/inventory-v1.json"},
+    )
+
+    api_version: Literal["kubehaus/v1"] = Field("kubehaus/v1", description="Inventory format version.")
+    cluster: Cluster
+    ssh: SSH = Field(default_factory=SSH)
+    versions: Versions = Field(default_factory=Versions)
+    artifacts: Artifacts = Field(default_factory=Artifacts)
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    hosts: list[Host] = Field(default_factory=list)
+    host_sources: list[AnsibleHostSource] = Field(default_factory=list)
+    health: Health = Field(default_factory=Health)
+    addons: Addons = Field(default_factory=Addons)
+    hooks: list[Hook] = Field(default_factory=list)

@@ -1,0 +1,79 @@
+"""Phase ``connect``: open SSH (or docker) connections to every selected host in parallel.
+
+Host keys are verified against the cluster's known_hosts; an unknown or changed key fails that
+host with a message saying how to fix it, and the other hosts carry on.
+"""
+
+from __future__ import annotations
+
+import gevent
+from pyinfra.api import Config, State
+from pyinfra.api import Host as PyinfraHost
+from pyinfra.api import Inventory as PyinfraInventory
+from pyinfra.connectors.sshuserclient import client as ssh_client
+
+from ..connection import connection_plan
+from ..runner import Phase, RunContext
+
+
+def explain_connect_error(error: BaseException, known_hosts: str, trust_flag: str) -> str:
+    """pyinfra's message plus the fix an operator needs."""
+    text = str(error.args[0] if error.args else error)
+    if "No host key" in text or "not found in known_hosts" in text:
+        return (
+            f"host key unknown: not in {known_hosts}. Verify the key out of band and add it there "
+            f"(ssh-keyscan), or rerun with {trust_flag} for first contact"
+        )
+    if "does not match" in text or "BadHostKey" in text or "Host key for" in text:
+        return (
+            f"HOST KEY CHANGED (possible man-in-the-middle, or a reinstalled server): {text}. "
+            f"If the server was reinstalled, remove its old line from {known_hosts}"
+        )
+    if "Authentication" in text:
+        return f"{text}. Check ssh.user and ssh.private_key, and the key in authorized_keys"
+    return text
+
+
+class ConnectPhase(Phase):
+    name = "connect"
+    title = "Connect to hosts"
+
+    def run(self, ctx: RunContext) -> None:
+        known_hosts = ctx.inventory.known_hosts
+        known_hosts.parent.mkdir(parents=True, exist_ok=True)
+        known_hosts.touch(mode=0o600, exist_ok=True)
+        ssh_config_path = ctx.state_dir.root / "ssh_config"
+        plan = connection_plan(
+            ctx.inventory,
+            ctx.active(),
+            known_hosts=known_hosts,
+            trust_new_host_keys=ctx.options.trust_new_host_keys,
+            ssh_config_path=ssh_config_path,
+        )
+        if plan.ssh_config:
+            ssh_config_path.write_text(plan.ssh_config, encoding="utf-8")
+        # pyinfra memoizes known_hosts per process; this run must see the file as it is now.
+        ssh_client.get_host_keys.cache.clear()
+        state = State(PyinfraInventory((plan.names_data, {})), Config(CONNECT_TIMEOUT=10))
+        ctx.state = state
+        by_name = {host.data.get("kubehaus_host"): host for host in state.inventory}
+        jobs = {state.pool.spawn(_connect, host): name for name, host in by_name.items()}
+        for job in gevent.iwait(list(jobs)):
+            name = jobs[job]
+            host = by_name[name]
+            error = job.get()
+            if error is not None:
+                ctx.fail(self, name, explain_connect_error(error, str(known_hosts), "--trust-new-host-keys"))
+                continue
+            state.activate_host(host)
+            ctx.pyinfra_hosts[name] = host
+            ctx.progress.host_done(self, name, True)
+
+
+def _connect(host: PyinfraHost) -> BaseException | None:
+    """Connect one host; return its error instead of raising, so gevent logs no traceback."""
+    try:
+        host.connect(show_errors=False, raise_exceptions=True)
+    except Exception as exc:  # any failure is this host's, not the run's
+        return exc
+    return None

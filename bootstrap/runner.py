@@ -1,0 +1,186 @@
+"""The runner: owns the pyinfra State and drives an ordered list of named phases.
+
+Like k0sctl's apply, a run is a list of small phases (title, should_run, run). A host that
+fails a phase is dropped from the later ones; the others carry on. Phases read what earlier
+phases left in the :class:`RunContext` and never gather it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from . import greenlets  # noqa: F401  (patches the stdlib before pyinfra loads)
+from .facts import NodeFacts
+from .inventory import Host, Inventory
+from .state_dir import StateDir
+
+if TYPE_CHECKING:
+    from pyinfra.api import Host as PyinfraHost
+    from pyinfra.api import State
+
+
+@dataclass
+class RunOptions:
+    limit: list[str] | None = None
+    trust_new_host_keys: bool = False
+    dry_run: bool = False
+
+
+class Progress(Protocol):
+    """What the runner tells a display; the CLI shows it with rich, tests record it."""
+
+    def phase_started(self, phase: Phase, hosts: int) -> None: ...
+
+    def host_done(self, phase: Phase, host: str, ok: bool, detail: str = "") -> None: ...
+
+    def phase_finished(self, phase: Phase, seconds: float) -> None: ...
+
+
+class NoProgress:
+    def phase_started(self, phase: Phase, hosts: int) -> None:
+        pass
+
+    def host_done(self, phase: Phase, host: str, ok: bool, detail: str = "") -> None:
+        pass
+
+    def phase_finished(self, phase: Phase, seconds: float) -> None:
+        pass
+
+
+@dataclass
+class HostFailure:
+    phase: str
+    message: str
+
+
+@dataclass
+class RunContext:
+    """Everything a phase may read or add to during one run."""
+
+    inventory: Inventory
+    options: RunOptions
+    state_dir: StateDir
+    progress: Progress
+    selected: list[Host]
+    state: State | None = None
+    pyinfra_hosts: dict[str, PyinfraHost] = field(default_factory=dict)
+    facts: dict[str, NodeFacts] = field(default_factory=dict)
+    failures: dict[str, HostFailure] = field(default_factory=dict)
+
+    def active(self) -> list[Host]:
+        """Hosts still in the run: selected, not failed."""
+        return [h for h in self.selected if h.name not in self.failures]
+
+    def fail(self, phase: Phase, host: str, message: str) -> None:
+        self.failures.setdefault(host, HostFailure(phase.name, message))
+        self.progress.host_done(phase, host, False, message)
+
+
+class Phase(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return bool(ctx.active())
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> None: ...
+
+
+@dataclass
+class PhaseRecord:
+    name: str
+    title: str
+    ran: bool
+    seconds: float
+
+
+@dataclass
+class RunReport:
+    cluster: str
+    started: str
+    phases: list[PhaseRecord]
+    hosts: dict[str, dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return all(entry["status"] == "ok" for entry in self.hosts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "kubehaus.run-report/v1",
+            "cluster": self.cluster,
+            "started": self.started,
+            "ok": self.ok,
+            "phases": [vars(p) for p in self.phases],
+            "hosts": self.hosts,
+        }
+
+
+class Runner:
+    def __init__(
+        self,
+        inventory: Inventory,
+        phases: Sequence[Phase],
+        options: RunOptions | None = None,
+        progress: Progress | None = None,
+        state_dir: StateDir | None = None,
+    ) -> None:
+        options = options or RunOptions()
+        # The runner reports per host itself; pyinfra's own log lines would say it twice.
+        logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
+        self.phases = list(phases)
+        self.ctx = RunContext(
+            inventory=inventory,
+            options=options,
+            state_dir=(state_dir or StateDir(inventory.state_dir)).ensure(),
+            progress=progress or NoProgress(),
+            selected=inventory.select(options.limit),
+        )
+
+    def run(self) -> RunReport:
+        ctx = self.ctx
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        records: list[PhaseRecord] = []
+        try:
+            for phase in self.phases:
+                if not phase.should_run(ctx):
+                    records.append(PhaseRecord(phase.name, phase.title, False, 0.0))
+                    continue
+                begin = time.monotonic()
+                ctx.progress.phase_started(phase, len(ctx.active()))
+                phase.run(ctx)
+                seconds = round(time.monotonic() - begin, 3)
+                ctx.progress.phase_finished(phase, seconds)
+                records.append(PhaseRecord(phase.name, phase.title, True, seconds))
+        finally:
+            self._disconnect()
+        report = RunReport(ctx.inventory.name, started, records, self._host_summary())
+        ctx.state_dir.write_json(ctx.state_dir.new_run_dir() / "report.json", report.as_dict())
+        return report
+
+    def _host_summary(self) -> dict[str, dict[str, Any]]:
+        summary: dict[str, dict[str, Any]] = {}
+        for host in self.ctx.selected:
+            failure = self.ctx.failures.get(host.name)
+            entry: dict[str, Any] = {"status": "failed" if failure else "ok"}
+            if failure:
+                entry.update(failed_phase=failure.phase, error=failure.message)
+            if host.name in self.ctx.facts:
+                entry["facts"] = self.ctx.facts[host.name].model_dump()
+            summary[host.name] = entry
+        return summary
+
+    def _disconnect(self) -> None:
+        for host in self.ctx.pyinfra_hosts.values():
+            if host.connected:
+                # Closing must not hide the run's result.
+                with contextlib.suppress(Exception):
+                    host.disconnect()

@@ -1,0 +1,1 @@
+"""Thin pyinfra deploys, one per node concern; the rendering they write lives in bootstrap/."""

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs everything, lints, runs pytest.
+# Tests that need root (a loopback sshd) run when root and are skipped with a reason otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+cleanup() {
+    # Test fixtures stop their own servers; this catches any left by a killed run.
+    pkill -f "sshd -D -e -f .*/sshd/sshd_config" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+./scripts/setup.sh || exit 1
+
+echo "== ruff"
+.venv/bin/ruff check . || exit 1
+.venv/bin/ruff format --check . || exit 1
+
+echo "== pytest"
+.venv/bin/pytest -p no:cacheprovider "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests (exit 5): treated as failure, the suite must never be empty" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,33 @@
+"""Shared fixtures. gevent must patch the standard library before pyinfra is imported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import bootstrap.greenlets  # noqa: F401  (first: patches sockets before pyinfra loads)
+
+from .sshd import LoopbackSSHD, start_sshd, unavailable_reason
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[LoopbackSSHD]:
+    """A real OpenSSH server on 127.0.0.1 with a fresh host key, stopped after the test."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = start_sshd(tmp_path / "sshd")
+    try:
+        yield server
+    finally:
+        server.stop()
