@@ -15,7 +15,9 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "inventory").glob("*.yaml"))
 def test_example_is_valid_without_warnings(path: Path) -> None:
     inventory = load_inventory(path)
     assert inventory.hosts
-    assert inventory.warnings == []
+    # lab.yaml names the key that `kubehaus lab up` creates; before that, only that may warn.
+    allowed = {"ssh.private_key"} if path.name == "lab.yaml" else set()
+    assert {w.path for w in inventory.warnings} <= allowed
 
 
 def test_dgx_pod_has_three_control_planes_and_two_racks(repo: Path) -> None:

@@ -1,0 +1,1 @@
+"""Node topology: what a node's GPUs, NICs, NUMA nodes and links look like (pure)."""
