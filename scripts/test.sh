@@ -4,9 +4,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+TEST_LABS=(khtest khdown khfail)
+
 cleanup() {
-    # Test fixtures stop their own servers; this catches any left by a killed run.
+    # Fixtures tear down what they start; this catches whatever a killed run left:
+    # loopback sshds and the test labs (machines, mounts, namespaces, veths, bridges).
     pkill -f "sshd -D -e -f .*/sshd/sshd_config" 2>/dev/null || true
+    if [ -x .venv/bin/kubehaus ] && [ "$(id -u)" -eq 0 ]; then
+        for lab in "${TEST_LABS[@]}"; do
+            .venv/bin/kubehaus lab down --name "$lab" >/dev/null 2>&1 || true
+        done
+    fi
 }
 trap cleanup EXIT INT TERM
 

@@ -1,0 +1,103 @@
+"""Commands the lab runs on its host (ip, mount, debootstrap, nspawn), with readable failures."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+REQUIRED_TOOLS = {
+    "systemd-nspawn": "systemd-container",
+    "debootstrap": "debootstrap",
+    "ip": "iproute2",
+    "ssh-keygen": "openssh-client",
+    "ssh": "openssh-client",
+    "gcc": "gcc",
+    "mount": "mount",
+}
+
+
+class LabError(RuntimeError):
+    """A lab operation failed; the message says what and how to fix it."""
+
+
+def preflight() -> None:
+    """Refuse, clearly, where the lab cannot run."""
+    if platform.system() != "Linux":
+        raise LabError(f"the lab needs Linux with systemd-nspawn; this is {platform.system()}")
+    if os.geteuid() != 0:
+        raise LabError(
+            "the lab needs root (network namespaces, overlay mounts, systemd-nspawn): run with sudo"
+        )
+    missing = sorted({pkg for tool, pkg in REQUIRED_TOOLS.items() if shutil.which(tool) is None})
+    if missing:
+        raise LabError(f"missing host packages: {' '.join(missing)} (apt-get install {' '.join(missing)})")
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        raise LabError("the kernel has no overlayfs; the lab's machines need it")
+
+
+def run(
+    args: Sequence[str], *, check: bool = True, input_text: str | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(args), capture_output=True, text=True, input=input_text, timeout=timeout)
+    if check and result.returncode != 0:
+        raise LabError(
+            f"{' '.join(args)} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+        )
+    return result
+
+
+def quiet(args: Sequence[str]) -> bool:
+    """Run a clean-up step that may find nothing to clean; report whether it succeeded."""
+    return subprocess.run(list(args), capture_output=True, text=True).returncode == 0
+
+
+def netns_exists(name: str) -> bool:
+    return Path("/run/netns", name).exists()
+
+
+def link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def mounted(path: Path) -> bool:
+    target = str(path)
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        return any(line.split()[1] == target for line in mounts if len(line.split()) > 1)
+
+
+def mounts_under(prefix: Path) -> list[Path]:
+    root = str(prefix).rstrip("/") + "/"
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        found = [Path(line.split()[1]) for line in mounts if line.split()[1].startswith(root)]
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def processes_with_arg(fragment: str) -> list[int]:
+    """PIDs whose command line contains ``fragment`` (to find nspawns a crashed run left)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fragment in cmdline and "systemd-nspawn" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def raise_inotify_limits() -> list[str]:
+    """systemd in each machine needs inotify instances; the defaults stop about 20 machines."""
+    wanted = {"fs.inotify.max_user_instances": 8192, "fs.inotify.max_user_watches": 524288}
+    changed = []
+    for key, value in wanted.items():
+        path = Path("/proc/sys") / key.replace(".", "/")
+        if int(path.read_text().strip()) < value:
+            path.write_text(str(value))
+            changed.append(f"{key}={value}")
+    return changed

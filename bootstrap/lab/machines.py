@@ -1,0 +1,452 @@
+"""Bring lab machines up and down: overlayfs roots, network namespaces, systemd-nspawn --boot.
+
+Everything ``up`` makes is recorded in the lab's ``lab.json`` as it is made, so ``down`` can undo
+a half-finished ``up``; ``down`` also sweeps by naming convention for anything a crash left out of
+the record. Names: bridge ``khbr<id>``, host veths ``khv<id><nn>``, namespaces ``kh-<lab>-<machine>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .base_image import ensure_base
+from .host import (
+    LabError,
+    link_exists,
+    mounted,
+    mounts_under,
+    netns_exists,
+    preflight,
+    processes_with_arg,
+    quiet,
+    raise_inotify_limits,
+    run,
+)
+from .inventory_writer import render_lab_inventory
+from .nvml_build import LIBRARY, build_sim_nvml
+from .nvml_profile import render_nvml_profile
+from .paths import CACHE_ROOT, LAB_ROOT, LabPaths
+from .profiles import build_machine
+from .spec import LabMachine, LabSpec
+from .sysfs import render_sysfs, write_tree
+
+SYSROOT = "/var/lib/kubehaus-lab/sysroot"  # inside each machine
+NVML_PROFILE = "/etc/kubehaus-lab/nvml-profile"
+Log = Callable[[str], None]
+
+
+def lab_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:4]
+
+
+def bridge_name(lab: str) -> str:
+    return f"khbr{lab_id(lab)}"
+
+
+def veth_name(lab: str, index: int) -> str:
+    return f"khv{lab_id(lab)}{index:02d}"
+
+
+def netns_name(lab: str, machine: str) -> str:
+    return f"kh-{lab}-{machine}"
+
+
+@dataclass
+class MachineRecord:
+    name: str
+    address: str
+    profile: str
+    faults: list[str]
+    role: str
+    netns: str
+    veth: str
+    directory: str
+    pid: int | None = None
+
+
+@dataclass
+class LabRecord:
+    name: str
+    bridge: str
+    bridge_address: str
+    machines: list[MachineRecord] = field(default_factory=list)
+    inventory: str | None = None
+    started: float = field(default_factory=time.time)
+
+    def save(self, paths: LabPaths) -> None:
+        paths.root.mkdir(parents=True, exist_ok=True)
+        tmp = paths.record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(paths.record)
+
+    @classmethod
+    def load(cls, paths: LabPaths) -> LabRecord | None:
+        if not paths.record.exists():
+            return None
+        data = json.loads(paths.record.read_text())
+        data["machines"] = [MachineRecord(**m) for m in data.get("machines", [])]
+        return cls(**data)
+
+
+def _multiarch() -> str:
+    return {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}.get(platform.machine(), "")
+
+
+def _prepare_root(merged: Path, spec: LabSpec, machine: LabMachine, public_key: str, library: Path) -> str:
+    """Write the machine's identity, SSH access and simulated hardware; return its host public key."""
+    (merged / "etc/hostname").write_text(machine.name + "\n")
+    hosts = ["127.0.0.1 localhost", f"127.0.1.1 {machine.name}"]
+    hosts += [f"{spec.address_of(m)} {m.name}" for m in spec.machines]
+    (merged / "etc/hosts").write_text("\n".join(hosts) + "\n")
+    ssh_dir = merged / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(public_key)
+    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    key = merged / "etc/ssh/ssh_host_ed25519_key"
+    for old in (key, key.with_suffix(".pub")):
+        old.unlink(missing_ok=True)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{machine.name}", "-f", str(key)])
+    hardware = build_machine(machine.name, machine.profile, machine.faults)
+    write_tree(render_sysfs(hardware), merged / SYSROOT.lstrip("/"))
+    (merged / "etc/kubehaus").mkdir(parents=True, exist_ok=True)
+    (merged / "etc/kubehaus/probe.env").write_text(f"KUBEHAUS_SYSFS_ROOT={SYSROOT}\n")
+    lab_dir = merged / "etc/kubehaus-lab"
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    (lab_dir / "machine.json").write_text(
+        json.dumps(
+            {"lab": spec.name, "machine": machine.name, "profile": machine.profile, "faults": machine.faults},
+            indent=2,
+        )
+    )
+    if hardware.driver_version:
+        (merged / NVML_PROFILE.lstrip("/")).write_text(render_nvml_profile(hardware))
+        libdir = merged / "usr/lib" / _multiarch()
+        libdir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(library, libdir / LIBRARY)
+        run(["chroot", str(merged), "ldconfig"])
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+
+
+def _network(record: MachineRecord, bridge: str, gateway: str, prefix: int) -> None:
+    run(["ip", "netns", "add", record.netns])
+    run(["ip", "link", "add", record.veth, "type", "veth", "peer", "name", "eth0", "netns", record.netns])
+    run(["ip", "link", "set", record.veth, "master", bridge, "up"])
+    ns = ["ip", "-n", record.netns]
+    run([*ns, "link", "set", "lo", "up"])
+    run([*ns, "addr", "add", f"{record.address}/{prefix}", "dev", "eth0"])
+    run([*ns, "link", "set", "eth0", "up"])
+    run([*ns, "route", "add", "default", "via", gateway])
+
+
+def _boot(lab: str, record: MachineRecord) -> int:
+    directory = Path(record.directory)
+    console = open(directory / "console.log", "w")  # noqa: SIM115  (inherited by the detached nspawn)
+    process = subprocess.Popen(
+        [
+            "systemd-nspawn",
+            "--quiet",
+            "-D",
+            str(directory / "merged"),
+            "-M",
+            f"{lab}-{record.name}",
+            f"--hostname={record.name}",
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            "--link-journal=no",
+            "--resolv-conf=off",
+            "--timezone=off",
+            f"--network-namespace-path=/run/netns/{record.netns}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    console.close()
+    return process.pid
+
+
+def _wait_for_ssh(record: MachineRecord, paths: LabPaths, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((record.address, 22), timeout=1):
+                break
+        except OSError:
+            if record.pid and not _alive(record.pid):
+                raise LabError(  # noqa: B904  (the refused connection is expected, not the cause)
+                    f"machine {record.name} stopped while booting; see {record.directory}/console.log"
+                )
+            time.sleep(0.2)
+    else:
+        raise LabError(f"machine {record.name} did not answer on {record.address}:22; see its console.log")
+    check = [
+        "ssh",
+        "-q",
+        "-i",
+        str(paths.private_key),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={paths.known_hosts}",
+        "-o",
+        "ConnectTimeout=5",
+        f"root@{record.address}",
+        "true",
+    ]
+    while time.monotonic() < deadline:
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return
+        time.sleep(0.3)
+    raise LabError(f"machine {record.name}: sshd answers but key login with the lab key fails")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a machine's nspawn still runs; an exited child of ours (a zombie) counts as gone."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def up(
+    spec: LabSpec,
+    *,
+    base: Path = LAB_ROOT,
+    cache: Path = CACHE_ROOT,
+    inventory_out: Path | None = None,
+    log: Log = print,
+    boot_timeout: float = 90,
+) -> LabRecord:
+    preflight()
+    paths = LabPaths.for_lab(spec.name, base)
+    existing = LabRecord.load(paths)
+    if existing is not None:
+        raise LabError(
+            f"lab {spec.name!r} is already up ({len(existing.machines)} machines); "
+            "run 'kubehaus lab down' first"
+        )
+    started = time.monotonic()
+    changed = raise_inotify_limits()
+    if changed:
+        log(f"raised host inotify limits for systemd in many machines: {', '.join(changed)}")
+    base_dir = ensure_base(cache, log)
+    library = build_sim_nvml(cache)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    os.chmod(paths.root, 0o700)
+    if not paths.private_key.exists():
+        run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"kubehaus-lab-{spec.name}",
+                "-f",
+                str(paths.private_key),
+            ]
+        )
+    public_key = paths.private_key.with_suffix(".pub").read_text()
+    record = LabRecord(name=spec.name, bridge=bridge_name(spec.name), bridge_address=spec.bridge_address)
+    record.save(paths)
+    try:
+        if not link_exists(record.bridge):
+            run(["ip", "link", "add", record.bridge, "type", "bridge"])
+        run(["ip", "addr", "replace", f"{spec.bridge_address}/{spec.prefix_length}", "dev", record.bridge])
+        run(["ip", "link", "set", record.bridge, "up"])
+        known_hosts = []
+        for index, machine in enumerate(spec.machines):
+            directory = paths.machine(machine.name)
+            entry = MachineRecord(
+                name=machine.name,
+                address=spec.address_of(machine),
+                profile=machine.profile,
+                faults=list(machine.faults),
+                role=machine.role,
+                netns=netns_name(spec.name, machine.name),
+                veth=veth_name(spec.name, index),
+                directory=str(directory),
+            )
+            record.machines.append(entry)
+            record.save(paths)
+            for part in ("upper", "work", "merged"):
+                (directory / part).mkdir(parents=True, exist_ok=True)
+            run(
+                [
+                    "mount",
+                    "-t",
+                    "overlay",
+                    "overlay",
+                    "-o",
+                    f"lowerdir={base_dir},upperdir={directory / 'upper'},workdir={directory / 'work'}",
+                    str(directory / "merged"),
+                ]
+            )
+            host_key = _prepare_root(directory / "merged", spec, machine, public_key, library)
+            known_hosts.append(f"{entry.address} {host_key}")
+            _network(entry, record.bridge, spec.bridge_address, spec.prefix_length)
+        paths.known_hosts.write_text("\n".join(known_hosts) + "\n")
+        for entry in record.machines:
+            entry.pid = _boot(spec.name, entry)
+            record.save(paths)
+        log(f"booting {len(record.machines)} machines...")
+        deadline = time.monotonic() + boot_timeout
+        with ThreadPoolExecutor(max_workers=min(16, len(record.machines))) as pool:
+            list(pool.map(lambda m: _wait_for_ssh(m, paths, deadline), record.machines))
+    except BaseException:
+        log("lab up failed; cleaning up what it made")
+        down(spec.name, base=base, log=lambda _m: None)
+        raise
+    target = inventory_out or (paths.root / "inventory.yaml")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_lab_inventory(spec, paths))
+    record.inventory = str(target)
+    record.save(paths)
+    log(
+        f"lab {spec.name!r}: {len(record.machines)} machines answering SSH "
+        f"in {time.monotonic() - started:.1f}s; "
+        f"inventory: {target}"
+    )
+    return record
+
+
+def down(name: str, *, base: Path = LAB_ROOT, log: Log = print, stop_timeout: float = 20) -> list[str]:
+    """Remove everything the lab made; safe to repeat and after a half-finished up."""
+    paths = LabPaths.for_lab(name, base)
+    record = LabRecord.load(paths)
+    done: list[str] = []
+    pids = set(processes_with_arg(str(paths.root) + "/"))
+    if record:
+        pids |= {m.pid for m in record.machines if m.pid and _alive(m.pid)}
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # nspawn --boot turns this into an orderly poweroff
+    deadline = time.monotonic() + stop_timeout
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    if pids:
+        done.append(f"stopped {len(pids)} machine process(es)")
+    for mount in mounts_under(paths.root):
+        for _ in range(10):
+            if quiet(["umount", str(mount)]) or not mounted(mount):
+                break
+            time.sleep(0.3)
+        else:
+            quiet(["umount", "-l", str(mount)])
+        done.append(f"unmounted {mount}")
+    namespaces = [m.netns for m in record.machines] if record else []
+    prefix = f"kh-{name}-"
+    if Path("/run/netns").is_dir():
+        namespaces += [n.name for n in Path("/run/netns").iterdir() if n.name.startswith(prefix)]
+    for namespace in sorted(set(namespaces)):
+        if netns_exists(namespace) and quiet(["ip", "netns", "del", namespace]):
+            done.append(f"deleted netns {namespace}")
+    veth_prefix = f"khv{lab_id(name)}"
+    for link in sorted(p.name for p in Path("/sys/class/net").iterdir()):
+        if link.startswith(veth_prefix) and quiet(["ip", "link", "del", link]):
+            done.append(f"deleted veth {link}")
+    if link_exists(bridge_name(name)) and quiet(["ip", "link", "del", bridge_name(name)]):
+        done.append(f"deleted bridge {bridge_name(name)}")
+    if paths.root.exists():
+        if mounts_under(paths.root):
+            raise LabError(f"cannot remove {paths.root}: still mounted; run 'kubehaus lab down' again")
+        shutil.rmtree(paths.root)
+        done.append(f"removed {paths.root}")
+    for line in done:
+        log(line)
+    return done
+
+
+@dataclass
+class MachineStatus:
+    name: str
+    address: str
+    profile: str
+    faults: list[str]
+    role: str
+    running: bool
+    ssh: bool
+
+
+def status(name: str, *, base: Path = LAB_ROOT) -> tuple[LabRecord | None, list[MachineStatus]]:
+    record = LabRecord.load(LabPaths.for_lab(name, base))
+    if record is None:
+        return None, []
+    states = []
+    for machine in record.machines:
+        running = bool(machine.pid and _alive(machine.pid))
+        try:
+            with socket.create_connection((machine.address, 22), timeout=1):
+                reachable = True
+        except OSError:
+            reachable = False
+        states.append(
+            MachineStatus(
+                machine.name,
+                machine.address,
+                machine.profile,
+                machine.faults,
+                machine.role,
+                running,
+                reachable,
+            )
+        )
+    return record, states
+
+
+def known_labs(base: Path = LAB_ROOT) -> list[str]:
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / "lab.json").exists())
+
+
+def ssh_command(name: str, machine: str, command: list[str], *, base: Path = LAB_ROOT) -> list[str]:
+    paths = LabPaths.for_lab(name, base)
+    record = LabRecord.load(paths)
+    if record is None:
+        raise LabError(f"lab {name!r} is not up")
+    for entry in record.machines:
+        if entry.name == machine:
+            return [
+                "ssh",
+                "-i",
+                str(paths.private_key),
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                f"UserKnownHostsFile={paths.known_hosts}",
+                f"root@{entry.address}",
+                *command,
+            ]
+    names = ", ".join(m.name for m in record.machines)
+    raise LabError(f"lab {name!r} has no machine {machine!r}; it has {names}")

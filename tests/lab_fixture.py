@@ -1,0 +1,69 @@
+"""A lab of simulated machines for integration tests, always torn down."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bootstrap.lab.machines import LabRecord, down, up
+from bootstrap.lab.paths import LabPaths
+from bootstrap.lab.spec import LabSpec, parse_spec
+
+# Its own name and subnet, so tests never touch a lab a developer has up.
+TEST_LAB = """\
+name: khtest
+subnet: 198.18.7.0/24
+machines:
+  - {name: cp-1, role: control-plane, profile: cpu-only}
+  - {name: dgx-1, profile: dgx-h100, topology: {block: b1, rack: r1}}
+  - {name: dgx-2, profile: dgx-h100, faults: [nvlink-down], topology: {block: b1, rack: r1}}
+  - {name: l40s-1, profile: l40s-pcie, topology: {block: b1, rack: r2}}
+  - {name: a100-1, profile: dgx-a100, topology: {block: b1, rack: r2}}
+  - {name: gb200-1, profile: gb200-tray, topology: {block: b2, rack: r3}}
+"""
+
+
+def lab_unavailable_reason() -> str | None:
+    if platform.system() != "Linux":
+        return "the lab needs Linux"
+    if os.geteuid() != 0:
+        return "the lab needs root (run the suite as root, as CI does)"
+    for tool in ("systemd-nspawn", "debootstrap", "gcc", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (scripts/setup.sh installs it)"
+    return None
+
+
+def require_lab() -> None:
+    reason = lab_unavailable_reason()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the lab tests, but: {reason}")
+    if reason:
+        pytest.skip(reason)
+
+
+@dataclass
+class Lab:
+    spec: LabSpec
+    record: LabRecord
+    paths: LabPaths
+    inventory: Path
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    require_lab()
+    spec = parse_spec(TEST_LAB, "tests/lab_fixture.py")
+    down(spec.name, log=lambda _m: None)  # whatever a killed earlier run left
+    inventory = tmp_path_factory.mktemp("lab") / "inventory.yaml"
+    record = up(spec, inventory_out=inventory, log=lambda _m: None)
+    try:
+        yield Lab(spec, record, LabPaths.for_lab(spec.name), inventory)
+    finally:
+        down(spec.name, log=lambda _m: None)
