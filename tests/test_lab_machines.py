@@ -94,6 +94,7 @@ def test_machines_advertise_their_simulated_sysfs(lab: Lab) -> None:
 def test_status_reports_every_machine(lab: Lab, capsys) -> None:
     assert main(["lab", "status", "--name", lab.spec.name, "-o", "json"]) == 0
     seen = json.loads(capsys.readouterr().out)
+    assert seen["mirror"] == f"http://{lab.spec.bridge_address}:8080"
     assert [(m["name"], m["running"], m["ssh"]) for m in seen["machines"]] == [
         (m.name, True, True) for m in lab.spec.machines
     ]

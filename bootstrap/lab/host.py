@@ -17,6 +17,8 @@ REQUIRED_TOOLS = {
     "ssh": "openssh-client",
     "gcc": "gcc",
     "mount": "mount",
+    "gpg": "gnupg",
+    "dpkg-scanpackages": "dpkg-dev",
 }
 
 
@@ -76,8 +78,8 @@ def mounts_under(prefix: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
-def processes_with_arg(fragment: str) -> list[int]:
-    """PIDs whose command line contains ``fragment`` (to find nspawns a crashed run left)."""
+def processes_with_arg(fragment: str, program: str = "systemd-nspawn") -> list[int]:
+    """PIDs of ``program`` whose command line contains ``fragment`` (what a crashed run left)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -86,7 +88,7 @@ def processes_with_arg(fragment: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if fragment in cmdline and "systemd-nspawn" in cmdline:
+        if fragment in cmdline and program in cmdline:
             pids.append(int(entry.name))
     return pids
 

@@ -36,6 +36,7 @@ from .host import (
     run,
 )
 from .inventory_writer import render_lab_inventory
+from .mirror import PORT, build_mirror, serve
 from .nvml_build import LIBRARY, build_sim_nvml
 from .nvml_profile import render_nvml_profile
 from .paths import CACHE_ROOT, LAB_ROOT, LabPaths
@@ -84,6 +85,8 @@ class LabRecord:
     bridge_address: str
     machines: list[MachineRecord] = field(default_factory=list)
     inventory: str | None = None
+    mirror_pid: int | None = None
+    mirror_url: str | None = None
     started: float = field(default_factory=time.time)
 
     def save(self, paths: LabPaths) -> None:
@@ -216,6 +219,16 @@ def _wait_for_ssh(record: MachineRecord, paths: LabPaths, deadline: float) -> No
     raise LabError(f"machine {record.name}: sshd answers but key login with the lab key fails")
 
 
+def _wait_for_port(address: str, port: int, deadline: float, what: str) -> None:
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise LabError(f"{what} did not start listening on {address}:{port}")
+
+
 def _alive(pid: int) -> bool:
     """Whether a machine's nspawn still runs; an exited child of ours (a zombie) counts as gone."""
     with contextlib.suppress(ChildProcessError):
@@ -280,6 +293,11 @@ def up(
             run(["ip", "link", "add", record.bridge, "type", "bridge"])
         run(["ip", "addr", "replace", f"{spec.bridge_address}/{spec.prefix_length}", "dev", record.bridge])
         run(["ip", "link", "set", record.bridge, "up"])
+        build_mirror(paths.mirror, paths.root / "gnupg", spec.name, cache)
+        record.mirror_pid = serve(paths.mirror, spec.bridge_address, paths.root / "mirror.log")
+        record.mirror_url = f"http://{spec.bridge_address}:{PORT}"
+        record.save(paths)
+        _wait_for_port(spec.bridge_address, PORT, time.monotonic() + 10, "the lab mirror")
         known_hosts = []
         for index, machine in enumerate(spec.machines):
             directory = paths.machine(machine.name)
@@ -342,8 +360,11 @@ def down(name: str, *, base: Path = LAB_ROOT, log: Log = print, stop_timeout: fl
     record = LabRecord.load(paths)
     done: list[str] = []
     pids = set(processes_with_arg(str(paths.root) + "/"))
+    pids |= set(processes_with_arg(str(paths.mirror), program="http.server"))
     if record:
         pids |= {m.pid for m in record.machines if m.pid and _alive(m.pid)}
+        if record.mirror_pid and _alive(record.mirror_pid):
+            pids.add(record.mirror_pid)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)  # nspawn --boot turns this into an orderly poweroff

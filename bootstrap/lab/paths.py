@@ -31,6 +31,11 @@ class LabPaths:
         return self.root / "lab.json"
 
     @property
+    def mirror(self) -> Path:
+        """The artifact mirror's document root (apt repository, keyring, files)."""
+        return self.root / "mirror"
+
+    @property
     def cluster_state(self) -> Path:
         return self.root / "state"
 

@@ -1,0 +1,215 @@
+"""The lab's air-gapped artifact mirror: a signed apt repository plus a files area, over HTTP.
+
+Built like a production mirror: packages in ``apt/pool``, indexes in ``apt/dists/kubehaus``,
+``Release`` signed into ``InRelease`` and ``Release.gpg`` with a per-lab GPG key whose public
+half is served as ``kubehaus-archive-keyring.gpg`` for apt's ``signed-by``. Real Debian packages
+(with their whole dependency closure) are fetched once on the host with apt and cached; software
+this project cannot download comes as stand-ins (``standins.py``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from email.utils import formatdate
+from pathlib import Path
+
+from .host import LabError, run
+from .standins import STANDINS, control_file, package_files
+
+SUITE, COMPONENT = "kubehaus", "main"
+KEYRING = "kubehaus-archive-keyring.gpg"
+PORT = 8080
+# Real Debian packages the node stack needs (kubeadm's preflight tools, time sync).
+DEBIAN_PACKAGES = ("conntrack", "socat", "ethtool", "ebtables", "iptables", "chrony")
+
+
+def deb_arch() -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+def build_standin(package: str, version: str, out_dir: Path, staging: Path) -> Path:
+    standin = next(s for s in STANDINS if s.package == package)
+    root = staging / f"{package}_{version}"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(control_file(standin, version, deb_arch()))
+    for relative, (content, mode) in package_files(standin, version).items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        os.chmod(path, mode)
+    target = out_dir / f"{package}_{version}_{deb_arch()}.deb"
+    run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)])
+    shutil.rmtree(root)
+    return target
+
+
+def fetch_debian_closure(cache: Path, packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[Path]:
+    """Download the packages and everything they depend on (the machines have no other source)."""
+    key = hashlib.sha256(",".join(packages).encode()).hexdigest()[:12]
+    directory = cache / f"debian-{key}"
+    done = directory / ".complete"
+    if not done.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        depends = run(
+            [
+                "apt-cache",
+                "depends",
+                "--recurse",
+                "--no-recommends",
+                "--no-suggests",
+                "--no-conflicts",
+                "--no-breaks",
+                "--no-replaces",
+                "--no-enhances",
+                *packages,
+            ]
+        ).stdout
+        names = sorted(
+            {
+                line.strip()
+                for line in depends.splitlines()
+                if line and not line[0].isspace() and not line.startswith("<")
+            }
+        )
+        result = subprocess.run(
+            ["apt-get", "download", *names], cwd=directory, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise LabError(
+                f"apt-get download failed (is Debian's archive reachable?): {result.stderr.strip()}"
+            )
+        done.write_text("\n".join(names) + "\n")
+    return sorted(directory.glob("*.deb"))
+
+
+def _gpg(home: Path, *args: str, input_text: str | None = None) -> str:
+    return run(
+        ["gpg", "--homedir", str(home), "--batch", "--quiet", "--yes", *args], input_text=input_text
+    ).stdout
+
+
+def ensure_key(home: Path, lab: str) -> str:
+    """The lab's archive signing key (created once per lab); returns its fingerprint."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    listing = _gpg(home, "--list-secret-keys", "--with-colons")
+    fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")]
+    if fingerprints:
+        return fingerprints[0]
+    _gpg(
+        home,
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        f"kubehaus lab archive ({lab}) <lab@kubehaus.invalid>",
+        "ed25519",
+        "sign",
+        "never",
+    )
+    return ensure_key(home, lab)
+
+
+def release_file(dists: Path, files: list[Path]) -> str:
+    """apt's Release: what the signature covers, with the size and hashes of every index."""
+    lines = [
+        "Origin: kubehaus-lab",
+        "Label: kubehaus lab mirror",
+        f"Suite: {SUITE}",
+        f"Codename: {SUITE}",
+        f"Date: {formatdate(usegmt=True)}",
+        f"Architectures: {deb_arch()}",
+        f"Components: {COMPONENT}",
+        "Description: kubehaus lab mirror (stand-ins and Debian packages)",
+    ]
+    for algorithm, name in (("md5", "MD5Sum"), ("sha256", "SHA256")):
+        lines.append(f"{name}:")
+        for path in files:
+            digest = hashlib.new(algorithm, path.read_bytes()).hexdigest()
+            lines.append(f" {digest} {path.stat().st_size} {path.relative_to(dists)}")
+    return "\n".join(lines) + "\n"
+
+
+def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path) -> str:
+    """(Re)build the mirror under ``root``; returns the signing key's fingerprint."""
+    apt = root / "apt"
+    pool = apt / "pool" / COMPONENT
+    pool.mkdir(parents=True, exist_ok=True)
+    staging = root / ".staging"
+    staging.mkdir(exist_ok=True)
+    for standin in STANDINS:
+        for version in standin.versions:
+            build_standin(standin.package, version, pool, staging)
+    shutil.rmtree(staging)
+    for deb in fetch_debian_closure(cache):
+        shutil.copy2(deb, pool / deb.name)
+    dists = apt / "dists" / SUITE
+    binary = dists / COMPONENT / f"binary-{deb_arch()}"
+    binary.mkdir(parents=True, exist_ok=True)
+    packages = subprocess.run(
+        ["dpkg-scanpackages", "--multiversion", f"pool/{COMPONENT}", "/dev/null"],
+        cwd=apt,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (binary / "Packages").write_text(packages.stdout)
+    with gzip.open(binary / "Packages.gz", "wt") as handle:
+        handle.write(packages.stdout)
+    fingerprint = ensure_key(gnupg, lab)
+    sign_release(dists, gnupg, fingerprint)
+    (root / KEYRING).write_bytes(
+        subprocess.run(
+            ["gpg", "--homedir", str(gnupg), "--batch", "--export", fingerprint],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    (root / "files").mkdir(exist_ok=True)
+    return fingerprint
+
+
+def sign_release(dists: Path, gnupg: Path, fingerprint: str) -> None:
+    indexes = sorted(p for p in dists.rglob("Packages*") if p.is_file())
+    release = dists / "Release"
+    release.write_text(release_file(dists, indexes))
+    _gpg(
+        gnupg, "--local-user", fingerprint, "--clearsign", "--output", str(dists / "InRelease"), str(release)
+    )
+    _gpg(
+        gnupg,
+        "--local-user",
+        fingerprint,
+        "--armor",
+        "--detach-sign",
+        "--output",
+        str(dists / "Release.gpg"),
+        str(release),
+    )
+
+
+def serve(root: Path, address: str, log_file: Path, port: int = PORT) -> int:
+    """Serve the mirror on the lab bridge address only; returns the server's pid."""
+    log = open(log_file, "w")  # noqa: SIM115  (inherited by the detached server)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", address, "--directory", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    return process.pid
+
+
+def apt_source(url: str, keyring_path: str) -> str:
+    """The deb822 source a node uses for the mirror (what kubehaus's OS phase will write)."""
+    return (
+        f"Types: deb\nURIs: {url}/apt\nSuites: {SUITE}\nComponents: {COMPONENT}\nSigned-By: {keyring_path}\n"
+    )
