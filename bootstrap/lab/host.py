@@ -52,6 +52,18 @@ def run(
     return result
 
 
+def spawn_detached(args: Sequence[str], log_file: Path) -> int:
+    """Start a long-lived lab process in its own session, output to ``log_file``; return its pid.
+
+    It outlives this command (lab up returns while machines and the mirror run); lab down stops it.
+    """
+    with open(log_file, "w") as log:
+        process = subprocess.Popen(
+            list(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return process.pid
+
+
 def quiet(args: Sequence[str]) -> bool:
     """Run a clean-up step that may find nothing to clean; report whether it succeeded."""
     return subprocess.run(list(args), capture_output=True, text=True).returncode == 0

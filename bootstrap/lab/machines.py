@@ -34,6 +34,7 @@ from .host import (
     quiet,
     raise_inotify_limits,
     run,
+    spawn_detached,
 )
 from .inventory_writer import render_lab_inventory
 from .mirror import PORT, build_mirror, serve
@@ -156,8 +157,7 @@ def _network(record: MachineRecord, bridge: str, gateway: str, prefix: int) -> N
 
 def _boot(lab: str, record: MachineRecord) -> int:
     directory = Path(record.directory)
-    console = open(directory / "console.log", "w")  # noqa: SIM115  (inherited by the detached nspawn)
-    process = subprocess.Popen(
+    return spawn_detached(
         [
             "systemd-nspawn",
             "--quiet",
@@ -174,13 +174,8 @@ def _boot(lab: str, record: MachineRecord) -> int:
             "--timezone=off",
             f"--network-namespace-path=/run/netns/{record.netns}",
         ],
-        stdin=subprocess.DEVNULL,
-        stdout=console,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        directory / "console.log",
     )
-    console.close()
-    return process.pid
 
 
 def _wait_for_ssh(record: MachineRecord, paths: LabPaths, deadline: float) -> None:

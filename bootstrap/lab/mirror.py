@@ -19,7 +19,7 @@ import sys
 from email.utils import formatdate
 from pathlib import Path
 
-from .host import LabError, run
+from .host import LabError, run, spawn_detached
 from .standins import STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
@@ -196,16 +196,10 @@ def sign_release(dists: Path, gnupg: Path, fingerprint: str) -> None:
 
 def serve(root: Path, address: str, log_file: Path, port: int = PORT) -> int:
     """Serve the mirror on the lab bridge address only; returns the server's pid."""
-    log = open(log_file, "w")  # noqa: SIM115  (inherited by the detached server)
-    process = subprocess.Popen(
+    return spawn_detached(
         [sys.executable, "-m", "http.server", str(port), "--bind", address, "--directory", str(root)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        log_file,
     )
-    log.close()
-    return process.pid
 
 
 def apt_source(url: str, keyring_path: str) -> str:

@@ -34,6 +34,21 @@ CUDA = 13000
 CX7 = 0x1021
 
 
+def _driver_stack(*, fabric_manager: bool = False, imex: bool = False) -> dict[str, object]:
+    """What a host-installed NVIDIA driver brings: versions, persistence daemon, optional services."""
+    stack: dict[str, object] = {
+        "driver_version": DRIVER,
+        "nvml_version": NVML,
+        "cuda_version": CUDA,
+        "persistenced": Service(version=DRIVER),
+    }
+    if fabric_manager:
+        stack["fabric_manager"] = Service(version=DRIVER)
+    if imex:
+        stack["imex"] = Service(version=DRIVER)
+    return stack
+
+
 def cpulist(*ranges: tuple[int, int]) -> str:
     return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
@@ -168,15 +183,11 @@ def dgx_h100(name: str) -> MachineHardware:
             NumaNode(id=0, cpulist=socket_cpus[0], memory_kib=1056455000, distances=[10, 21]),
             NumaNode(id=1, cpulist=socket_cpus[1], memory_kib=1056455000, distances=[21, 10]),
         ],
-        driver_version=DRIVER,
-        nvml_version=NVML,
-        cuda_version=CUDA,
         nvlink_speed_mbps=26562,
         gpus=gpus,
         nvswitches=switches,
         nics=nics,
-        fabric_manager=Service(version=DRIVER),
-        persistenced=Service(version=DRIVER),
+        **_driver_stack(fabric_manager=True),
     )
 
 
@@ -256,15 +267,11 @@ def dgx_a100(name: str) -> MachineHardware:
             )
             for n in range(8)
         ],
-        driver_version=DRIVER,
-        nvml_version=NVML,
-        cuda_version=CUDA,
         nvlink_speed_mbps=25000,
         gpus=gpus,
         nvswitches=switches,
         nics=nics,
-        fabric_manager=Service(version=DRIVER),
-        persistenced=Service(version=DRIVER),
+        **_driver_stack(fabric_manager=True),
     )
 
 
@@ -322,12 +329,9 @@ def l40s_pcie(name: str) -> MachineHardware:
             NumaNode(id=0, cpulist=socket_cpus[0], memory_kib=792_000_000, distances=[10, 32]),
             NumaNode(id=1, cpulist=socket_cpus[1], memory_kib=792_000_000, distances=[32, 10]),
         ],
-        driver_version=DRIVER,
-        nvml_version=NVML,
-        cuda_version=CUDA,
         gpus=gpus,
         nics=nics,
-        persistenced=Service(version=DRIVER),
+        **_driver_stack(),
     )
 
 
@@ -402,14 +406,10 @@ def gb200_tray(name: str) -> MachineHardware:
         profile="gb200-tray",
         cpu=Cpu(model="Neoverse-V2", sockets=2, cores_per_socket=72, threads_per_core=1, vendor_id="ARM"),
         numa=numa,
-        driver_version=DRIVER,
-        nvml_version=NVML,
-        cuda_version=CUDA,
         nvlink_speed_mbps=53125,
         gpus=gpus,
         nics=nics,
-        persistenced=Service(version=DRIVER),
-        imex=Service(version=DRIVER),
+        **_driver_stack(imex=True),
     )
 
 
