@@ -11,19 +11,25 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+import gevent
 
 from . import greenlets  # noqa: F401  (patches the stdlib before pyinfra loads)
 from .facts import NodeFacts
 from .inventory import Host, Inventory
 from .state_dir import StateDir
+from .topology.model import Topology
 
 if TYPE_CHECKING:
     from pyinfra.api import Host as PyinfraHost
     from pyinfra.api import State
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,11 +78,31 @@ class RunContext:
     state: State | None = None
     pyinfra_hosts: dict[str, PyinfraHost] = field(default_factory=dict)
     facts: dict[str, NodeFacts] = field(default_factory=dict)
+    topologies: dict[str, Topology] = field(default_factory=dict)
     failures: dict[str, HostFailure] = field(default_factory=dict)
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""
         return [h for h in self.selected if h.name not in self.failures]
+
+    def on_connected_hosts(self, work: Callable[[PyinfraHost], T]) -> Iterator[tuple[str, T | Exception]]:
+        """Run ``work`` on every connected, still-active host in parallel greenlets.
+
+        Yields (host name, result) as each finishes; an exception ``work`` raised comes back as the
+        result, so one host's failure stays that host's and gevent logs no traceback.
+        """
+        assert self.state is not None, "the connect phase runs first"
+
+        def guarded(host: PyinfraHost) -> T | Exception:
+            try:
+                return work(host)
+            except Exception as exc:
+                return exc
+
+        names = [h.name for h in self.active() if h.name in self.pyinfra_hosts]
+        jobs = {self.state.pool.spawn(guarded, self.pyinfra_hosts[name]): name for name in names}
+        for job in gevent.iwait(list(jobs)):
+            yield jobs[job], job.get()
 
     def fail(self, phase: Phase, host: str, message: str) -> None:
         self.failures.setdefault(host, HostFailure(phase.name, message))
@@ -175,6 +201,15 @@ class Runner:
                 entry.update(failed_phase=failure.phase, error=failure.message)
             if host.name in self.ctx.facts:
                 entry["facts"] = self.ctx.facts[host.name].model_dump()
+            if host.name in self.ctx.topologies:
+                topology = self.ctx.topologies[host.name]
+                entry["topology"] = {
+                    "gpus": len(topology.gpus),
+                    "nics": len(topology.nics),
+                    "numa_nodes": len(topology.numa),
+                    "driver": topology.driver_version,
+                    "file": str(self.ctx.state_dir.topology_file(host.name)),
+                }
             summary[host.name] = entry
         return summary
 

@@ -17,13 +17,16 @@ class StateDir:
 
     def ensure(self) -> StateDir:
         """Create the directory, private to the user: it holds credentials."""
-        for path in (self.root, self.root / "facts", self.root / "runs"):
+        for path in (self.root, self.root / "facts", self.root / "topology", self.root / "runs"):
             path.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         return self
 
     def facts_file(self, host: str) -> Path:
         return self.root / "facts" / f"{host}.json"
+
+    def topology_file(self, host: str) -> Path:
+        return self.root / "topology" / f"{host}.json"
 
     @property
     def kubeconfig(self) -> Path:

@@ -10,6 +10,7 @@ import pytest
 import bootstrap.greenlets  # noqa: F401  (first: patches sockets before pyinfra loads)
 
 from .lab_fixture import lab  # noqa: F401  (session fixture)
+from .probe_helpers import sim_library  # noqa: F401  (session fixture)
 from .sshd import LoopbackSSHD, start_sshd, unavailable_reason
 
 REPO = Path(__file__).resolve().parent.parent

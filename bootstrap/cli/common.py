@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from ..inventory import Inventory, InventoryError, load_inventory
+
+if TYPE_CHECKING:
+    from ..runner import Runner
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,6 +54,34 @@ def limit_of(args: argparse.Namespace) -> list[str] | None:
     if not args.limit:
         return None
     return [name.strip() for item in args.limit for name in item.split(",") if name.strip()]
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every verb that contacts hosts."""
+    add_limit(parser)
+    add_output(parser)
+    parser.add_argument(
+        "--trust-new-host-keys",
+        action="store_true",
+        help="accept and record host keys not yet in known_hosts (trust on first use); "
+        "a changed key is still refused",
+    )
+    parser.add_argument("--state-dir", metavar="DIR", help="override cluster.state_dir")
+
+
+def build_runner(args: argparse.Namespace, inventory: Inventory, phases: list) -> Runner | None:
+    """The runner for a verb's phases with the shared options; None after reporting a bad --limit."""
+    from ..runner import Runner, RunOptions
+    from ..state_dir import StateDir
+    from .display import ConsoleProgress
+
+    try:
+        options = RunOptions(limit=limit_of(args), trust_new_host_keys=args.trust_new_host_keys)
+        state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
+        return Runner(inventory, phases, options, ConsoleProgress(), state_dir)
+    except KeyError as exc:
+        print(f"--limit names unknown hosts: {exc.args[0]}", file=sys.stderr)
+        return None
 
 
 def stderr() -> Console:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -13,10 +12,9 @@ from .common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    add_limit,
-    add_output,
+    add_connection_options,
     add_verb,
-    limit_of,
+    build_runner,
     load_or_report,
 )
 
@@ -41,15 +39,7 @@ exit codes: 0 all hosts answered, 1 some host failed, 2 usage or inventory error
 def register(verbs: argparse._SubParsersAction) -> None:
     parser = add_verb(verbs, "facts", HELP, DESCRIPTION, EPILOG)
     parser.add_argument("inventory", metavar="INVENTORY")
-    add_limit(parser)
-    add_output(parser)
-    parser.add_argument(
-        "--trust-new-host-keys",
-        action="store_true",
-        help="accept and record host keys not yet in known_hosts (trust on first use); "
-        "a changed key is still refused",
-    )
-    parser.add_argument("--state-dir", metavar="DIR", help="override cluster.state_dir")
+    add_connection_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -57,19 +47,10 @@ def run(args: argparse.Namespace) -> int:
     inventory = load_or_report(args.inventory)
     if inventory is None:
         return EXIT_USAGE
-    from pathlib import Path
-
     from ..phases import facts_phases
-    from ..runner import Runner, RunOptions
-    from ..state_dir import StateDir
-    from .display import ConsoleProgress
 
-    try:
-        options = RunOptions(limit=limit_of(args), trust_new_host_keys=args.trust_new_host_keys)
-        state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
-        runner = Runner(inventory, facts_phases(), options, ConsoleProgress(), state_dir)
-    except KeyError as exc:
-        print(f"--limit names unknown hosts: {exc.args[0]}", file=sys.stderr)
+    runner = build_runner(args, inventory, facts_phases())
+    if runner is None:
         return EXIT_USAGE
     report = runner.run()
     if args.output == "json":

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .base_image import ensure_base
+from .driver_services import driver_service_files
 from .host import (
     LabError,
     link_exists,
@@ -135,6 +136,15 @@ def _prepare_root(merged: Path, spec: LabSpec, machine: LabMachine, public_key: 
             indent=2,
         )
     )
+    for relative, (content, mode) in driver_service_files(hardware).items():
+        path = merged / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content.startswith("LINK:"):
+            path.unlink(missing_ok=True)
+            path.symlink_to(content.removeprefix("LINK:"))
+        else:
+            path.write_text(content)
+            os.chmod(path, mode)
     if hardware.driver_version:
         (merged / NVML_PROFILE.lstrip("/")).write_text(render_nvml_profile(hardware))
         libdir = merged / "usr/lib" / _multiarch()

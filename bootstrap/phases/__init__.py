@@ -1,7 +1,8 @@
-"""Phases of a run, in order. Later issues add discover, verify, os, nvidia, ... after facts."""
+"""Phases of a run, in order. Later issues add verify, os, nvidia, ... after discover."""
 
 from ..runner import Phase
 from .connect import ConnectPhase
+from .discover import DiscoverPhase
 from .facts import FactsPhase
 
 
@@ -10,4 +11,9 @@ def facts_phases() -> list[Phase]:
     return [ConnectPhase(), FactsPhase()]
 
 
-__all__ = ["ConnectPhase", "FactsPhase", "facts_phases"]
+def discover_phases() -> list[Phase]:
+    """The phases of ``kubehaus discover``: connect, then probe each node's topology."""
+    return [ConnectPhase(), DiscoverPhase()]
+
+
+__all__ = ["ConnectPhase", "DiscoverPhase", "FactsPhase", "discover_phases", "facts_phases"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 CHUNK = 100_000  # bytes per argument; Linux refuses a single argument over 131072
 NO_PYTHON_EXIT = 127
+NO_PYTHON_MESSAGE = "python3 is not installed on this node"
 
 _LOADER = (
     "import base64,json,sys,types,zlib\n"
@@ -41,7 +42,7 @@ def python_command(main: str, modules: dict[str, str] | None = None) -> str:
     encoded = base64.b64encode(zlib.compress(payload, 9)).decode()
     chunks = [encoded[i : i + CHUNK] for i in range(0, len(encoded), CHUNK)] or [""]
     missing = (
-        "echo 'kubehaus: python3 is not installed on this node; install it "
+        f"echo 'kubehaus: {NO_PYTHON_MESSAGE}; install it "
         "(apt-get install python3-minimal, or dnf install python3) and rerun' >&2"
     )
     return (

@@ -1,0 +1,161 @@
+"""The Topology of one node: what the probe saw, validated on the controller (pure).
+
+Bus IDs are normalised once, to sysfs's form (``0000:1b:00.0``); NVML's ``00000000:1B:00.0`` is
+converted by :func:`normalize_bus_id`. Optional values are None where the hardware or driver does
+not support the query; the call's name is then listed in the GPU's ``unsupported``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_BUS_ID = re.compile(r"^([0-9A-Fa-f]{4,8}):([0-9A-Fa-f]{2}):([0-9A-Fa-f]{2})\.([0-7])$")
+
+
+def normalize_bus_id(text: str) -> str:
+    """Any NVML or sysfs PCI bus ID -> ``dddd:bb:dd.f`` in lower case."""
+    match = _BUS_ID.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a PCI bus ID")
+    domain, bus, device, function = match.groups()
+    return f"{int(domain, 16):04x}:{bus.lower()}:{device.lower()}.{function}"
+
+
+BusId = Annotated[str, AfterValidator(normalize_bus_id)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Cpu(Strict):
+    model: str
+    sockets: int
+    cores: int
+    threads: int
+
+
+class NumaNode(Strict):
+    id: int
+    cpus: str  # cpulist form; "" for a memory-only node
+    memory_kib: int
+    distances: list[int] = Field(default_factory=list)
+
+
+class PcieLink(Strict):
+    current_generation: int | None = None
+    current_width: int | None = None
+    max_generation: int | None = None
+    max_width: int | None = None
+
+
+class NvLink(Strict):
+    index: int
+    active: bool
+    version: int | None = None  # NVLink generation (3, 4, 5...)
+    remote_bus_id: BusId | None = None
+    remote_type: Literal["gpu", "switch", "unknown"] = "unknown"
+    replay_errors: int | None = None
+    recovery_errors: int | None = None
+    crc_flit_errors: int | None = None
+    crc_data_errors: int | None = None
+
+
+class Fabric(Strict):
+    state: Literal["not_supported", "not_started", "in_progress", "completed"]
+    status: int
+    cluster_uuid: str
+    clique_id: int
+
+
+class RemappedRows(Strict):
+    correctable: int
+    uncorrectable: int
+    pending: bool
+    failure: bool
+
+
+class Gpu(Strict):
+    index: int
+    uuid: str
+    name: str
+    bus_id: BusId
+    memory_bytes: int | None = None
+    numa_node: int  # the PCI device's numa_node in sysfs; -1 when firmware gave none
+    nvml_numa_id: int | None = None  # nvmlDeviceGetNumaNodeId: the GPU's own node on Grace
+    cpu_affinity: str = ""  # cpulist
+    sysfs_path: str | None = None  # real path relative to the sysfs root, for PCIe distances
+    pcie: PcieLink = Field(default_factory=PcieLink)
+    mig_enabled: bool | None = None
+    ecc_enabled: bool | None = None
+    ecc_uncorrectable: int | None = None
+    retired_pages_pending: bool | None = None
+    remapped_rows: RemappedRows | None = None
+    persistence: bool | None = None
+    fabric: Fabric | None = None
+    nvlinks: list[NvLink] = Field(default_factory=list)
+    unsupported: list[str] = Field(default_factory=list)
+
+
+class RdmaNic(Strict):
+    name: str
+    netdev: str | None = None
+    bus_id: BusId
+    numa_node: int
+    sysfs_path: str | None = None
+    port_state: str | None = None
+    phys_state: str | None = None
+    rate: str | None = None
+    link_layer: str | None = None
+
+
+class ServiceState(Strict):
+    installed: bool
+    active: bool
+    version: str | None = None
+
+
+class XidEvent(Strict):
+    bus_id: str | None = None
+    xid: int
+    line: str
+
+
+class NvSwitch(Strict):
+    bus_id: str
+    links_by_gpu: dict[int, int]  # GPU index -> active links to this switch
+
+
+class Topology(Strict):
+    schema_version: Literal[1] = 1
+    hostname: str
+    kernel: str
+    os_name: str
+    sysfs_root: str = "/"
+    cpu: Cpu
+    numa: list[NumaNode]
+    driver_version: str | None = None
+    nvml_version: str | None = None
+    cuda_version: int | None = None
+    nvml_error: str | None = None  # why NVML gave nothing (no driver: LibraryNotFound)
+    gpus: list[Gpu] = Field(default_factory=list)
+    nics: list[RdmaNic] = Field(default_factory=list)
+    fabric_manager: ServiceState | None = None
+    persistenced: ServiceState | None = None
+    imex: ServiceState | None = None
+    xid_events: list[XidEvent] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)  # what the probe could not read, and why
+
+    @property
+    def nvswitches(self) -> list[NvSwitch]:
+        """NVSwitches seen as NVLink endpoints, with each GPU's active links to them."""
+        found: dict[str, dict[int, int]] = {}
+        for gpu in self.gpus:
+            for link in gpu.nvlinks:
+                if link.remote_type == "switch" and link.remote_bus_id:
+                    per_gpu = found.setdefault(link.remote_bus_id, {})
+                    per_gpu[gpu.index] = per_gpu.get(gpu.index, 0) + (1 if link.active else 0)
+        return [NvSwitch(bus_id=bus, links_by_gpu=links) for bus, links in sorted(found.items())]

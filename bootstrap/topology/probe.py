@@ -1,0 +1,420 @@
+"""kubehaus topology probe: runs ON a node, prints one JSON document describing its hardware.
+
+Self-contained on purpose: it is shipped in the SSH command with the controller's own pynvml.py
+and run by the node's python3, so it may import only the standard library and pynvml, and it
+stays compatible with Python 3.8. NVML is read through pynvml; everything else from sysfs under a
+root prefix (``KUBEHAUS_SYSFS_ROOT``, or ``/etc/kubehaus/probe.env``; default ``/``), as
+node-feature-discovery does for containers. A node without an NVIDIA driver reports zero GPUs;
+an NVML call a GPU does not support is recorded, never fatal. The controller validates the output
+with ``bootstrap.topology.model.Topology``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+
+GEN_BY_SPEED = {"2.5": 1, "5.0": 2, "5": 2, "8.0": 3, "8": 3, "16.0": 4, "32.0": 5, "64.0": 6}
+NVLINK_GENERATION = {1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 6: 4, 7: 5, 8: 6}  # nvmlNvlinkVersion_t -> generation
+FABRIC_STATES = {0: "not_supported", 1: "not_started", 2: "in_progress", 3: "completed"}
+SERVICES = (
+    ("fabric_manager", "nvidia-fabricmanager", "nv-fabricmanager"),
+    ("persistenced", "nvidia-persistenced", "nvidia-persistenced"),
+    ("imex", "nvidia-imex", "nvidia-imex"),
+)
+XID = re.compile(r"NVRM: Xid \(PCI:([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2})\): (\d+)")
+MAX_LINKS = 18
+
+
+def sysfs_root() -> str:
+    root = os.environ.get("KUBEHAUS_SYSFS_ROOT")
+    if not root:
+        try:
+            with open("/etc/kubehaus/probe.env") as handle:
+                for line in handle:
+                    key, _, value = line.strip().partition("=")
+                    if key == "KUBEHAUS_SYSFS_ROOT":
+                        root = value.strip()
+        except OSError:
+            pass
+    return root or "/"
+
+
+class Reader:
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def path(self, relative: str) -> str:
+        return os.path.join(self.root, relative.lstrip("/"))
+
+    def read(self, relative: str, default: str | None = None) -> str | None:
+        try:
+            with open(self.path(relative)) as handle:
+                return handle.read().strip()
+        except OSError:
+            return default
+
+    def listdir(self, relative: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path(relative)))
+        except OSError:
+            return []
+
+    def relative_real(self, relative: str) -> str:
+        """A symlink's real path, as seen from inside the root (``/sys/devices/...``)."""
+        real = os.path.realpath(self.path(relative))
+        root = os.path.realpath(self.root)
+        return "/" + os.path.relpath(real, root) if root != "/" else real
+
+
+def to_int(text: str | None, default: int = 0) -> int:
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def cpulist_from_set(cpus: list[int]) -> str:
+    spans: list[list[int]] = []
+    for cpu in sorted(set(cpus)):
+        if spans and spans[-1][1] + 1 == cpu:
+            spans[-1][1] = cpu
+        else:
+            spans.append([cpu, cpu])
+    return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+
+
+def read_numa(reader: Reader) -> list[dict]:
+    nodes = []
+    for entry in reader.listdir("/sys/devices/system/node"):
+        if not re.match(r"^node\d+$", entry):
+            continue
+        base = f"/sys/devices/system/node/{entry}"
+        meminfo = reader.read(f"{base}/meminfo", "") or ""
+        match = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
+        distances = [to_int(d) for d in (reader.read(f"{base}/distance", "") or "").split()]
+        nodes.append(
+            {
+                "id": int(entry[4:]),
+                "cpus": reader.read(f"{base}/cpulist", "") or "",
+                "memory_kib": int(match.group(1)) if match else 0,
+                "distances": distances,
+            }
+        )
+    return sorted(nodes, key=lambda n: n["id"])
+
+
+def read_cpu(reader: Reader) -> dict:
+    text = reader.read("/proc/cpuinfo", "") or ""
+    model, sockets, cores, threads = "unknown", set(), set(), 0
+    physical = "0"
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "processor":
+            threads += 1
+        elif key == "model name" and model == "unknown":
+            model = value
+        elif key == "physical id":
+            physical = value
+            sockets.add(value)
+        elif key == "core id":
+            cores.add((physical, value))
+    return {
+        "model": model,
+        "sockets": max(1, len(sockets)),
+        "cores": max(len(cores), 1),
+        "threads": max(threads, 1),
+    }
+
+
+def link_generation(text: str | None) -> int | None:
+    if not text:
+        return None
+    return GEN_BY_SPEED.get(text.split()[0])
+
+
+def pci_device(reader: Reader, bus_id: str) -> dict:
+    base = f"/sys/bus/pci/devices/{bus_id}"
+    if not os.path.exists(reader.path(base)):
+        return {"sysfs_path": None, "numa_node": -1, "local_cpulist": ""}
+    width = reader.read(f"{base}/current_link_width")
+    max_width = reader.read(f"{base}/max_link_width")
+    return {
+        "sysfs_path": reader.relative_real(base),
+        "numa_node": to_int(reader.read(f"{base}/numa_node"), -1),
+        "local_cpulist": reader.read(f"{base}/local_cpulist", "") or "",
+        "pcie": {
+            "current_generation": link_generation(reader.read(f"{base}/current_link_speed")),
+            "current_width": to_int(width) if width else None,
+            "max_generation": link_generation(reader.read(f"{base}/max_link_speed")),
+            "max_width": to_int(max_width) if max_width else None,
+        },
+    }
+
+
+def natural(name: str) -> list:
+    """mlx5_2 before mlx5_10, as nvidia-smi numbers NICs."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def read_nics(reader: Reader) -> list[dict]:
+    nics = []
+    for name in sorted(reader.listdir("/sys/class/infiniband"), key=natural):
+        base = f"/sys/class/infiniband/{name}"
+        device = reader.relative_real(f"{base}/device")
+        bus_id = os.path.basename(device)
+        netdevs = reader.listdir(f"{base}/device/net")
+        port = f"{base}/ports/1"
+        nics.append(
+            {
+                "name": name,
+                "netdev": netdevs[0] if netdevs else None,
+                "bus_id": bus_id,
+                "numa_node": to_int(reader.read(f"{base}/device/numa_node"), -1),
+                "sysfs_path": device,
+                "port_state": reader.read(f"{port}/state"),
+                "phys_state": reader.read(f"{port}/phys_state"),
+                "rate": reader.read(f"{port}/rate"),
+                "link_layer": reader.read(f"{port}/link_layer"),
+            }
+        )
+    return nics
+
+
+def sysfs_bus_id(nvml_bus_id: str) -> str:
+    domain, bus, devfn = nvml_bus_id.split(":")
+    return f"{int(domain, 16):04x}:{bus.lower()}:{devfn.lower()}"
+
+
+def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
+    import ctypes
+
+    handle = n.nvmlDeviceGetHandleByIndex(index)
+    unsupported: list[str] = []
+
+    def call(name: str, *args):
+        try:
+            return getattr(n, name)(handle, *args)
+        except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
+            unsupported.append(name)
+        except n.NVMLError as error:
+            unsupported.append(f"{name}: {error}")
+        return None
+
+    text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
+    bus_id = sysfs_bus_id(text(n.nvmlDeviceGetPciInfo(handle).busId))
+    pci = pci_device(reader, bus_id)
+    gpu = {
+        "index": index,
+        "uuid": text(n.nvmlDeviceGetUUID(handle)),
+        "name": text(n.nvmlDeviceGetName(handle)),
+        "bus_id": bus_id,
+        "numa_node": pci["numa_node"],
+        "sysfs_path": pci["sysfs_path"],
+        "cpu_affinity": pci["local_cpulist"],
+        "unsupported": unsupported,
+    }
+    memory = call("nvmlDeviceGetMemoryInfo")
+    gpu["memory_bytes"] = memory.total if memory is not None else None
+    gpu["nvml_numa_id"] = call("nvmlDeviceGetNumaNodeId")
+    affinity = call("nvmlDeviceGetCpuAffinity", 64)
+    if affinity is not None:
+        cpus = [w * 64 + b for w, word in enumerate(affinity) for b in range(64) if int(word) >> b & 1]
+        if cpus:
+            gpu["cpu_affinity"] = cpulist_from_set(cpus)
+    gpu["pcie"] = {
+        "current_generation": call("nvmlDeviceGetCurrPcieLinkGeneration"),
+        "current_width": call("nvmlDeviceGetCurrPcieLinkWidth"),
+        "max_generation": call("nvmlDeviceGetMaxPcieLinkGeneration"),
+        "max_width": call("nvmlDeviceGetMaxPcieLinkWidth"),
+    }
+    for key, value in (pci.get("pcie") or {}).items():  # sysfs fills what NVML does not say
+        if gpu["pcie"][key] is None:
+            gpu["pcie"][key] = value
+    mig = call("nvmlDeviceGetMigMode")
+    gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
+    ecc = call("nvmlDeviceGetEccMode")
+    gpu["ecc_enabled"] = bool(ecc[0]) if ecc is not None else None
+    if gpu["ecc_enabled"]:
+        gpu["ecc_uncorrectable"] = call(
+            "nvmlDeviceGetTotalEccErrors", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_VOLATILE_ECC
+        )
+    pending = call("nvmlDeviceGetRetiredPagesPendingStatus")
+    gpu["retired_pages_pending"] = bool(pending) if pending is not None else None
+    rows = call("nvmlDeviceGetRemappedRows")
+    if rows is not None:
+        gpu["remapped_rows"] = {
+            "correctable": rows[0],
+            "uncorrectable": rows[1],
+            "pending": bool(rows[2]),
+            "failure": bool(rows[3]),
+        }
+    persistence = call("nvmlDeviceGetPersistenceMode")
+    gpu["persistence"] = bool(persistence) if persistence is not None else None
+    info = n.c_nvmlGpuFabricInfoV_t()
+    if call("nvmlDeviceGetGpuFabricInfoV", ctypes.byref(info)) is not None:
+        gpu["fabric"] = {
+            "state": FABRIC_STATES.get(info.state, "not_supported"),
+            "status": info.status,
+            "cluster_uuid": bytes(info.clusterUuid).hex(),
+            "clique_id": info.cliqueId,
+        }
+    gpu["nvlinks"] = read_links(n, handle)
+    return gpu
+
+
+def read_links(n, handle) -> list[dict]:
+    try:
+        field = n.nvmlDeviceGetFieldValues(handle, [n.NVML_FI_DEV_NVLINK_LINK_COUNT])[0]
+    except n.NVMLError:
+        return []
+    if field.nvmlReturn != 0:
+        return []
+    links = []
+    for index in range(min(field.value.uiVal, MAX_LINKS)):
+        try:
+            active = bool(n.nvmlDeviceGetNvLinkState(handle, index))
+        except n.NVMLError:
+            continue
+        link = {"index": index, "active": active}
+        try:
+            link["version"] = NVLINK_GENERATION.get(n.nvmlDeviceGetNvLinkVersion(handle, index))
+            remote = n.nvmlDeviceGetNvLinkRemotePciInfo(handle, index).busId
+            link["remote_bus_id"] = remote.decode() if isinstance(remote, bytes) else remote
+            kind = n.nvmlDeviceGetNvLinkRemoteDeviceType(handle, index)
+            link["remote_type"] = {0: "gpu", 2: "switch"}.get(kind, "unknown")
+        except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
+            pass
+        for counter, key in enumerate(
+            ("replay_errors", "recovery_errors", "crc_flit_errors", "crc_data_errors")
+        ):
+            try:
+                link[key] = n.nvmlDeviceGetNvLinkErrorCounter(handle, index, counter)
+            except n.NVMLError:
+                link[key] = None
+        links.append(link)
+    return links
+
+
+def read_nvml(reader: Reader) -> dict:
+    try:
+        import pynvml as n
+    except ImportError:
+        return {"nvml_error": "pynvml not available to the probe"}
+    try:
+        n.nvmlInit()
+    except n.NVMLError as error:
+        return {"nvml_error": type(error).__name__}
+    try:
+        text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
+        result = {
+            "driver_version": text(n.nvmlSystemGetDriverVersion()),
+            "nvml_version": None,
+            "cuda_version": None,
+            "gpus": [],
+        }
+        for key, name in (
+            ("nvml_version", "nvmlSystemGetNVMLVersion"),
+            ("cuda_version", "nvmlSystemGetCudaDriverVersion"),
+        ):
+            with contextlib.suppress(n.NVMLError):
+                result[key] = text(getattr(n, name)())
+        for index in range(n.nvmlDeviceGetCount()):
+            result["gpus"].append(read_gpu(n, index, reader))
+        return result
+    finally:
+        n.nvmlShutdown()
+
+
+def run(args: list[str]) -> str | None:
+    try:
+        result = subprocess.run(
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip()
+
+
+def read_services() -> dict:
+    found = {}
+    for key, unit, binary in SERVICES:
+        path = shutil.which(binary) or (
+            "/usr/bin/" + binary if os.path.exists("/usr/bin/" + binary) else None
+        )
+        unit_known = any(
+            os.path.exists(f"{d}/{unit}.service")
+            for d in ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+        )
+        if not path and not unit_known:
+            found[key] = None
+            continue
+        active = run(["systemctl", "is-active", unit]) == "active"
+        banner = run([path, "--version"]) if path else None
+        match = re.search(r"(\d+\.\d+(?:\.\d+)*)", banner or "")
+        found[key] = {"installed": True, "active": active, "version": match.group(1) if match else None}
+    return found
+
+
+def read_xids(reader: Reader) -> list[dict]:
+    if reader.root != "/":
+        text = reader.read("/var/log/kern.log", "") or ""
+    else:
+        text = run(["journalctl", "-k", "-b", "-q", "--no-pager", "-o", "cat"]) or run(["dmesg"]) or ""
+    events = []
+    for line in text.splitlines():
+        match = XID.search(line)
+        if match:
+            events.append(
+                {
+                    "bus_id": sysfs_bus_id(match.group(1) + ".0"),
+                    "xid": int(match.group(2)),
+                    "line": line.strip()[:300],
+                }
+            )
+    return events
+
+
+def os_name() -> str:
+    try:
+        with open("/etc/os-release") as handle:
+            for line in handle:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def probe() -> dict:
+    root = sysfs_root()
+    reader = Reader(root)
+    problems = []
+    if not os.path.isdir(reader.path("/sys/devices")):
+        problems.append(f"no sysfs under {root}")
+    result = {
+        "schema_version": 1,
+        "hostname": socket.gethostname(),
+        "kernel": platform.release(),
+        "os_name": os_name(),
+        "sysfs_root": root,
+        "cpu": read_cpu(reader),
+        "numa": read_numa(reader),
+        "nics": read_nics(reader),
+        "xid_events": read_xids(reader),
+        "problems": problems,
+    }
+    result.update(read_nvml(reader))
+    result.update(read_services())
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe()))

@@ -1,0 +1,105 @@
+"""The probe against every lab profile and fault: NVML through pynvml, the rest from sysfs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bootstrap.lab.profiles import FAULTS, PROFILES
+from bootstrap.topology.discovery import ProbeError, parse_probe_output
+from bootstrap.topology.model import normalize_bus_id
+
+from .probe_helpers import probe_profile
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("gcc") is None, reason="gcc not installed (scripts/setup.sh does)"
+)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_probe_reports_the_machine(profile: str, tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    hw, topo = probe_profile(profile, [], tmp_path, sim_library, monkeypatch)
+    assert topo.sysfs_root == str(tmp_path / "root")
+    assert (topo.cpu.model, topo.cpu.sockets) == (hw.cpu.model, hw.cpu.sockets)
+    assert topo.cpu.threads == hw.cpu.sockets * hw.cpu.cores_per_socket * hw.cpu.threads_per_core
+    assert [(n.id, n.cpus, n.memory_kib) for n in topo.numa] == [
+        (n.id, n.cpulist, n.memory_kib) for n in hw.numa
+    ]
+    assert len(topo.gpus) == len(hw.gpus)
+    for gpu, model in zip(topo.gpus, hw.gpus, strict=True):
+        assert (gpu.name, gpu.uuid, gpu.bus_id, gpu.memory_bytes) == (
+            model.name,
+            model.uuid,
+            model.pci.bdf,
+            model.memory_bytes,
+        )
+        assert gpu.numa_node == model.pci.numa_node
+        assert gpu.nvml_numa_id == model.numa_id
+        assert gpu.cpu_affinity == model.pci.local_cpulist
+        assert gpu.sysfs_path == model.pci.sysfs_path
+        link = model.pci.link
+        assert (gpu.pcie.max_generation, gpu.pcie.max_width, gpu.pcie.current_width) == (
+            link.max_gen,
+            link.max_width,
+            link.cur_width,
+        )
+        assert [(lk.index, lk.active, lk.remote_type, lk.remote_bus_id) for lk in gpu.nvlinks] == [
+            (lk.index, lk.active, lk.remote_type, normalize_bus_id(lk.remote_bdf)) for lk in model.nvlinks
+        ]
+        assert all(lk.version == model.nvlinks[0].version for lk in gpu.nvlinks)
+        assert gpu.ecc_enabled is True and gpu.persistence is True and gpu.mig_enabled is False
+    assert [(n.name, n.netdev, n.bus_id, n.numa_node, n.port_state, n.rate) for n in topo.nics] == [
+        (n.name, n.netdev, n.pci.bdf, n.pci.numa_node, n.state, n.rate) for n in hw.nics
+    ]
+    if hw.driver_version is None:
+        assert topo.gpus == [] and topo.driver_version is None and topo.nvml_error  # zero GPUs, not an error
+    else:
+        assert topo.driver_version == hw.driver_version and topo.nvml_error is None
+
+
+def test_unsupported_calls_are_recorded_not_fatal(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    _, l40s = probe_profile("l40s-pcie", [], tmp_path, sim_library, monkeypatch)
+    assert all("nvmlDeviceGetGpuFabricInfoV" in g.unsupported for g in l40s.gpus)
+    assert all(g.fabric is None and g.nvlinks == [] for g in l40s.gpus)
+
+
+def test_switches_derived_from_link_endpoints(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    _, dgx = probe_profile("dgx-h100", ["nvlink-down"], tmp_path, sim_library, monkeypatch)
+    switches = dgx.nvswitches
+    assert len(switches) == 4
+    assert sorted(sum(s.links_by_gpu[0] for s in switches[i : i + 1]) for i in range(4)) == [4, 4, 5, 5]
+    assert sum(s.links_by_gpu[3] for s in switches) == 17  # the downed link
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_is_visible_to_the_probe(
+    fault: str, tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    _, topo = probe_profile("dgx-h100", [fault], tmp_path, sim_library, monkeypatch)
+    gpus = topo.gpus
+    seen = {
+        "nvlink-down": lambda: (
+            [(g.index, lk.index) for g in gpus for lk in g.nvlinks if not lk.active] == [(3, 7)]
+        ),
+        "nvlink-crc-errors": lambda: gpus[5].nvlinks[2].crc_flit_errors == 1274,
+        "fabric-manager-in-progress": lambda: {g.fabric.state for g in gpus} == {"in_progress"},
+        # the service itself is seen on a lab machine (tests/test_discovery_lab.py)
+        "fabric-manager-version-mismatch": lambda: len(gpus) == 8,
+        "gpu-missing": lambda: len(gpus) == 7,
+        "pcie-downtrained": lambda: (gpus[2].pcie.current_width, gpus[2].pcie.max_width) == (8, 16),
+        "gpu-numa-unknown": lambda: gpus[4].numa_node == -1,
+        "ecc-retired-pages-pending": lambda: gpus[1].retired_pages_pending and gpus[1].remapped_rows.pending,
+        "xid-in-kernel-log": lambda: [(e.bus_id, e.xid) for e in topo.xid_events] == [("0000:52:00.0", 74)],
+    }
+    assert seen[fault]()
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("", "printed nothing"), ("Traceback...\nnot json", "not JSON"), ('{"hostname": 1}', "does not fit")],
+)
+def test_bad_probe_output_is_explained(output: str, message: str) -> None:
+    with pytest.raises(ProbeError, match=message):
+        parse_probe_output(output)
