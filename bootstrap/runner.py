@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from pyinfra.api import Host as PyinfraHost
     from pyinfra.api import State
 
+    from .health.verdict import Verdict
+
 
 T = TypeVar("T")
 
@@ -79,6 +81,8 @@ class RunContext:
     pyinfra_hosts: dict[str, PyinfraHost] = field(default_factory=dict)
     facts: dict[str, NodeFacts] = field(default_factory=dict)
     topologies: dict[str, Topology] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    aborted: str | None = None  # set by a phase that must stop the run (strict health policy)
     failures: dict[str, HostFailure] = field(default_factory=dict)
 
     def active(self) -> list[Host]:
@@ -134,10 +138,11 @@ class RunReport:
     started: str
     phases: list[PhaseRecord]
     hosts: dict[str, dict[str, Any]]
+    aborted: str | None = None
 
     @property
     def ok(self) -> bool:
-        return all(entry["status"] == "ok" for entry in self.hosts.values())
+        return self.aborted is None and all(entry["status"] == "ok" for entry in self.hosts.values())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +150,7 @@ class RunReport:
             "cluster": self.cluster,
             "started": self.started,
             "ok": self.ok,
+            "aborted": self.aborted,
             "phases": [vars(p) for p in self.phases],
             "hosts": self.hosts,
         }
@@ -177,7 +183,7 @@ class Runner:
         records: list[PhaseRecord] = []
         try:
             for phase in self.phases:
-                if not phase.should_run(ctx):
+                if ctx.aborted or not phase.should_run(ctx):
                     records.append(PhaseRecord(phase.name, phase.title, False, 0.0))
                     continue
                 begin = time.monotonic()
@@ -188,7 +194,7 @@ class Runner:
                 records.append(PhaseRecord(phase.name, phase.title, True, seconds))
         finally:
             self._disconnect()
-        report = RunReport(ctx.inventory.name, started, records, self._host_summary())
+        report = RunReport(ctx.inventory.name, started, records, self._host_summary(), ctx.aborted)
         ctx.state_dir.write_json(ctx.state_dir.new_run_dir() / "report.json", report.as_dict())
         return report
 
@@ -201,6 +207,13 @@ class Runner:
                 entry.update(failed_phase=failure.phase, error=failure.message)
             if host.name in self.ctx.facts:
                 entry["facts"] = self.ctx.facts[host.name].model_dump()
+            if host.name in self.ctx.verdicts:
+                verdict = self.ctx.verdicts[host.name]
+                entry["health"] = {
+                    "healthy": verdict.healthy,
+                    "action": verdict.action,
+                    "codes": sorted({f.code for f in verdict.findings}),
+                }
             if host.name in self.ctx.topologies:
                 topology = self.ctx.topologies[host.name]
                 entry["topology"] = {
@@ -219,3 +232,9 @@ class Runner:
                 # Closing must not hide the run's result.
                 with contextlib.suppress(Exception):
                     host.disconnect()
+            # pyinfra's SSH disconnect leaves the paramiko client (and its socket) open, trusting the
+            # process to exit; a process that runs several times (tests, apply's re-checks) must close it.
+            client = getattr(host.connector, "client", None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
 from pathlib import Path
@@ -91,3 +92,15 @@ def test_an_unreachable_host_does_not_stop_the_others(sshd: LoopbackSSHD, tmp_pa
     assert code == 1
     assert report["hosts"]["node-a"]["status"] == "ok"
     assert report["hosts"]["node-b"]["failed_phase"] == "connect"
+
+
+def test_runs_do_not_leak_connections(sshd: LoopbackSSHD, tmp_path: Path, capsys) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "known_hosts").write_text(sshd.known_hosts_line())
+    path = str(inventory_for(sshd, tmp_path))
+    run_json(capsys, path)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        assert run_json(capsys, path)[0] == 0
+    assert len(os.listdir("/proc/self/fd")) <= before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,31 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         "a changed key is still refused",
     )
     parser.add_argument("--state-dir", metavar="DIR", help="override cluster.state_dir")
+
+
+def register_host_verb(
+    verbs: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """A verb that loads an inventory and contacts its hosts."""
+    parser = add_verb(verbs, name, summary, description, epilog)
+    parser.add_argument("inventory", metavar="INVENTORY")
+    add_connection_options(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def prepare_run(args: argparse.Namespace, phases: Callable[[], list]) -> tuple[Inventory, Runner] | None:
+    """Load the inventory and build the runner; None after reporting why not (exit 2)."""
+    inventory = load_or_report(args.inventory)
+    if inventory is None:
+        return None
+    runner = build_runner(args, inventory, phases())
+    return None if runner is None else (inventory, runner)
 
 
 def build_runner(args: argparse.Namespace, inventory: Inventory, phases: list) -> Runner | None:

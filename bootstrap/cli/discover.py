@@ -7,15 +7,7 @@ import json
 
 from rich.console import Console
 
-from .common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_connection_options,
-    add_verb,
-    build_runner,
-    load_or_report,
-)
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, prepare_run, register_host_verb
 
 HELP = "discover each node's GPU, NVLink, NUMA, PCIe and RDMA topology (one SSH command per node)"
 DESCRIPTION = """\
@@ -37,10 +29,7 @@ exit codes: 0 every host discovered, 1 some host failed, 2 usage or inventory er
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    parser = add_verb(verbs, "discover", HELP, DESCRIPTION, EPILOG)
-    parser.add_argument("inventory", metavar="INVENTORY")
-    add_connection_options(parser)
-    parser.set_defaults(handler=run)
+    register_host_verb(verbs, "discover", HELP, DESCRIPTION, EPILOG, run)
 
 
 def summary_line(topology) -> str:
@@ -64,15 +53,13 @@ def summary_line(topology) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    inventory = load_or_report(args.inventory)
-    if inventory is None:
-        return EXIT_USAGE
     from ..phases import discover_phases
     from ..topology.matrix import connection_matrix, render_topo_m
 
-    runner = build_runner(args, inventory, discover_phases())
-    if runner is None:
+    prepared = prepare_run(args, discover_phases)
+    if prepared is None:
         return EXIT_USAGE
+    _inventory, runner = prepared
     report = runner.run()
     topologies = runner.ctx.topologies
     if args.output == "json":

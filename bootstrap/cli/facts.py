@@ -8,15 +8,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from .common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_connection_options,
-    add_verb,
-    build_runner,
-    load_or_report,
-)
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, prepare_run, register_host_verb
 
 HELP = "connect to hosts (strict host keys) and show OS/kernel/CPU/memory facts"
 DESCRIPTION = """\
@@ -37,21 +29,16 @@ exit codes: 0 all hosts answered, 1 some host failed, 2 usage or inventory error
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    parser = add_verb(verbs, "facts", HELP, DESCRIPTION, EPILOG)
-    parser.add_argument("inventory", metavar="INVENTORY")
-    add_connection_options(parser)
-    parser.set_defaults(handler=run)
+    register_host_verb(verbs, "facts", HELP, DESCRIPTION, EPILOG, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    inventory = load_or_report(args.inventory)
-    if inventory is None:
-        return EXIT_USAGE
     from ..phases import facts_phases
 
-    runner = build_runner(args, inventory, facts_phases())
-    if runner is None:
+    prepared = prepare_run(args, facts_phases)
+    if prepared is None:
         return EXIT_USAGE
+    inventory, runner = prepared
     report = runner.run()
     if args.output == "json":
         print(json.dumps(report.as_dict(), indent=2))

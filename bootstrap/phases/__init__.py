@@ -4,6 +4,7 @@ from ..runner import Phase
 from .connect import ConnectPhase
 from .discover import DiscoverPhase
 from .facts import FactsPhase
+from .verify import VerifyPhase
 
 
 def facts_phases() -> list[Phase]:
@@ -16,4 +17,17 @@ def discover_phases() -> list[Phase]:
     return [ConnectPhase(), DiscoverPhase()]
 
 
-__all__ = ["ConnectPhase", "DiscoverPhase", "FactsPhase", "discover_phases", "facts_phases"]
+def verify_phases() -> list[Phase]:
+    """The phases of ``kubehaus verify``: connect, discover, then the health gate."""
+    return [ConnectPhase(), DiscoverPhase(), VerifyPhase()]
+
+
+__all__ = [
+    "ConnectPhase",
+    "DiscoverPhase",
+    "FactsPhase",
+    "VerifyPhase",
+    "discover_phases",
+    "facts_phases",
+    "verify_phases",
+]

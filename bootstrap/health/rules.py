@@ -1,0 +1,375 @@
+"""Health rules: each a pure function from (Topology, Expectations) to findings.
+
+A rule looks at one concern and says nothing about the others, so one hardware fault yields one
+finding code. Rules that need NVML data stay quiet when NVML gave none (NVML_UNAVAILABLE says it
+once instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ..inventory.versions import Version
+from ..topology.model import Gpu, Topology
+from ..topology.pcie import PathType, pcie_path_type
+from .expectations import Expectations
+from .findings import Finding, Severity
+
+Rule = Callable[[Topology, Expectations], Iterator[Finding]]
+FAIL, WARN = Severity.FAIL, Severity.WARN
+NO_DRIVER_ERRORS = ("NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded")
+
+
+def _nvml_ok(topology: Topology) -> bool:
+    return topology.nvml_error is None
+
+
+def gpu_count(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if not _nvml_ok(topology):
+        return
+    if len(topology.gpus) != expected.gpu_count:
+        yield Finding(
+            code="GPU_COUNT",
+            severity=FAIL,
+            message=f"{len(topology.gpus)} GPU(s) visible, {expected.gpu_count} expected",
+            remedy="check `nvidia-smi -L` and the kernel log for Xid 79 (fell off the bus); reseat or "
+            "replace the GPU, or correct the profile's gpus.count",
+        )
+
+
+def gpu_model(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if not expected.gpu_model:
+        return
+    for gpu in topology.gpus:
+        if expected.gpu_model.lower() not in gpu.name.lower():
+            yield Finding(
+                code="GPU_MODEL",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} is {gpu.name!r}, expected {expected.gpu_model!r}",
+                remedy="put the node in the right profile, or fix the profile's gpus.model",
+            )
+
+
+def nvml_available(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if topology.nvml_error is None or expected.gpu_count == 0:
+        return
+    if "LibRmVersionMismatch" in topology.nvml_error:
+        return  # nvml_driver_match says it
+    no_driver = topology.nvml_error in NO_DRIVER_ERRORS
+    yield Finding(
+        code="NVML_UNAVAILABLE",
+        severity=WARN if no_driver else FAIL,
+        message=f"NVML unavailable ({topology.nvml_error}); {expected.gpu_count} GPU(s) not verified",
+        remedy="install the NVIDIA driver (kubehaus apply does, then verifies again)"
+        if no_driver
+        else "check the driver with `nvidia-smi`; reload it or reboot",
+    )
+
+
+def nvml_driver_match(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    mismatch = topology.nvml_error is not None and "LibRmVersionMismatch" in topology.nvml_error
+    if not mismatch and topology.driver_version and topology.nvml_version:
+        library = topology.nvml_version.split(".", 1)[1] if topology.nvml_version.count(".") > 2 else None
+        mismatch = library is not None and Version(library) != Version(topology.driver_version)
+    if mismatch:
+        yield Finding(
+            code="NVML_DRIVER_MISMATCH",
+            severity=FAIL,
+            message=f"NVML {topology.nvml_version or '?'} does not match driver "
+            f"{topology.driver_version or '(not loaded)'}",
+            remedy="reboot the node so the kernel module matches the installed driver",
+        )
+
+
+def _active_links(gpu: Gpu) -> int:
+    return sum(1 for link in gpu.nvlinks if link.active)
+
+
+def nvlinks_active(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if expected.nvlinks_per_gpu == 0:
+        return
+    for gpu in topology.gpus:
+        active = _active_links(gpu)
+        if active < expected.nvlinks_per_gpu:
+            down = [link.index for link in gpu.nvlinks if not link.active]
+            yield Finding(
+                code="NVLINK_DOWN",
+                severity=FAIL,
+                gpu=gpu.index,
+                link=down[0] if down else None,
+                message=f"GPU {gpu.index}: {active} of {expected.nvlinks_per_gpu} NVLinks active"
+                + (f" (down: {', '.join(map(str, down))})" if down else ""),
+                remedy="reset the GPU (nvidia-smi -r) or reboot; if the link stays down, check the "
+                "NVLink cable/baseboard and open a case with the vendor",
+            )
+
+
+def nvlink_errors(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    limit = expected.thresholds.nvlink_error_count
+    for gpu in topology.gpus:
+        for link in gpu.nvlinks:
+            counters = {
+                "replay": link.replay_errors,
+                "recovery": link.recovery_errors,
+                "CRC flit": link.crc_flit_errors,
+                "CRC data": link.crc_data_errors,
+            }
+            over = {name: value for name, value in counters.items() if value is not None and value > limit}
+            if over:
+                shown = ", ".join(f"{name} {value}" for name, value in over.items())
+                yield Finding(
+                    code="NVLINK_ERRORS",
+                    severity=FAIL,
+                    gpu=gpu.index,
+                    link=link.index,
+                    message=f"GPU {gpu.index} link {link.index}: {shown} (threshold {limit})",
+                    remedy="reset the counters and watch them under load (dcgmi diag -r 3); a link "
+                    "that keeps counting needs its cable or baseboard checked",
+                )
+
+
+def nvlink_endpoints(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if expected.nvlinks_per_gpu == 0:
+        return
+    gpu_buses = {gpu.bus_id for gpu in topology.gpus}
+    for gpu in topology.gpus:
+        for link in gpu.nvlinks:
+            if not link.active:
+                continue
+            wrong = (
+                (link.remote_type != "switch")
+                if expected.nvswitches
+                else (link.remote_type != "gpu" or link.remote_bus_id not in gpu_buses)
+            )
+            if wrong:
+                yield Finding(
+                    code="NVLINK_ENDPOINT",
+                    severity=FAIL,
+                    gpu=gpu.index,
+                    link=link.index,
+                    message=f"GPU {gpu.index} link {link.index} ends at a {link.remote_type} "
+                    f"({link.remote_bus_id}); expected "
+                    + ("an NVSwitch" if expected.nvswitches else "another GPU of this node"),
+                    remedy="check the baseboard's NVLink wiring and the fabric manager's topology",
+                )
+    if expected.nvswitches and topology.gpus:
+        found = len(topology.nvswitches)
+        if found != expected.nvswitches:
+            yield Finding(
+                code="NVSWITCH_COUNT",
+                severity=FAIL,
+                message=f"GPUs reach {found} NVSwitch(es), {expected.nvswitches} expected",
+                remedy="check the NVSwitches in `nvidia-smi nvlink -s` and the fabric manager log",
+            )
+
+
+def fabric_manager(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if not expected.fabric_manager:
+        return
+    service = topology.fabric_manager
+    if service is None or not service.installed or not service.active:
+        state = "not installed" if service is None or not service.installed else "not active"
+        yield Finding(
+            code="FABRIC_MANAGER_NOT_RUNNING",
+            severity=FAIL,
+            message=f"nvidia-fabricmanager is {state}; CUDA fails to initialise (error 802) without it",
+            remedy="install nvidia-fabricmanager of the driver's exact version and "
+            "`systemctl enable --now nvidia-fabricmanager`",
+        )
+        return
+    if (
+        topology.driver_version
+        and service.version
+        and Version(service.version) != Version(topology.driver_version)
+    ):
+        yield Finding(
+            code="FABRIC_MANAGER_VERSION",
+            severity=FAIL,
+            message=f"fabric manager {service.version} differs from driver {topology.driver_version}",
+            remedy="install the fabric manager package of exactly the driver's version and restart it",
+        )
+
+
+def fabric_state(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    states = {
+        gpu.index: gpu.fabric for gpu in topology.gpus if gpu.fabric and gpu.fabric.state != "not_supported"
+    }
+    bad = {index: f for index, f in states.items() if f.state != "completed" or f.status != 0}
+    if bad:
+        first = next(iter(bad.values()))
+        what = first.state.upper().replace("_", " ") + (
+            "" if first.status == 0 else f", status {first.status}"
+        )
+        yield Finding(
+            code="FABRIC_NOT_READY",
+            severity=FAIL,
+            message=f"GPU fabric {what} on GPU(s) {', '.join(map(str, sorted(bad)))}; "
+            "expected COMPLETED with status SUCCESS",
+            remedy="check `journalctl -u nvidia-fabricmanager`; restart the fabric manager, or reboot "
+            "if registration stays in progress",
+        )
+
+
+def numa(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    for gpu in topology.gpus:
+        if gpu.numa_node < 0:
+            yield Finding(
+                code="GPU_NUMA_UNKNOWN",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} ({gpu.bus_id}) reports numa_node -1",
+                remedy="update the BIOS and enable NUMA/SRAT reporting (e.g. NPS setting); kubelet "
+                "NUMA alignment cannot place this GPU",
+            )
+    if expected.numa_nodes is not None and len(topology.numa) != expected.numa_nodes:
+        yield Finding(
+            code="NUMA_LAYOUT",
+            severity=FAIL,
+            message=f"{len(topology.numa)} NUMA node(s), {expected.numa_nodes} expected",
+            remedy="check the BIOS NUMA-per-socket setting, or correct the profile's numa_nodes",
+        )
+
+
+def gpudirect(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    if not expected.rdma_nic_per_gpu:
+        return
+    for gpu in topology.gpus:
+        close = [
+            nic
+            for nic in topology.nics
+            if gpu.sysfs_path
+            and nic.sysfs_path
+            and pcie_path_type(gpu.sysfs_path, gpu.numa_node, nic.sysfs_path, nic.numa_node)
+            in (PathType.PIX, PathType.PXB)
+        ]
+        if not close:
+            yield Finding(
+                code="GPUDIRECT_NIC_MISSING",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} has no RDMA NIC on its PCIe switch (PIX/PXB)",
+                remedy="check that the NIC is seated and its driver (mlx5_core/mlx5_ib) loaded",
+            )
+        elif not any((nic.port_state or "").endswith("ACTIVE") for nic in close):
+            nic = close[0]
+            yield Finding(
+                code="NIC_PORT_DOWN",
+                severity=FAIL,
+                gpu=gpu.index,
+                nic=nic.name,
+                message=f"{nic.name}, paired with GPU {gpu.index}, has port state {nic.port_state!r}",
+                remedy="check the cable and the switch port; `ibstat` shows the link state",
+            )
+
+
+def pcie(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    severity = Severity(expected.thresholds.pcie_downtrained)
+    for gpu in topology.gpus:
+        link = gpu.pcie
+        if None not in (
+            link.current_generation,
+            link.max_generation,
+            link.current_width,
+            link.max_width,
+        ) and (
+            link.current_generation < link.max_generation or link.current_width < link.max_width  # type: ignore[operator]
+        ):
+            yield Finding(
+                code="PCIE_DOWNTRAINED",
+                severity=severity,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} PCIe at Gen{link.current_generation} x{link.current_width}, "
+                f"capable of Gen{link.max_generation} x{link.max_width}",
+                remedy="reseat the GPU or riser and check the slot's BIOS settings; under load the link "
+                "should train to its maximum",
+            )
+        low_gen = (
+            expected.min_pcie_generation
+            and link.max_generation
+            and link.max_generation < expected.min_pcie_generation
+        )
+        low_width = expected.min_pcie_width and link.max_width and link.max_width < expected.min_pcie_width
+        if low_gen or low_width:
+            yield Finding(
+                code="PCIE_BELOW_EXPECTED",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} PCIe can reach Gen{link.max_generation} x{link.max_width}; the "
+                f"profile expects at least Gen{expected.min_pcie_generation} x{expected.min_pcie_width}",
+                remedy="move the GPU to a full-speed slot, or correct the profile's pcie minimums",
+            )
+
+
+def ecc(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    limit = expected.thresholds.ecc_uncorrectable_errors
+    for gpu in topology.gpus:
+        rows = gpu.remapped_rows
+        if (
+            gpu.retired_pages_pending or (rows and rows.pending)
+        ) and not expected.thresholds.retired_pages_pending_allowed:
+            yield Finding(
+                code="ECC_PENDING",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} has pending page retirement / row remapping",
+                remedy="drain the GPU and reset it (nvidia-smi -r) or reboot to apply the retirement",
+            )
+        if rows and rows.failure:
+            yield Finding(
+                code="ROW_REMAP_FAILURE",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} failed a row remap",
+                remedy="the GPU's memory cannot be repaired in place: open an RMA with the vendor",
+            )
+        if gpu.ecc_uncorrectable is not None and gpu.ecc_uncorrectable > limit:
+            yield Finding(
+                code="ECC_UNCORRECTABLE",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index}: {gpu.ecc_uncorrectable} uncorrectable ECC errors "
+                f"(threshold {limit})",
+                remedy="drain and reset the GPU; recurring uncorrectable errors mean an RMA",
+            )
+
+
+def xid(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    ignored = set(expected.thresholds.xid_ignore)
+    by_bus = {gpu.bus_id: gpu.index for gpu in topology.gpus}
+    seen: set[tuple[str | None, int]] = set()
+    for event in topology.xid_events:
+        if event.xid in ignored or (event.bus_id, event.xid) in seen:
+            continue
+        seen.add((event.bus_id, event.xid))
+        yield Finding(
+            code="XID_EVENT",
+            severity=FAIL,
+            gpu=by_bus.get(event.bus_id or ""),
+            message=f"Xid {event.xid} on {event.bus_id or 'a GPU'} since boot",
+            remedy="look the Xid up in NVIDIA's Xid catalog; 74 is an NVLink error, 79 a GPU off the "
+            "bus, 48 a double-bit ECC error. Reboot after fixing; ignore benign ones with "
+            "health.thresholds.xid_ignore",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    nvml_available,
+    nvml_driver_match,
+    gpu_count,
+    gpu_model,
+    nvlinks_active,
+    nvlink_errors,
+    nvlink_endpoints,
+    fabric_manager,
+    fabric_state,
+    numa,
+    gpudirect,
+    pcie,
+    ecc,
+    xid,
+)
+
+
+def evaluate(topology: Topology, expected: Expectations) -> list[Finding]:
+    return [finding for rule in RULES for finding in rule(topology, expected)]

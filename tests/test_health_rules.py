@@ -1,0 +1,262 @@
+"""Health rules: each lab fault yields exactly its code, healthy machines none, thresholds hold."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bootstrap.health.expectations import Expectations, expectations_for, model_defaults
+from bootstrap.health.findings import CODES, Severity
+from bootstrap.health.rules import evaluate
+from bootstrap.health.verdict import decide, health_report, unknown
+from bootstrap.inventory.models import HealthThresholds, Profile
+from bootstrap.lab.inventory_writer import expectations as lab_profile
+from bootstrap.lab.profiles import FAULTS, PROFILES, build_machine
+from bootstrap.topology.model import RemappedRows, ServiceState, Topology, XidEvent
+
+from .probe_helpers import probe_profile
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("gcc") is None, reason="gcc not installed (scripts/setup.sh does)"
+)
+
+FAULT_CODES = {
+    "nvlink-down": "NVLINK_DOWN",
+    "nvlink-crc-errors": "NVLINK_ERRORS",
+    "fabric-manager-in-progress": "FABRIC_NOT_READY",
+    "fabric-manager-version-mismatch": "FABRIC_MANAGER_VERSION",
+    "gpu-missing": "GPU_COUNT",
+    "pcie-downtrained": "PCIE_DOWNTRAINED",
+    "gpu-numa-unknown": "GPU_NUMA_UNKNOWN",
+    "ecc-retired-pages-pending": "ECC_PENDING",
+    "xid-in-kernel-log": "XID_EVENT",
+}
+
+
+def expected_for(profile: str, **thresholds: object) -> Expectations:
+    return expectations_for(
+        Profile.model_validate(lab_profile(build_machine("p", profile))),
+        HealthThresholds.model_validate(thresholds),
+    )
+
+
+def discovered(profile: str, faults: list[str], tmp_path: Path, library: Path, monkeypatch) -> Topology:
+    """The probe's view, plus the driver services a lab machine runs (probed by systemctl there)."""
+    hardware, topology = probe_profile(profile, faults, tmp_path, library, monkeypatch)
+    services = {
+        key: ServiceState(installed=True, active=s.active, version=s.version)
+        if (s := getattr(hardware, key))
+        else None
+        for key in ("fabric_manager", "persistenced", "imex")
+    }
+    return topology.model_copy(update=services)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_healthy_machines_have_no_findings(
+    profile: str, tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    topology = discovered(profile, [], tmp_path, sim_library, monkeypatch)
+    assert evaluate(topology, expected_for(profile)) == []
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_yields_exactly_its_code(
+    fault: str, tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    topology = discovered("dgx-h100", [fault], tmp_path, sim_library, monkeypatch)
+    findings = evaluate(topology, expected_for("dgx-h100"))
+    assert {f.code for f in findings} == {FAULT_CODES[fault]}
+    assert all(f.severity is Severity.FAIL and f.message and f.remedy for f in findings)
+
+
+def test_every_fault_has_a_code() -> None:
+    assert set(FAULT_CODES) == set(FAULTS)
+
+
+@pytest.fixture
+def dgx(tmp_path: Path, sim_library: Path, monkeypatch) -> Topology:
+    return discovered("dgx-h100", [], tmp_path, sim_library, monkeypatch)
+
+
+def with_gpu(topology: Topology, index: int, **changes: object) -> Topology:
+    gpus = [g.model_copy(update=changes) if g.index == index else g for g in topology.gpus]
+    return topology.model_copy(update={"gpus": gpus})
+
+
+def with_link(topology: Topology, gpu: int, link: int, **changes: object) -> Topology:
+    links = [lk.model_copy(update=changes) if lk.index == link else lk for lk in topology.gpus[gpu].nvlinks]
+    return with_gpu(topology, gpu, nvlinks=links)
+
+
+def codes(topology: Topology, expected: Expectations) -> list[str]:
+    return [f.code for f in evaluate(topology, expected)]
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "fails"), [(0, 0, False), (1, 0, True), (5, 5, False), (6, 5, True)]
+)
+def test_nvlink_error_threshold(dgx: Topology, count: int, threshold: int, fails: bool) -> None:
+    topology = with_link(dgx, 2, 4, replay_errors=count)
+    assert codes(topology, expected_for("dgx-h100", nvlink_error_count=threshold)) == (
+        ["NVLINK_ERRORS"] if fails else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "fails"), [(0, 0, False), (1, 0, True), (3, 3, False), (4, 3, True)]
+)
+def test_ecc_uncorrectable_threshold(dgx: Topology, count: int, threshold: int, fails: bool) -> None:
+    topology = with_gpu(dgx, 6, ecc_uncorrectable=count)
+    expected = expected_for("dgx-h100", ecc_uncorrectable_errors=threshold)
+    assert codes(topology, expected) == (["ECC_UNCORRECTABLE"] if fails else [])
+
+
+def test_pending_retirement_can_be_allowed(dgx: Topology) -> None:
+    topology = with_gpu(dgx, 1, retired_pages_pending=True)
+    assert codes(topology, expected_for("dgx-h100")) == ["ECC_PENDING"]
+    assert codes(topology, expected_for("dgx-h100", retired_pages_pending_allowed=True)) == []
+
+
+def test_row_remap_failure(dgx: Topology) -> None:
+    rows = RemappedRows(correctable=0, uncorrectable=1, pending=False, failure=True)
+    assert codes(with_gpu(dgx, 0, remapped_rows=rows), expected_for("dgx-h100")) == ["ROW_REMAP_FAILURE"]
+
+
+def test_xid_ignore_list_and_duplicates(dgx: Topology) -> None:
+    events = [
+        XidEvent(bus_id="0000:1b:00.0", xid=13, line="a"),
+        XidEvent(bus_id="0000:1b:00.0", xid=13, line="b"),
+        XidEvent(bus_id="0000:43:00.0", xid=79, line="c"),
+    ]
+    topology = dgx.model_copy(update={"xid_events": events})
+    findings = evaluate(topology, expected_for("dgx-h100"))
+    assert [(f.code, f.gpu) for f in findings] == [("XID_EVENT", 0), ("XID_EVENT", 1)]
+    assert [f.gpu for f in evaluate(topology, expected_for("dgx-h100", xid_ignore=[13]))] == [1]
+
+
+def test_pcie_downtrained_severity_is_configurable(dgx: Topology) -> None:
+    topology = with_gpu(dgx, 3, pcie=dgx.gpus[3].pcie.model_copy(update={"current_generation": 4}))
+    assert [(f.code, f.severity) for f in evaluate(topology, expected_for("dgx-h100"))] == [
+        ("PCIE_DOWNTRAINED", Severity.FAIL)
+    ]
+    warned = evaluate(topology, expected_for("dgx-h100", pcie_downtrained="warn"))
+    assert [(f.code, f.severity) for f in warned] == [("PCIE_DOWNTRAINED", Severity.WARN)]
+    assert decide("n", warned, "quarantine").action == "join"
+
+
+def test_pcie_below_the_profile(dgx: Topology) -> None:
+    topology = with_gpu(
+        dgx, 0, pcie=dgx.gpus[0].pcie.model_copy(update={"max_generation": 4, "current_generation": 4})
+    )
+    assert codes(topology, expected_for("dgx-h100")) == ["PCIE_BELOW_EXPECTED"]
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [
+        (None, "FABRIC_MANAGER_NOT_RUNNING"),
+        (ServiceState(installed=True, active=False, version="580.95.05"), "FABRIC_MANAGER_NOT_RUNNING"),
+    ],
+)
+def test_fabric_manager_must_run(dgx: Topology, state, code: str) -> None:
+    assert codes(dgx.model_copy(update={"fabric_manager": state}), expected_for("dgx-h100")) == [code]
+
+
+def test_fabric_completed_with_a_failure_status(dgx: Topology) -> None:
+    topology = with_gpu(dgx, 0, fabric=dgx.gpus[0].fabric.model_copy(update={"status": 3}))
+    findings = evaluate(topology, expected_for("dgx-h100"))
+    assert [f.code for f in findings] == ["FABRIC_NOT_READY"] and "status 3" in findings[0].message
+
+
+def test_nvswitch_count_and_endpoints(dgx: Topology) -> None:
+    assert codes(dgx, expected_for("dgx-h100").model_copy(update={"nvswitches": 6})) == ["NVSWITCH_COUNT"]
+    wrong = with_link(dgx, 1, 0, remote_type="gpu")
+    assert codes(wrong, expected_for("dgx-h100")) == ["NVLINK_ENDPOINT"]
+
+
+def test_gpu_model_and_numa_layout(dgx: Topology) -> None:
+    assert codes(dgx, expected_for("dgx-h100").model_copy(update={"gpu_model": "H200"})) == ["GPU_MODEL"] * 8
+    assert codes(dgx, expected_for("dgx-h100").model_copy(update={"numa_nodes": 8})) == ["NUMA_LAYOUT"]
+
+
+def test_gpudirect_nic_missing_and_port_down(dgx: Topology) -> None:
+    without = dgx.model_copy(update={"nics": [n for n in dgx.nics if n.name != "mlx5_4"]})
+    assert [(f.code, f.gpu) for f in evaluate(without, expected_for("dgx-h100"))] == [
+        ("GPUDIRECT_NIC_MISSING", 2)
+    ]
+    down = dgx.model_copy(
+        update={
+            "nics": [
+                n.model_copy(update={"port_state": "1: DOWN"}) if n.name == "mlx5_4" else n for n in dgx.nics
+            ]
+        }
+    )
+    assert [(f.code, f.nic) for f in evaluate(down, expected_for("dgx-h100"))] == [
+        ("NIC_PORT_DOWN", "mlx5_4")
+    ]
+
+
+def test_no_driver_is_a_warning_not_a_gpu_count_failure(dgx: Topology) -> None:
+    bare = dgx.model_copy(
+        update={"gpus": [], "nvml_error": "NVMLError_LibraryNotFound", "driver_version": None}
+    )
+    findings = evaluate(bare, expected_for("dgx-h100"))
+    assert [(f.code, f.severity) for f in findings] == [("NVML_UNAVAILABLE", Severity.WARN)]
+    assert decide("n", findings, "quarantine").action == "join"
+    broken = bare.model_copy(update={"nvml_error": "NVMLError_Unknown"})
+    assert [(f.code, f.severity) for f in evaluate(broken, expected_for("dgx-h100"))] == [
+        ("NVML_UNAVAILABLE", Severity.FAIL)
+    ]
+
+
+def test_driver_and_nvml_mismatch(dgx: Topology) -> None:
+    after_upgrade = dgx.model_copy(update={"nvml_version": "13.580.105.08"})
+    assert codes(after_upgrade, expected_for("dgx-h100")) == ["NVML_DRIVER_MISMATCH"]
+    refused = dgx.model_copy(update={"gpus": [], "nvml_error": "NVMLError_LibRmVersionMismatch"})
+    assert "NVML_DRIVER_MISMATCH" in codes(refused, expected_for("dgx-h100"))
+
+
+def test_defaults_come_from_the_gpu_model() -> None:
+    assert model_defaults("NVIDIA H100 80GB HBM3") == (18, 4, True)
+    assert model_defaults("NVIDIA A100-SXM4-80GB") == (12, 6, True)
+    assert model_defaults("NVIDIA GB200") == (18, 18, False)
+    assert model_defaults("NVIDIA L40S") == (0, 0, False)
+    bare = expectations_for(
+        Profile.model_validate({"gpus": {"count": 8}}), HealthThresholds(), "NVIDIA H100 80GB HBM3"
+    )
+    assert (bare.nvlinks_per_gpu, bare.nvswitches, bare.fabric_manager) == (18, 4, True)
+    pcie = expectations_for(
+        Profile.model_validate({"gpus": {"count": 4, "model": "L40S"}}), HealthThresholds()
+    )
+    assert (pcie.nvlinks_per_gpu, pcie.nvswitches, pcie.fabric_manager) == (0, 0, False)
+
+
+def test_policies_decide_the_action() -> None:
+    healthy = decide("a", [], "strict")
+    assert (healthy.healthy, healthy.action, healthy.taint) == (True, "join", None)
+    from bootstrap.health.findings import Finding
+
+    failure = Finding(code="NVLINK_DOWN", severity=Severity.FAIL, message="m", remedy="r")
+    assert decide("a", [failure], "quarantine").action == "quarantine"
+    tainted = decide("a", [failure], "taint")
+    assert (tainted.action, tainted.taint) == ("taint", "kubehaus.io/unhealthy=NVLINK_DOWN:NoSchedule")
+    assert decide("a", [failure], "strict").action == "abort"
+    assert unknown("b", "quarantine", "connect: refused").action == "unknown"
+    report = health_report("c", "t", [tainted, unknown("b", "taint", "x")])
+    assert report["schema"] == "kubehaus.health-report/v1" and report["healthy"] is False
+    assert set(report["nodes"]["a"]) == {"healthy", "policy", "action", "taint", "error", "findings"}
+
+
+def test_docs_list_every_code() -> None:
+    documented = set(
+        re.findall(
+            r"^\| `([A-Z_]+)` \|", (Path(__file__).parent.parent / "docs/health.md").read_text(), flags=re.M
+        )
+    )
+    assert documented == set(CODES)
+    rules = (Path(__file__).parent.parent / "bootstrap/health/rules.py").read_text()
+    assert set(re.findall(r'code="([A-Z_]+)"', rules)) == set(CODES)
