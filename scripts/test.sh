@@ -4,12 +4,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_LABS=(khtest khdown khfail)
+TEST_LABS=(khtest khdown khfail khorphan)
+
+BASETEMP="$(mktemp -d /tmp/kubehaus-tests.XXXXXX)"
 
 cleanup() {
     # Fixtures tear down what they start; this catches whatever a killed run left:
     # loopback sshds and the test labs (machines, mounts, namespaces, veths, bridges).
     pkill -f "sshd -D -e -f .*/sshd/sshd_config" 2>/dev/null || true
+    rm -rf "$BASETEMP"
     if [ -x .venv/bin/kubehaus ] && [ "$(id -u)" -eq 0 ]; then
         for lab in "${TEST_LABS[@]}"; do
             .venv/bin/kubehaus lab down --name "$lab" >/dev/null 2>&1 || true
@@ -25,7 +28,9 @@ echo "== ruff"
 .venv/bin/ruff format --check . || exit 1
 
 echo "== pytest"
-.venv/bin/pytest -p no:cacheprovider "$@"
+# Its own temp root: no sharing (or clean-up at exit) of pytest's numbered dirs with earlier runs,
+# whose fixture sysfs trees are large.
+.venv/bin/pytest -p no:cacheprovider --basetemp="$BASETEMP/pytest" "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests (exit 5): treated as failure, the suite must never be empty" >&2

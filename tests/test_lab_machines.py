@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from bootstrap.cli import main
 from bootstrap.lab import machines
-from bootstrap.lab.host import LabError
+from bootstrap.lab.host import LabError, tagged_inits
 from bootstrap.lab.machines import down, ssh_command, status, up
 from bootstrap.lab.profiles import build_machine
 from bootstrap.lab.spec import parse_spec
@@ -121,6 +124,7 @@ def leftovers(name: str, bridge: str) -> dict[str, list[str]]:
         if f"/kubehaus/lab/{name}/" in line
     ]
     processes = [str(pid) for pid in machines.processes_with_arg(f"/kubehaus/lab/{name}/")]
+    processes += [f"machine init {pid}" for pid in tagged_inits(name)]
     directory = [str(p) for p in [Path("/var/lib/kubehaus/lab") / name] if p.exists()]
     return {
         k: v
@@ -150,6 +154,20 @@ def test_down_leaves_no_namespace_mount_veth_or_process() -> None:
     down(spec.name, log=lambda _m: None)
     assert leftovers(spec.name, machines.bridge_name(spec.name)) == {}
     assert down(spec.name, log=lambda _m: None) == []  # idempotent
+
+
+def test_down_ends_machines_whose_nspawn_was_killed() -> None:
+    require_lab()
+    spec = parse_spec(SMALL.format(name="khorphan", octet=12), "test")
+    down(spec.name, log=lambda _m: None)
+    record = up(spec, log=lambda _m: None)
+    inits = tagged_inits(spec.name)
+    assert len(inits) == 1
+    os.kill(record.machines[0].pid, signal.SIGKILL)  # the machine's init survives its nspawn
+    time.sleep(0.5)
+    assert tagged_inits(spec.name) == inits
+    down(spec.name, log=lambda _m: None)
+    assert leftovers(spec.name, machines.bridge_name(spec.name)) == {}
 
 
 def test_a_failed_up_cleans_up_after_itself(monkeypatch: pytest.MonkeyPatch) -> None:

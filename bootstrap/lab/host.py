@@ -105,6 +105,29 @@ def processes_with_arg(fragment: str, program: str = "systemd-nspawn") -> list[i
     return pids
 
 
+LAB_TAG = "KUBEHAUS_LAB"
+
+
+def tagged_inits(lab: str) -> list[int]:
+    """PIDs of the lab's machine inits, found by the tag nspawn put in their environment.
+
+    They are found even when their nspawn is gone: killing nspawn does not kill the machine (its
+    init is reparented and keeps its PID namespace alive), so lab down must find them itself.
+    """
+    prefix = f"{LAB_TAG}={lab}/".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(prefix) for item in environ.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
 def raise_inotify_limits() -> list[str]:
     """systemd in each machine needs inotify instances; the defaults stop about 20 machines."""
     wanted = {"fs.inotify.max_user_instances": 8192, "fs.inotify.max_user_watches": 524288}

@@ -25,6 +25,7 @@ from pathlib import Path
 from .base_image import ensure_base
 from .driver_services import driver_service_files
 from .host import (
+    LAB_TAG,
     LabError,
     link_exists,
     mounted,
@@ -36,6 +37,7 @@ from .host import (
     raise_inotify_limits,
     run,
     spawn_detached,
+    tagged_inits,
 )
 from .inventory_writer import render_lab_inventory
 from .mirror import PORT, build_mirror, serve
@@ -183,6 +185,7 @@ def _boot(lab: str, record: MachineRecord) -> int:
             "--resolv-conf=off",
             "--timezone=off",
             f"--network-namespace-path=/run/netns/{record.netns}",
+            f"--setenv={LAB_TAG}={lab}/{record.name}",
         ],
         directory / "console.log",
     )
@@ -376,10 +379,16 @@ def down(name: str, *, base: Path = LAB_ROOT, log: Log = print, stop_timeout: fl
     deadline = time.monotonic() + stop_timeout
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in pids:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    # Machines whose nspawn is gone (killed, crashed) or did not stop in time: killing a
+    # machine's init ends every process in its PID namespace.
+    stragglers = {p for p in pids if _alive(p)} | set(tagged_inits(name))
+    for pid in stragglers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in stragglers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids |= stragglers
     if pids:
         done.append(f"stopped {len(pids)} machine process(es)")
     for mount in mounts_under(paths.root):
