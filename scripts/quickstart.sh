@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The quick start's main job, from a fresh machine (as root): installs kubehaus, boots the lab's
-# simulated GPU machines, validates the shipped inventories, and has kubehaus connect to them
-# with strict host keys and report their facts. (Once apply lands, this applies the lab instead.)
+# simulated GPU machines, validates the shipped inventories, discovers every machine's GPU/NVLink/
+# NUMA topology and runs the health gate, ending in its verdict report. (Once apply lands, this
+# applies the lab instead.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -21,8 +22,17 @@ echo "== kubehaus validate inventory/*.yaml"
 kubehaus validate inventory/*.yaml
 
 echo
-echo "== kubehaus facts inventory/lab.yaml   (report saved under /var/lib/kubehaus/lab/kubehaus-lab/state/runs/)"
-kubehaus facts inventory/lab.yaml
+echo "== kubehaus discover inventory/lab.yaml   (one SSH command per machine; topologies saved under the lab's state dir)"
+kubehaus discover inventory/lab.yaml --limit dgx-2,l40s-1
 
 echo
+echo "== kubehaus verify inventory/lab.yaml   (the health gate; dgx-2 has a down NVLink and is quarantined)"
+set +e
+kubehaus verify inventory/lab.yaml
+code=$?
+set -e
+[ "$code" -eq 1 ] || { echo "expected exit code 1 (dgx-2 unhealthy), got $code" >&2; exit 1; }
+
+echo
+echo "Report: /var/lib/kubehaus/lab/kubehaus-lab/state/health.json (kubehaus verify -o json prints it)."
 echo "The lab stays up to explore: kubehaus lab ssh dgx-2, kubehaus lab status; remove it with: kubehaus lab down"
