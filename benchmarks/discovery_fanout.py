@@ -1,0 +1,118 @@
+"""Discovery fan-out: lab machines discovered in parallel, one SSH command each (counted, not assumed).
+
+Run as root: .venv/bin/python benchmarks/discovery_fanout.py [--sizes 4 16 32]
+For each N: boots N lab machines (mixed profiles), runs connect + discover, reports wall time, the SSH
+commands each host received (the connector is instrumented), controller CPU seconds and peak RSS,
+then tears the lab down. Writes benchmarks/results/discovery-fanout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from lab_bringup import machine_facts  # type: ignore[import-not-found]
+from pyinfra.api.host import Host as PyinfraHost
+
+import bootstrap.greenlets  # noqa: F401  (first: gevent patching)
+from bootstrap.inventory import load_inventory
+from bootstrap.lab.base_image import ensure_base
+from bootstrap.lab.machines import down, up
+from bootstrap.lab.spec import parse_spec
+from bootstrap.phases import ConnectPhase, DiscoverPhase
+from bootstrap.runner import Runner
+from bootstrap.state_dir import StateDir
+
+PROFILES = ["dgx-h100", "l40s-pcie", "dgx-a100", "gb200-tray", "cpu-only"]
+
+
+def spec_text(count: int) -> str:
+    lines = ["name: khfan", "subnet: 198.18.12.0/24", "machines:"]
+    for index in range(count):
+        role = "control-plane" if index == 0 else "worker"
+        lines.append(f"  - {{name: n{index:02d}, role: {role}, profile: {PROFILES[index % len(PROFILES)]}}}")
+    return "\n".join(lines) + "\n"
+
+
+def measure(count: int) -> dict[str, object]:
+    spec = parse_spec(spec_text(count), "benchmark")
+    down(spec.name, log=lambda _m: None)
+    workdir = Path(tempfile.mkdtemp(prefix="kh-fanout-"))
+    up(spec, inventory_out=workdir / "inventory.yaml", log=lambda _m: None)
+    try:
+        inventory = load_inventory(workdir / "inventory.yaml")
+        calls: Counter[str] = Counter()
+        original = PyinfraHost.run_shell_command
+
+        def counting(self: PyinfraHost, *args: object, **kwargs: object):
+            calls[self.data.get("kubehaus_host")] += 1
+            return original(self, *args, **kwargs)
+
+        PyinfraHost.run_shell_command = counting  # type: ignore[method-assign]
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        begin = time.monotonic()
+        runner = Runner(inventory, [ConnectPhase(), DiscoverPhase()], state_dir=StateDir(workdir / "state"))
+        report = runner.run()
+        wall = time.monotonic() - begin
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        PyinfraHost.run_shell_command = original  # type: ignore[method-assign]
+        phases = {p.name: p.seconds for p in report.phases}
+        return {
+            "machines": count,
+            "ok": report.ok,
+            "wall_seconds": round(wall, 2),
+            "connect_seconds": phases.get("connect"),
+            "discover_seconds": phases.get("discover"),
+            "ssh_commands_per_host": sorted(set(calls.values())),
+            "controller_cpu_seconds": round(
+                (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2
+            ),
+            "controller_peak_rss_mib": round(after.ru_maxrss / 1024, 1),
+        }
+    finally:
+        down(spec.name, log=lambda _m: None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 32])
+    args = parser.parse_args()
+    ensure_base(log=lambda _m: None)
+    host = machine_facts()
+    print(f"host: {host}")
+    results = []
+    for size in args.sizes:
+        result = measure(size)
+        results.append(result)
+        r = result
+        print(
+            f"{size:3d} machines: discovery wall {r['wall_seconds']} s "
+            f"(connect {r['connect_seconds']} s, discover {r['discover_seconds']} s), "
+            f"SSH commands per host {r['ssh_commands_per_host']}, "
+            f"controller CPU {r['controller_cpu_seconds']} s, peak RSS {r['controller_peak_rss_mib']} MiB"
+            + ("" if r["ok"] else "  (SOME HOSTS FAILED)")
+        )
+    out = Path(__file__).parent / "results" / "discovery-fanout.json"
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "discovery-fanout",
+                "host": host,
+                "results": results,
+                "target": "32 lab machines discovered in under 3 s",
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
