@@ -161,7 +161,9 @@ def test_every_stand_in_says_what_it_is_and_has_two_versions(tmp_path: Path) -> 
         description = subprocess.run(
             ["dpkg-deb", "-f", str(deb), "Description"], capture_output=True, text=True, check=True
         ).stdout
-        assert description.startswith("STAND-IN for kubehaus lab tests"), standin.package
+        assert description.startswith(f"STAND-IN for kubehaus lab tests: not the real {standin.summary}"), (
+            standin.package
+        )
         contents = subprocess.run(
             ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
         ).stdout

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from ..inventory import Inventory, InventoryError, load_inventory
 
 if TYPE_CHECKING:
@@ -108,10 +106,6 @@ def build_runner(args: argparse.Namespace, inventory: Inventory, phases: list) -
     except KeyError as exc:
         print(f"--limit names unknown hosts: {exc.args[0]}", file=sys.stderr)
         return None
-
-
-def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
 
 
 def load_or_report(path: str) -> Inventory | None:

@@ -47,11 +47,3 @@ class Version:
 
     def __repr__(self) -> str:
         return f"Version({self.text!r})"
-
-
-def parse_version(text: str) -> Version:
-    return Version(text)
-
-
-def is_version(text: str) -> bool:
-    return bool(_VERSION.match(text.strip()))

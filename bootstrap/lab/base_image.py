@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from .host import LabError, run
+from .host import run
 from .paths import CACHE_ROOT
 
 SUITE = "bookworm"
@@ -80,8 +80,3 @@ def ensure_base(cache: Path = CACHE_ROOT, log: Callable[[str], None] = print) ->
         shutil.rmtree(target)
     building.rename(target)
     return target
-
-
-def check_base(path: Path) -> None:
-    if not (path / ".kubehaus-base-complete").exists():
-        raise LabError(f"{path} is not a finished lab base image; run 'kubehaus lab up' to build it")

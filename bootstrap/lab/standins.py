@@ -11,7 +11,7 @@ schema validation); those commands exit 3 saying they are not simulated yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 STANDIN_EXIT_UNSIMULATED = 3
 
@@ -22,8 +22,6 @@ class StandIn:
     versions: tuple[str, ...]
     summary: str
     binaries: tuple[str, ...] = ()
-    extra_files: dict[str, str] = field(default_factory=dict)
-    depends: str = ""
 
 
 def _tool_script(package: str, binary: str, version: str) -> str:
@@ -69,11 +67,10 @@ STANDINS: tuple[StandIn, ...] = (
 
 
 def control_file(standin: StandIn, version: str, arch: str) -> str:
-    depends = f"Depends: {standin.depends}\n" if standin.depends else ""
     return (
         f"Package: {standin.package}\nVersion: {version}\nArchitecture: {arch}\n"
         "Maintainer: kubehaus lab <lab@kubehaus.invalid>\nSection: misc\nPriority: optional\n"
-        f"{depends}Description: STAND-IN for kubehaus lab tests: not the real {standin.summary}\n"
+        f"Description: STAND-IN for kubehaus lab tests: not the real {standin.summary}\n"
         " This package only imitates the real one's name, version, paths and command line so\n"
         " kubehaus can be tested without downloading it. It is not the real software.\n"
     )
@@ -92,6 +89,4 @@ def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
     if standin.package == "kubernetes-cni":
         for plugin in ("bridge", "host-local", "loopback", "portmap"):
             files[f"opt/cni/bin/{plugin}"] = (_tool_script(standin.package, plugin, version), 0o755)
-    for path, content in standin.extra_files.items():
-        files[path] = (content, 0o644)
     return files
