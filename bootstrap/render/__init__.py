@@ -1,0 +1,1 @@
+"""What kubehaus writes on nodes, rendered from the inventory and the discovered topology (pure)."""
