@@ -104,3 +104,23 @@ def test_runs_do_not_leak_connections(sshd: LoopbackSSHD, tmp_path: Path, capsys
     for _ in range(3):
         assert run_json(capsys, path)[0] == 0
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_hung_node_is_failed_after_the_timeout(
+    sshd: LoopbackSSHD, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bootstrap.inventory import load_inventory
+    from bootstrap.phases import ConnectPhase, DiscoverPhase, discover
+    from bootstrap.runner import Runner
+    from bootstrap.state_dir import StateDir
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "known_hosts").write_text(sshd.known_hosts_line())
+    monkeypatch.setattr(discover, "probe_command", lambda: "sleep 30")
+    monkeypatch.setattr(discover, "PROBE_TIMEOUT_SECONDS", 1)
+    inventory = load_inventory(inventory_for(sshd, tmp_path))
+    report = Runner(inventory, [ConnectPhase(), DiscoverPhase()], state_dir=StateDir(state)).run()
+    entry = report.hosts["node-a"]
+    assert (entry["status"], entry["failed_phase"]) == ("failed", "discover")
+    assert "did not finish within 1 s" in entry["error"]

@@ -13,6 +13,10 @@ from ..topology.discovery import ProbeError, parse_probe_output, probe_command
 from ..topology.model import Topology
 from ..topology.shipping import NO_PYTHON_MESSAGE
 
+# A real DGX answers in about a second; a node that takes minutes has a hung driver or disk, and
+# must not hold up the discovery of the rest.
+PROBE_TIMEOUT_SECONDS = 120
+
 
 class DiscoverPhase(Phase):
     name = "discover"
@@ -37,7 +41,15 @@ class DiscoverPhase(Phase):
 
 def probe_host(host: PyinfraHost, command: str) -> Topology:
     """Run the probe on one node (one SSH command) and validate its answer."""
-    ok, output = host.run_shell_command(command, print_output=False, print_input=False)
+    try:
+        ok, output = host.run_shell_command(
+            command, print_output=False, print_input=False, _timeout=PROBE_TIMEOUT_SECONDS
+        )
+    except TimeoutError:
+        raise ProbeError(
+            f"the probe did not finish within {PROBE_TIMEOUT_SECONDS} s: a hung NVML call or "
+            "driver? Check `nvidia-smi` and the kernel log on the node"
+        ) from None
     stderr = "\n".join(output.stderr_lines).strip()
     if not ok:
         if NO_PYTHON_MESSAGE in stderr:

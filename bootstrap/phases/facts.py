@@ -25,8 +25,18 @@ class FactsPhase(Phase):
             ctx.progress.host_done(self, name, True, f"{facts.os_name}, {facts.cpus} CPUs")
 
 
+FACTS_TIMEOUT_SECONDS = 60
+
+
 def gather_facts(host: PyinfraHost) -> NodeFacts:
-    ok, output = host.run_shell_command(FACTS_COMMAND, print_output=False, print_input=False)
+    try:
+        ok, output = host.run_shell_command(
+            FACTS_COMMAND, print_output=False, print_input=False, _timeout=FACTS_TIMEOUT_SECONDS
+        )
+    except TimeoutError:
+        raise RuntimeError(
+            f"no answer within {FACTS_TIMEOUT_SECONDS} s (an overloaded or hung node?)"
+        ) from None
     if not ok:
         raise RuntimeError("; ".join(output.stderr_lines) or "command failed")
     return parse_facts(output.stdout_lines)
