@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,17 @@ SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture
+def shared_reference() -> Path:
+    """Upstream data (CRDs, chart values) beside the checkout; required in CI, never copied."""
+    if not SHARED_REFERENCE.is_dir():
+        message = f"{SHARED_REFERENCE} is missing (the upstream reference data lives beside the checkout)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return SHARED_REFERENCE
 
 
 @pytest.fixture

@@ -1,0 +1,96 @@
+"""What the add-ons are given: Helm values, KAI queues and topology, Dranet's DeviceClass (pure).
+
+Each is checked in the tests against the upstream data it must fit (chart default values, the KAI
+CRDs' schemas), read from ../shared/reference at test time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..inventory.models import Addons, Host, KaiScheduler, KaiTopology
+
+TOPOLOGY_LABEL_PREFIX = "kubehaus.io/"
+CLIQUE_LABEL = "nvidia.com/gpu.clique"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def dra_gpu_driver_values(addons: Addons) -> dict[str, Any]:
+    """nvidia-dra-driver-gpu chart values: host-installed driver; GPUs and ComputeDomains as chosen."""
+    dra = addons.dra_gpu_driver
+    return {
+        "nvidiaDriverRoot": "/",  # the driver is installed on the host, not in a container
+        # GPUs through DRA need this acknowledgement (no classic device plugin on these nodes).
+        "gpuResourcesEnabledOverride": dra.gpu_resources,
+        "resources": {
+            "gpus": {"enabled": dra.gpu_resources},
+            "computeDomains": {"enabled": dra.compute_domains},
+        },
+    }
+
+
+def topology_labels(host: Host) -> dict[str, str]:
+    """Node labels for where a host sits (``topology: {rack: r07}`` -> ``kubehaus.io/rack: r07``)."""
+    return {f"{TOPOLOGY_LABEL_PREFIX}{level}": value for level, value in host.topology.items()}
+
+
+def kai_queues(kai: KaiScheduler) -> list[dict[str, Any]]:
+    """KAI Queue resources (scheduling.run.ai/v2), parents first so each parent exists when applied."""
+    by_name = {queue.name: queue for queue in kai.queues}
+
+    def depth(name: str) -> int:
+        parent = by_name[name].parent
+        return 0 if parent is None else 1 + depth(parent)
+
+    manifests = []
+    for queue in sorted(kai.queues, key=lambda q: (depth(q.name), kai.queues.index(q))):
+        spec: dict[str, Any] = {
+            "resources": {
+                kind: {"quota": value.quota, "limit": value.limit, "overQuotaWeight": value.over_quota_weight}
+                for kind, value in (
+                    ("gpu", queue.resources.gpu),
+                    ("cpu", queue.resources.cpu),
+                    ("memory", queue.resources.memory),
+                )
+            }
+        }
+        if queue.parent:
+            spec["parentQueue"] = queue.parent
+        if queue.display_name:
+            spec["displayName"] = queue.display_name
+        if queue.priority is not None:
+            spec["priority"] = queue.priority
+        manifests.append(
+            {
+                "apiVersion": "scheduling.run.ai/v2",
+                "kind": "Queue",
+                "metadata": {"name": queue.name},
+                "spec": spec,
+            }
+        )
+    return manifests
+
+
+def kai_topology(topology: KaiTopology, nvl72_cliques: bool) -> dict[str, Any]:
+    """The KAI Topology: the inventory's levels outermost first, the NVLink clique on NVL72 racks,
+    and the hostname last (KAI requires hostname to be the lowest level)."""
+    labels = [f"{TOPOLOGY_LABEL_PREFIX}{level}" for level in topology.levels]
+    if nvl72_cliques:
+        labels.append(CLIQUE_LABEL)
+    labels.append(HOSTNAME_LABEL)
+    return {
+        "apiVersion": "kai.scheduler/v1alpha1",
+        "kind": "Topology",
+        "metadata": {"name": topology.name},
+        "spec": {"levels": [{"nodeLabel": label} for label in labels]},
+    }
+
+
+def dranet_device_class() -> dict[str, Any]:
+    """Dranet ships no DeviceClass; this one selects every device its driver publishes."""
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": "dranet"},
+        "spec": {"selectors": [{"cel": {"expression": 'device.driver == "dra.net"'}}]},
+    }
