@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import discover, facts, lab, schema, validate, verify
+from . import discover, facts, lab, schema, vagrant, validate, verify
 
 DESCRIPTION = """\
 kubehaus bootstraps bare-metal GPU clusters from one inventory file: it discovers each
@@ -29,7 +29,7 @@ exit codes: 0 success, 1 some host failed, 2 usage or inventory error.
 Run 'kubehaus VERB --help' for each verb's options and examples.
 """
 
-VERBS = (validate, schema, facts, discover, verify, lab)
+VERBS = (validate, schema, facts, discover, verify, lab, vagrant)
 
 
 def build_parser() -> argparse.ArgumentParser:
