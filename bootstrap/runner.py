@@ -39,6 +39,7 @@ class RunOptions:
     limit: list[str] | None = None
     trust_new_host_keys: bool = False
     dry_run: bool = False
+    parallel: int | None = None  # hosts worked on at once; None: pyinfra's default (20 per CPU core)
 
 
 class Progress(Protocol):

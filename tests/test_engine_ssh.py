@@ -124,3 +124,25 @@ def test_a_hung_node_is_failed_after_the_timeout(
     entry = report.hosts["node-a"]
     assert (entry["status"], entry["failed_phase"]) == ("failed", "discover")
     assert "did not finish within 1 s" in entry["error"]
+
+
+def test_parallel_sets_the_pool_size(sshd: LoopbackSSHD, tmp_path: Path) -> None:
+    from bootstrap.cli import build_parser
+    from bootstrap.inventory import load_inventory
+    from bootstrap.phases import ConnectPhase
+    from bootstrap.runner import Runner, RunOptions
+    from bootstrap.state_dir import StateDir
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "known_hosts").write_text(sshd.known_hosts_line())
+    runner = Runner(
+        load_inventory(inventory_for(sshd, tmp_path)),
+        [ConnectPhase()],
+        RunOptions(parallel=3),
+        state_dir=StateDir(state),
+    )
+    assert runner.run().ok
+    assert runner.ctx.state is not None and runner.ctx.state.pool.size == 3
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["discover", "inv.yaml", "--parallel", "0"])

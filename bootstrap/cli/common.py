@@ -66,6 +66,19 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         "a changed key is still refused",
     )
     parser.add_argument("--state-dir", metavar="DIR", help="override cluster.state_dir")
+    parser.add_argument(
+        "--parallel",
+        type=positive_int,
+        metavar="N",
+        help="hosts worked on at once (default: 20 per controller CPU core)",
+    )
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def register_host_verb(
@@ -100,7 +113,9 @@ def build_runner(args: argparse.Namespace, inventory: Inventory, phases: list) -
     from .display import ConsoleProgress
 
     try:
-        options = RunOptions(limit=limit_of(args), trust_new_host_keys=args.trust_new_host_keys)
+        options = RunOptions(
+            limit=limit_of(args), trust_new_host_keys=args.trust_new_host_keys, parallel=args.parallel
+        )
         state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
         return Runner(inventory, phases, options, ConsoleProgress(), state_dir)
     except KeyError as exc:

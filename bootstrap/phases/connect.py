@@ -54,7 +54,7 @@ class ConnectPhase(Phase):
             ssh_config_path.write_text(plan.ssh_config, encoding="utf-8")
         # pyinfra memoizes known_hosts per process; this run must see the file as it is now.
         ssh_client.get_host_keys.cache.clear()
-        state = State(PyinfraInventory((plan.names_data, {})), Config(CONNECT_TIMEOUT=10))
+        state = State(PyinfraInventory((plan.names_data, {})), pyinfra_config(ctx.options.parallel))
         ctx.state = state
         by_name = {host.data.get("kubehaus_host"): host for host in state.inventory}
         jobs = {state.pool.spawn(_connect, host): name for name, host in by_name.items()}
@@ -68,6 +68,11 @@ class ConnectPhase(Phase):
             state.activate_host(host)
             ctx.pyinfra_hosts[name] = host
             ctx.progress.host_done(self, name, True)
+
+
+def pyinfra_config(parallel: int | None) -> Config:
+    """pyinfra's settings for a run; PARALLEL 0 lets pyinfra size the pool (20 per CPU core)."""
+    return Config(CONNECT_TIMEOUT=10, PARALLEL=parallel or 0)
 
 
 def _connect(host: PyinfraHost) -> BaseException | None:
