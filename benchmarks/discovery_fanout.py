@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lab_bringup import machine_facts  # type: ignore[import-not-found]
+from lab_bringup import machine_facts, spec_text  # type: ignore[import-not-found]
 from pyinfra.api.host import Host as PyinfraHost
 
 import bootstrap.greenlets  # noqa: F401  (first: gevent patching)
@@ -31,16 +31,8 @@ from bootstrap.state_dir import StateDir
 PROFILES = ["dgx-h100", "l40s-pcie", "dgx-a100", "gb200-tray", "cpu-only"]
 
 
-def spec_text(count: int) -> str:
-    lines = ["name: khfan", "subnet: 198.18.12.0/24", "machines:"]
-    for index in range(count):
-        role = "control-plane" if index == 0 else "worker"
-        lines.append(f"  - {{name: n{index:02d}, role: {role}, profile: {PROFILES[index % len(PROFILES)]}}}")
-    return "\n".join(lines) + "\n"
-
-
 def measure(count: int) -> dict[str, object]:
-    spec = parse_spec(spec_text(count), "benchmark")
+    spec = parse_spec(spec_text(count, "khfan", "198.18.12.0/24", PROFILES), "benchmark")
     down(spec.name, log=lambda _m: None)
     workdir = Path(tempfile.mkdtemp(prefix="kh-fanout-"))
     up(spec, inventory_out=workdir / "inventory.yaml", log=lambda _m: None)

@@ -41,11 +41,14 @@ def machine_facts() -> dict[str, object]:
     }
 
 
-def spec_text(count: int) -> str:
-    lines = ["name: khbench", "subnet: 198.18.10.0/24", "machines:"]
+def spec_text(
+    count: int, name: str = "khbench", subnet: str = "198.18.10.0/24", profiles: list[str] = PROFILES
+) -> str:
+    """A benchmark lab of ``count`` machines cycling through ``profiles``; the first is the control plane."""
+    lines = [f"name: {name}", f"subnet: {subnet}", "machines:"]
     for index in range(count):
         role = "control-plane" if index == 0 else "worker"
-        lines.append(f"  - {{name: m{index}, role: {role}, profile: {PROFILES[index % len(PROFILES)]}}}")
+        lines.append(f"  - {{name: m{index:02d}, role: {role}, profile: {profiles[index % len(profiles)]}}}")
     return "\n".join(lines) + "\n"
 
 

@@ -38,7 +38,6 @@ T = TypeVar("T")
 class RunOptions:
     limit: list[str] | None = None
     trust_new_host_keys: bool = False
-    dry_run: bool = False
     parallel: int | None = None  # hosts worked on at once; None: pyinfra's default (20 per CPU core)
 
 
@@ -90,6 +89,10 @@ class RunContext:
         """Hosts still in the run: selected, not failed."""
         return [h for h in self.selected if h.name not in self.failures]
 
+    def connected(self) -> list[str]:
+        """Names of the hosts still in the run that have a connection."""
+        return [h.name for h in self.active() if h.name in self.pyinfra_hosts]
+
     def on_connected_hosts(self, work: Callable[[PyinfraHost], T]) -> Iterator[tuple[str, T | Exception]]:
         """Run ``work`` on every connected, still-active host in parallel greenlets.
 
@@ -104,8 +107,7 @@ class RunContext:
             except Exception as exc:
                 return exc
 
-        names = [h.name for h in self.active() if h.name in self.pyinfra_hosts]
-        jobs = {self.state.pool.spawn(guarded, self.pyinfra_hosts[name]): name for name in names}
+        jobs = {self.state.pool.spawn(guarded, self.pyinfra_hosts[name]): name for name in self.connected()}
         for job in gevent.iwait(list(jobs)):
             yield jobs[job], job.get()
 

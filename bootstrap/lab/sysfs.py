@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..topology.cpulist import format_cpulist, parse_cpulist
 from .hardware import CLASS_PCI_BRIDGE, GEN_SPEED, MachineHardware, PciDevice, PciLink
 
 BRIDGE_VENDOR, BRIDGE_DEVICE = 0x1000, 0xC030  # Broadcom PEX switch ports
@@ -25,29 +26,6 @@ class Tree:
     def link(self, path: str, target_abs: str) -> None:
         """A symlink at ``path`` to ``target_abs`` (both root-relative), written relative."""
         self.links[path] = os.path.relpath(target_abs, os.path.dirname(path))
-
-
-def _cpus_of(cpulist: str) -> list[int]:
-    cpus: list[int] = []
-    for part in filter(None, cpulist.split(",")):
-        first, _, last = part.partition("-")
-        cpus.extend(range(int(first), int(last or first) + 1))
-    return cpus
-
-
-def _ranges(numbers: list[int]) -> str:
-    if not numbers:
-        return ""
-    numbers = sorted(numbers)
-    spans, start, prev = [], numbers[0], numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        spans.append(f"{start}-{prev}" if start != prev else str(start))
-        if n is not None:
-            start = prev = n
-    return ",".join(spans)
 
 
 def _pci_files(
@@ -112,9 +90,9 @@ def render_sysfs(hw: MachineHardware) -> Tree:
 
 def _numa_and_cpus(tree: Tree, hw: MachineHardware) -> None:
     node_ids = [n.id for n in hw.numa]
-    tree.files["sys/devices/system/node/online"] = f"{_ranges(node_ids)}\n"
-    tree.files["sys/devices/system/node/possible"] = f"{_ranges(node_ids)}\n"
-    cpu_ids = sorted(c for n in hw.numa for c in _cpus_of(n.cpulist))
+    tree.files["sys/devices/system/node/online"] = f"{format_cpulist(node_ids)}\n"
+    tree.files["sys/devices/system/node/possible"] = f"{format_cpulist(node_ids)}\n"
+    cpu_ids = sorted(c for n in hw.numa for c in parse_cpulist(n.cpulist))
     for node in hw.numa:
         base = f"sys/devices/system/node/node{node.id}"
         tree.files[f"{base}/cpulist"] = f"{node.cpulist}\n"
@@ -124,7 +102,7 @@ def _numa_and_cpus(tree: Tree, hw: MachineHardware) -> None:
             f"Node {node.id} MemFree:        {node.memory_kib * 9 // 10} kB\n"
         )
     for name in ("online", "possible", "present"):
-        tree.files[f"sys/devices/system/cpu/{name}"] = f"{_ranges(cpu_ids)}\n"
+        tree.files[f"sys/devices/system/cpu/{name}"] = f"{format_cpulist(cpu_ids)}\n"
     cores = hw.cpu.sockets * hw.cpu.cores_per_socket
     for cpu in cpu_ids:
         core_index = cpu % cores
@@ -132,7 +110,7 @@ def _numa_and_cpus(tree: Tree, hw: MachineHardware) -> None:
         base = f"sys/devices/system/cpu/cpu{cpu}/topology"
         tree.files[f"{base}/physical_package_id"] = f"{core_index // hw.cpu.cores_per_socket}\n"
         tree.files[f"{base}/core_id"] = f"{core_index % hw.cpu.cores_per_socket}\n"
-        tree.files[f"{base}/thread_siblings_list"] = f"{_ranges(siblings)}\n"
+        tree.files[f"{base}/thread_siblings_list"] = f"{format_cpulist(siblings)}\n"
 
 
 def _cpuinfo(hw: MachineHardware) -> str:

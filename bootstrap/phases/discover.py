@@ -23,7 +23,7 @@ class DiscoverPhase(Phase):
     title = "Discover hardware topology"
 
     def should_run(self, ctx: RunContext) -> bool:
-        return any(h.name in ctx.pyinfra_hosts for h in ctx.active())
+        return bool(ctx.connected())
 
     def run(self, ctx: RunContext) -> None:
         command = probe_command()

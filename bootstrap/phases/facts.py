@@ -13,7 +13,7 @@ class FactsPhase(Phase):
     title = "Gather node facts"
 
     def should_run(self, ctx: RunContext) -> bool:
-        return any(h.name in ctx.pyinfra_hosts for h in ctx.active())
+        return bool(ctx.connected())
 
     def run(self, ctx: RunContext) -> None:
         for name, facts in ctx.on_connected_hosts(gather_facts):

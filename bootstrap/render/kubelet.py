@@ -16,6 +16,7 @@ from typing import Any
 
 from ..inventory.k8s_syntax import parse_quantity
 from ..inventory.models import KubeletSettings, Resources
+from ..topology.cpulist import parse_cpulist
 from ..topology.model import Topology
 
 DROP_IN_PATH = "/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf"
@@ -24,14 +25,6 @@ MIB = 2**20
 
 class KubeletRenderError(ValueError):
     """The settings cannot be realised on this node's topology; the message says why."""
-
-
-def _cpus(cpulist: str) -> list[int]:
-    cpus: list[int] = []
-    for part in filter(None, cpulist.split(",")):
-        first, _, last = part.partition("-")
-        cpus.extend(range(int(first), int(last or first) + 1))
-    return cpus
 
 
 def _cpulist(cpus: list[int]) -> str:
@@ -54,7 +47,7 @@ def physical_cores(node_cpus: list[int], threads_per_core: int) -> list[list[int
 def reserved_cpus(topology: Topology, count: int | None) -> list[int]:
     """``count`` CPUs (default: one physical core per CPU NUMA node), lowest cores of each node first."""
     threads = max(1, topology.cpu.threads // max(1, topology.cpu.cores))
-    nodes = [physical_cores(_cpus(n.cpus), threads) for n in topology.numa if n.cpus]
+    nodes = [physical_cores(parse_cpulist(n.cpus), threads) for n in topology.numa if n.cpus]
     if not nodes:
         raise KubeletRenderError("the topology shows no NUMA node with CPUs")
     wanted = count if count is not None else len(nodes) * threads
