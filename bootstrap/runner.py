@@ -84,6 +84,9 @@ class RunContext:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     aborted: str | None = None  # set by a phase that must stop the run (strict health policy)
     failures: dict[str, HostFailure] = field(default_factory=dict)
+    changes: dict[str, list[str]] = field(default_factory=dict)  # host -> "phase: step" that changed
+    cluster: dict[str, str] = field(default_factory=dict)  # host -> joined / quarantined / ... and why
+    phases_run: dict[str, list[str]] = field(default_factory=dict)  # host -> phases that worked on it
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""
@@ -93,7 +96,9 @@ class RunContext:
         """Names of the hosts still in the run that have a connection."""
         return [h.name for h in self.active() if h.name in self.pyinfra_hosts]
 
-    def on_connected_hosts(self, work: Callable[[PyinfraHost], T]) -> Iterator[tuple[str, T | Exception]]:
+    def on_connected_hosts(
+        self, work: Callable[[PyinfraHost], T], only: set[str] | None = None
+    ) -> Iterator[tuple[str, T | Exception]]:
         """Run ``work`` on every connected, still-active host in parallel greenlets.
 
         Yields (host name, result) as each finishes; an exception ``work`` raised comes back as the
@@ -107,7 +112,8 @@ class RunContext:
             except Exception as exc:
                 return exc
 
-        jobs = {self.state.pool.spawn(guarded, self.pyinfra_hosts[name]): name for name in self.connected()}
+        names = [n for n in self.connected() if only is None or n in only]
+        jobs = {self.state.pool.spawn(guarded, self.pyinfra_hosts[name]): name for name in names}
         for job in gevent.iwait(list(jobs)):
             yield jobs[job], job.get()
 
@@ -217,6 +223,12 @@ class Runner:
                     "action": verdict.action,
                     "codes": sorted({f.code for f in verdict.findings}),
                 }
+            if self.ctx.phases_run.get(host.name):
+                entry["phases"] = self.ctx.phases_run[host.name]
+            if host.name in self.ctx.changes or self.ctx.phases_run.get(host.name):
+                entry["changes"] = self.ctx.changes.get(host.name, [])
+            if host.name in self.ctx.cluster:
+                entry["cluster"] = self.ctx.cluster[host.name]
             if host.name in self.ctx.topologies:
                 topology = self.ctx.topologies[host.name]
                 entry["topology"] = {

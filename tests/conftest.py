@@ -10,7 +10,7 @@ import pytest
 
 import bootstrap.greenlets  # noqa: F401  (first: patches sockets before pyinfra loads)
 
-from .lab_fixture import lab  # noqa: F401  (session fixture)
+from .lab_fixture import apply_lab, lab  # noqa: F401  (fixtures)
 from .probe_helpers import sim_library  # noqa: F401  (session fixture)
 from .sshd import LoopbackSSHD, start_sshd, unavailable_reason
 
@@ -23,7 +23,7 @@ def repo() -> Path:
     return REPO
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_reference() -> Path:
     """Upstream data (CRDs, chart values) beside the checkout; required in CI, never copied."""
     if not SHARED_REFERENCE.is_dir():

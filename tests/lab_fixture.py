@@ -30,6 +30,15 @@ machines:
 """
 
 
+# apply changes machines for good (packages, a cluster): it gets a lab of its own, fresh, so the
+# discovery, health and mirror tests keep seeing machines exactly as lab up made them.
+APPLY_LAB = (
+    TEST_LAB.replace("name: khtest", "name: khapply").replace("198.18.7.0/24", "198.18.8.0/24")
+    + "  - {name: dgx-4, profile: dgx-h100, faults: [driver-not-installed], "
+    "topology: {block: b2, rack: r3}}\n"
+)
+
+
 def lab_unavailable_reason() -> str | None:
     if platform.system() != "Linux":
         return "the lab needs Linux"
@@ -57,10 +66,9 @@ class Lab:
     inventory: Path
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def booted(text: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     require_lab()
-    spec = parse_spec(TEST_LAB, "tests/lab_fixture.py")
+    spec = parse_spec(text, "tests/lab_fixture.py")
     down(spec.name, log=lambda _m: None)  # whatever a killed earlier run left
     inventory = tmp_path_factory.mktemp("lab") / "inventory.yaml"
     record = up(spec, inventory_out=inventory, log=lambda _m: None)
@@ -68,3 +76,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(spec, record, LabPaths.for_lab(spec.name), inventory)
     finally:
         down(spec.name, log=lambda _m: None)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from booted(TEST_LAB, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def apply_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from booted(APPLY_LAB, tmp_path_factory)

@@ -28,7 +28,7 @@ def probe_machine(
 ) -> Topology:
     write_tree(render_sysfs(hardware), root)
     monkeypatch.setenv("KUBEHAUS_SYSFS_ROOT", str(root))
-    if hardware.driver_version:
+    if hardware.driver_version and hardware.driver_preinstalled:
         (root / "nvml-profile").write_text(render_nvml_profile(hardware))
         monkeypatch.setenv("KUBEHAUS_LAB_NVML_PROFILE", str(root / "nvml-profile"))
     else:

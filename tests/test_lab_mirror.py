@@ -12,7 +12,7 @@ import pytest
 
 from bootstrap.lab.machines import ssh_command
 from bootstrap.lab.mirror import KEYRING, PORT, apt_source, build_standin, sign_release
-from bootstrap.lab.standins import STANDINS
+from bootstrap.lab.standins import STANDINS, binaries
 
 from .lab_fixture import Lab
 
@@ -38,7 +38,7 @@ def installable(lab: Lab, package: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def node_uses_mirror(lab: Lab) -> Lab:
+def node_uses_mirror(lab: Lab) -> Iterator[Lab]:
     url = lab.record.mirror_url
     assert url
     setup = (
@@ -48,7 +48,12 @@ def node_uses_mirror(lab: Lab) -> Lab:
     )
     result = on_node(lab, setup)
     assert result.returncode == 0, result.stderr
-    return lab
+    yield lab
+    # leave the machine as lab up made it: other tests (apply) configure apt their own way
+    on_node(
+        lab,
+        f"rm -f /etc/apt/sources.list.d/kubehaus-lab.sources {KEY_ON_NODE} && rm -rf /var/lib/apt/lists/*",
+    )
 
 
 @pytest.fixture
@@ -75,7 +80,7 @@ def test_apt_installs_a_stand_in_with_the_lab_key(node_uses_mirror: Lab) -> None
         "dpkg-query -W -f '${Version} ${Description}' kubeadm",
     )
     assert install.returncode == 0, install.stderr + install.stdout
-    assert "kubeadm 1.34.2 (kubehaus lab stand-in" in install.stdout
+    assert "kubeadm v1.34.2 (kubehaus lab stand-in" in install.stdout
     assert "1.34.2-1.1 STAND-IN for kubehaus lab tests" in install.stdout
     versions = on_node(lab, "apt-cache madison kubeadm | awk '{print $3}' | sort")
     assert versions.stdout.split() == ["1.34.2-1.1", "1.35.0-1.1"]
@@ -167,5 +172,5 @@ def test_every_stand_in_says_what_it_is_and_has_two_versions(tmp_path: Path) -> 
         contents = subprocess.run(
             ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
         ).stdout
-        for binary in standin.binaries:
+        for binary in binaries(standin):
             assert f"./usr/bin/{binary}" in contents

@@ -92,6 +92,9 @@ def test_each_fault_is_visible_to_the_probe(
         "gpu-numa-unknown": lambda: gpus[4].numa_node == -1,
         "ecc-retired-pages-pending": lambda: gpus[1].retired_pages_pending and gpus[1].remapped_rows.pending,
         "xid-in-kernel-log": lambda: [(e.bus_id, e.xid) for e in topo.xid_events] == [("0000:52:00.0", 74)],
+        "driver-not-installed": lambda: (
+            not gpus and topo.nvml_error is not None and topo.driver_version is None
+        ),
     }
     assert seen[fault]()
 

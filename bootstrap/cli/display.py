@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..runner import Phase
@@ -34,7 +35,7 @@ class ConsoleProgress:
 
     def host_done(self, phase: Phase, host: str, ok: bool, detail: str = "") -> None:
         mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
-        line = f"  {mark} {host}" + (f": {detail}" if detail else "")
+        line = f"  {mark} {escape(host)}" + (f": {escape(detail)}" if detail else "")
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
             self._bar.console.print(line)

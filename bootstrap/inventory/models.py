@@ -233,6 +233,7 @@ class Versions(Section):
         None, description="nvidia-fabricmanager; must equal the driver version. Default: the driver's."
     )
     container_toolkit: VersionText = Field(defaults.CONTAINER_TOOLKIT)
+    helm: VersionText = Field(defaults.HELM, description="Helm, installed on the first control plane.")
     dra_gpu_driver: VersionText = Field(defaults.DRA_GPU_DRIVER, description="nvidia-dra-driver-gpu chart.")
     dranet: VersionText = Field(defaults.DRANET, description="Dranet release (install manifest tag).")
     kai_scheduler: VersionText = Field(defaults.KAI_SCHEDULER, description="KAI scheduler chart.")

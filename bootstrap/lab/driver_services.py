@@ -37,6 +37,8 @@ def _unit(description: str, binary: str) -> str:
 def driver_service_files(hw: MachineHardware) -> dict[str, tuple[str, int]]:
     """Files to place in the machine's root: path -> (content, mode); symlinks as 'LINK:target'."""
     files: dict[str, tuple[str, int]] = {}
+    if not hw.driver_preinstalled:
+        return files  # they come with the driver packages (the mirror's stand-ins)
     for attribute, (unit, binary, banner) in SERVICES.items():
         service: Service | None = getattr(hw, attribute)
         if service is None or not service.installed:

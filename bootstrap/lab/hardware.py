@@ -132,6 +132,9 @@ class MachineHardware(Frozen):
     cpu: Cpu
     numa: list[NumaNode]
     driver_version: str | None = None  # None: no NVIDIA driver installed
+    # False: the GPUs are there but the driver (libnvidia-ml, its services) is not installed yet, as
+    # on a freshly imaged server; the mirror's nvidia-driver stand-in package brings the library
+    driver_preinstalled: bool = True
     nvml_version: str | None = None
     cuda_version: int = 0  # as nvmlSystemGetCudaDriverVersion: 13000 for 13.0
     nvlink_speed_mbps: int = 0

@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .hardware import MachineHardware
+from .mirror import KEYRING
 from .paths import LabPaths
 from .profiles import build_machine
 from .spec import LabSpec
@@ -58,7 +59,12 @@ def render_lab_inventory(spec: LabSpec, paths: LabPaths, mirror_port: int = 8080
             "state_dir": str(paths.cluster_state),
         },
         "ssh": {"user": "root", "private_key": str(paths.private_key), "known_hosts": str(paths.known_hosts)},
-        "artifacts": {"source": "mirror", "mirror_url": f"http://{spec.bridge_address}:{mirror_port}"},
+        "artifacts": {
+            "source": "mirror",
+            "mirror_url": f"http://{spec.bridge_address}:{mirror_port}",
+            # the key is read from the lab's own files, not fetched over the HTTP it verifies
+            "mirror_key": str(paths.mirror / KEYRING),
+        },
         "profiles": {name: expectations(build_machine("profile", name)) for name in used},
         "addons": {
             "kai_scheduler": {

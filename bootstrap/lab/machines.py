@@ -149,6 +149,7 @@ def _prepare_root(merged: Path, spec: LabSpec, machine: LabMachine, public_key: 
             os.chmod(path, mode)
     if hardware.driver_version:
         (merged / NVML_PROFILE.lstrip("/")).write_text(render_nvml_profile(hardware))
+    if hardware.driver_version and hardware.driver_preinstalled:
         libdir = merged / "usr/lib" / _multiarch()
         libdir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(library, libdir / LIBRARY)
@@ -185,6 +186,7 @@ def _boot(lab: str, record: MachineRecord) -> int:
             "--resolv-conf=off",
             "--timezone=off",
             f"--network-namespace-path=/run/netns/{record.netns}",
+            "--private-network",  # with the netns above: /proc/sys/net writable, as on a real host
             f"--setenv={LAB_TAG}={lab}/{record.name}",
         ],
         directory / "console.log",
@@ -301,7 +303,7 @@ def up(
             run(["ip", "link", "add", record.bridge, "type", "bridge"])
         run(["ip", "addr", "replace", f"{spec.bridge_address}/{spec.prefix_length}", "dev", record.bridge])
         run(["ip", "link", "set", record.bridge, "up"])
-        build_mirror(paths.mirror, paths.root / "gnupg", spec.name, cache)
+        build_mirror(paths.mirror, paths.root / "gnupg", spec.name, cache, library)
         record.mirror_pid = serve(paths.mirror, spec.bridge_address, paths.root / "mirror.log")
         record.mirror_url = f"http://{spec.bridge_address}:{PORT}"
         record.save(paths)

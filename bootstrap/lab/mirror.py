@@ -19,26 +19,49 @@ import sys
 from email.utils import formatdate
 from pathlib import Path
 
+from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
 from .standins import STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
 KEYRING = "kubehaus-archive-keyring.gpg"
 PORT = 8080
+MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 # Real Debian packages the node stack needs (kubeadm's preflight tools, time sync).
-DEBIAN_PACKAGES = ("conntrack", "socat", "ethtool", "ebtables", "iptables", "chrony")
+DEBIAN_PACKAGES = (
+    "conntrack",
+    "socat",
+    "ethtool",
+    "ebtables",
+    "iptables",
+    "chrony",
+    # what the stand-in Kubernetes tools run on (Debian's own packages)
+    "python3-yaml",
+    "python3-jsonschema",
+)
 
 
 def deb_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
-def build_standin(package: str, version: str, out_dir: Path, staging: Path) -> Path:
+def build_standin(
+    package: str, version: str, out_dir: Path, staging: Path, nvml_library: Path | None = None
+) -> Path:
     standin = next(s for s in STANDINS if s.package == package)
     root = staging / f"{package}_{version}"
     shutil.rmtree(root, ignore_errors=True)
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text(control_file(standin, version, deb_arch()))
+    if package == "nvidia-driver" and nvml_library is not None:
+        # the driver brings libnvidia-ml: here the lab's simulated one (it reads the machine's profile)
+        target = root / "usr/lib" / MULTIARCH.get(deb_arch(), "") / "libnvidia-ml.so.1"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(nvml_library, target)
+        (root / "DEBIAN/postinst").write_text("#!/bin/sh\nset -e\nldconfig\n")
+        os.chmod(root / "DEBIAN/postinst", 0o755)
+    if standin.conffiles:
+        (root / "DEBIAN/conffiles").write_text("".join(f"/{path}\n" for path in standin.conffiles))
     for relative, (content, mode) in package_files(standin, version).items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +159,7 @@ def release_file(dists: Path, files: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path) -> str:
+def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: Path | None = None) -> str:
     """(Re)build the mirror under ``root``; returns the signing key's fingerprint."""
     apt = root / "apt"
     pool = apt / "pool" / COMPONENT
@@ -145,7 +168,7 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path) -> str:
     staging.mkdir(exist_ok=True)
     for standin in STANDINS:
         for version in standin.versions:
-            build_standin(standin.package, version, pool, staging)
+            build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
     for deb in fetch_debian_closure(cache):
         shutil.copy2(deb, pool / deb.name)
@@ -171,7 +194,7 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path) -> str:
             check=True,
         ).stdout
     )
-    (root / "files").mkdir(exist_ok=True)
+    build_files_area(root / "files")
     return fingerprint
 
 

@@ -503,6 +503,13 @@ def xid_in_kernel_log(hw: MachineHardware) -> MachineHardware:
     return hw.model_copy(update={"kernel_log": [*hw.kernel_log, line]})
 
 
+def driver_not_installed(hw: MachineHardware) -> MachineHardware:
+    """A freshly imaged server: no libnvidia-ml and none of the driver's services (see driver_services)."""
+    if not hw.gpus:
+        raise ValueError(f"profile {hw.profile} has no GPU needing a driver")
+    return hw.model_copy(update={"driver_preinstalled": False})
+
+
 FAULTS: dict[str, Callable[[MachineHardware], MachineHardware]] = {
     "nvlink-down": nvlink_down,
     "nvlink-crc-errors": nvlink_crc_errors,
@@ -513,6 +520,7 @@ FAULTS: dict[str, Callable[[MachineHardware], MachineHardware]] = {
     "gpu-numa-unknown": gpu_numa_unknown,
     "ecc-retired-pages-pending": ecc_retired_pages_pending,
     "xid-in-kernel-log": xid_in_kernel_log,
+    "driver-not-installed": driver_not_installed,
 }
 
 

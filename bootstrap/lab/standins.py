@@ -1,19 +1,27 @@
 """Stand-in packages for software this project cannot download (NVIDIA, Kubernetes, helm, ...).
 
-Same package names, versions and file paths as the real ones, and each says plainly what it is:
-the package description starts with STAND-IN and every binary's ``--version`` says
+Same package names, versions, file paths and systemd units as the real ones, and each says plainly
+what it is: the package description starts with STAND-IN and every binary's ``--version`` says
 "kubehaus lab stand-in". Two versions of each, so upgrades can be tested.
 
-Built so far: identity (names, versions, paths, ``--version``). Not built yet: the behaviour the
-apply issue needs (kubeadm init/join with state, kubelet config checks, kubectl/helm with
-schema validation); those commands exit 3 saying they are not simulated yet.
+The Kubernetes tools have behaviour and state (``standin_tools/``): kubeadm forms a cluster whose
+API store lives on the first control plane, the kubelet refuses bad configurations, kubectl and
+helm validate what they are given. The NVIDIA packages install daemons that idle and report their
+version where the real ones do; the hardware itself is simulated by the lab (sysfs, NVML).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 
-STANDIN_EXIT_UNSIMULATED = 3
+from .standin_tools.validation import make_bundle
+
+TOOLS_DIR = Path(__file__).parent / "standin_tools"
+LIB = "usr/lib/kubehaus-standin"
+CONTROL_PLANE_UNIT = "kubehaus-standin-control-plane.service"
 
 
 @dataclass(frozen=True)
@@ -21,72 +29,215 @@ class StandIn:
     package: str
     versions: tuple[str, ...]
     summary: str
-    binaries: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    python_tools: dict[str, str] = field(default_factory=dict)  # binary -> standin_tools module
+    banners: dict[str, str] = field(default_factory=dict)  # binary -> what --version prints (daemons)
+    units: dict[str, str] = field(default_factory=dict)  # unit file path -> content
+    conffiles: dict[str, str] = field(default_factory=dict)  # /etc path -> default content
+    scripts: tuple[str, ...] = ()  # binaries with identity only
 
 
-def _tool_script(package: str, binary: str, version: str) -> str:
-    upstream = version.split("-")[0]
-    return f"""#!/bin/sh
-# kubehaus lab stand-in for {binary} ({package} {version}). Not the real software.
-case "$1" in
-  --version|version|-v|-version)
-    echo "{binary} {upstream} (kubehaus lab stand-in, package {package} {version})"; exit 0 ;;
-esac
-for arg in "$@"; do
-  case "$arg" in --version) echo "{binary} {upstream} (kubehaus lab stand-in)"; exit 0 ;; esac
-done
-echo "{binary} (kubehaus lab stand-in {version}): '$*' is not simulated yet" >&2
-exit {STANDIN_EXIT_UNSIMULATED}
+def _unit(description: str, exec_start: str, extra: str = "") -> str:
+    return (
+        f"[Unit]\nDescription={description} (kubehaus lab stand-in)\n\n"
+        f"[Service]\nExecStart={exec_start}\n{extra}\n[Install]\nWantedBy=multi-user.target\n"
+    )
+
+
+KUBEADM_DROP_IN = """# kubeadm's kubelet drop-in, as the real kubeadm package ships it (kubehaus lab stand-in)
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf \\
+  --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS \\
+  $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+"""
+# What the real containerd.io package ships: the CRI plugin disabled (a classic kubeadm pitfall).
+CONTAINERD_IO_CONFIG = """#   Copyright 2018-2022 Docker Inc. (stand-in copy of containerd.io's default)
+disabled_plugins = ["cri"]
 """
 
-
 STANDINS: tuple[StandIn, ...] = (
-    StandIn("nvidia-driver", ("580.95.05-1", "580.105.08-1"), "NVIDIA driver", ("nvidia-smi",)),
+    StandIn(
+        "nvidia-driver",
+        ("580.95.05-1", "580.105.08-1"),
+        "NVIDIA driver (the lab simulates the GPUs and libnvidia-ml itself)",
+        scripts=("nvidia-smi",),
+        banners={"nvidia-persistenced": "nvidia-persistenced:  version {upstream}"},
+        units={
+            "lib/systemd/system/nvidia-persistenced.service": _unit(
+                "NVIDIA Persistence Daemon", "/usr/bin/nvidia-persistenced"
+            )
+        },
+    ),
     StandIn(
         "nvidia-fabricmanager-580",
         ("580.95.05-1", "580.105.08-1"),
         "NVIDIA fabric manager",
-        ("nv-fabricmanager",),
+        banners={"nv-fabricmanager": "Fabric Manager version is : {upstream}"},
+        units={
+            "lib/systemd/system/nvidia-fabricmanager.service": _unit(
+                "NVIDIA fabric manager service", "/usr/bin/nv-fabricmanager"
+            )
+        },
     ),
     StandIn(
-        "nvidia-container-toolkit", ("1.18.0-1", "1.18.1-1"), "NVIDIA container toolkit", ("nvidia-ctk",)
+        "nvidia-container-toolkit",
+        ("1.18.0-1", "1.18.1-1"),
+        "NVIDIA container toolkit",
+        scripts=("nvidia-ctk",),
     ),
     StandIn(
         "containerd.io",
         ("2.1.4-1", "2.1.5-1"),
         "containerd with CDI and NRI (Debian's 1.6 has neither)",
-        ("containerd", "ctr"),
+        depends=("python3",),
+        python_tools={"containerd": "containerd"},
+        scripts=("ctr",),
+        units={
+            "lib/systemd/system/containerd.service": _unit(
+                "containerd container runtime",
+                "/usr/bin/containerd",
+                "Type=notify\nRestart=always\nRestartSec=2\n",
+            )
+        },
+        conffiles={"etc/containerd/config.toml": CONTAINERD_IO_CONFIG},
     ),
-    StandIn("kubelet", ("1.34.2-1.1", "1.35.0-1.1"), "Kubernetes node agent", ("kubelet",)),
-    StandIn("kubeadm", ("1.34.2-1.1", "1.35.0-1.1"), "Kubernetes cluster bootstrapping tool", ("kubeadm",)),
-    StandIn("kubectl", ("1.34.2-1.1", "1.35.0-1.1"), "Kubernetes command-line tool", ("kubectl",)),
-    StandIn("cri-tools", ("1.34.0-1.1", "1.35.0-1.1"), "CRI command-line tools", ("crictl",)),
-    StandIn("kubernetes-cni", ("1.7.1-1.1", "1.8.0-1.1"), "CNI plugins", ()),
-    StandIn("helm", ("3.19.0-1", "3.19.2-1"), "Kubernetes package manager", ("helm",)),
+    StandIn(
+        "kubelet",
+        ("1.34.2-1.1", "1.35.0-1.1"),
+        "Kubernetes node agent",
+        depends=("python3-yaml", "conntrack", "iptables", "ethtool", "ebtables", "socat", "kubernetes-cni"),
+        python_tools={"kubelet": "kubelet"},
+        units={
+            "usr/lib/systemd/system/kubelet.service": _unit(
+                "kubelet: The Kubernetes Node Agent", "/usr/bin/kubelet", "Restart=always\nRestartSec=10\n"
+            )
+        },
+    ),
+    StandIn(
+        "kubeadm",
+        ("1.34.2-1.1", "1.35.0-1.1"),
+        "Kubernetes cluster bootstrapping tool (its stand-in control plane is a small API store)",
+        depends=("python3-yaml", "python3-jsonschema", "cri-tools"),
+        python_tools={"kubeadm": "kubeadm"},
+        units={
+            "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROP_IN,
+            f"usr/lib/systemd/system/{CONTROL_PLANE_UNIT}": _unit(
+                "Kubernetes control plane",
+                f"/usr/bin/env PYTHONPATH=/{LIB}/kubeadm python3 -m standin_tools.apiserver "
+                f"--schemas /{LIB}/kubeadm/kubernetes-schemas.json",
+                "Restart=always\nRestartSec=1\n",
+            ),
+        },
+    ),
+    StandIn(
+        "kubectl",
+        ("1.34.2-1.1", "1.35.0-1.1"),
+        "Kubernetes command-line tool",
+        depends=("python3-yaml",),
+        python_tools={"kubectl": "kubectl"},
+    ),
+    StandIn("cri-tools", ("1.34.0-1.1", "1.35.0-1.1"), "CRI command-line tools", scripts=("crictl",)),
+    StandIn("kubernetes-cni", ("1.7.1-1.1", "1.8.0-1.1"), "CNI plugins"),
+    StandIn(
+        "helm",
+        ("3.19.0-1", "3.19.2-1"),
+        "Kubernetes package manager",
+        depends=("python3-yaml", "python3-jsonschema"),
+        python_tools={"helm": "helm"},
+    ),
 )
 
 
+def binaries(standin: StandIn) -> list[str]:
+    """Every command a stand-in package puts in /usr/bin."""
+    return [*standin.scripts, *standin.banners, *standin.python_tools]
+
+
 def control_file(standin: StandIn, version: str, arch: str) -> str:
+    depends = f"Depends: {', '.join(standin.depends)}\n" if standin.depends else ""
     return (
-        f"Package: {standin.package}\nVersion: {version}\nArchitecture: {arch}\n"
+        f"Package: {standin.package}\nVersion: {version}\nArchitecture: {arch}\n{depends}"
         "Maintainer: kubehaus lab <lab@kubehaus.invalid>\nSection: misc\nPriority: optional\n"
         f"Description: STAND-IN for kubehaus lab tests: not the real {standin.summary}\n"
-        " This package only imitates the real one's name, version, paths and command line so\n"
-        " kubehaus can be tested without downloading it. It is not the real software.\n"
+        " This package only imitates the real one's name, version, paths, units and command line\n"
+        " so kubehaus can be tested without downloading it. It is not the real software.\n"
     )
+
+
+def _identity_script(package: str, binary: str, version: str) -> str:
+    upstream = version.split("-")[0]
+    return f"""#!/bin/sh
+# kubehaus lab stand-in for {binary} ({package} {version}). Not the real software.
+for arg in "$@"; do
+  case "$arg" in --version|version|-v|-version)
+    echo "{binary} {upstream} (kubehaus lab stand-in, package {package} {version})"; exit 0 ;;
+  esac
+done
+echo "{binary} (kubehaus lab stand-in {version}): '$*' is not simulated" >&2
+exit 3
+"""
+
+
+def _daemon_script(banner: str) -> str:
+    return f"""#!/bin/sh
+# kubehaus lab stand-in daemon: idles like the real service; not NVIDIA software.
+case "$1" in --version|-v) echo "{banner}"; exit 0 ;; esac
+exec sleep infinity
+"""
+
+
+def _python_wrapper(package: str, version: str, module: str) -> str:
+    return f"""#!/bin/sh
+# kubehaus lab stand-in ({package} {version}); the behaviour is in /{LIB}/{package}. Not the real software.
+export KUBEHAUS_STANDIN_PACKAGE={package} KUBEHAUS_STANDIN_VERSION={version}
+PYTHONPATH=/{LIB}/{package} exec python3 -m standin_tools.{module} "$@"
+"""
+
+
+def tool_sources() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(TOOLS_DIR.glob("*.py"))}
+
+
+def kubernetes_schema_bundle(version: str) -> str:
+    """Real OpenAPI schemas (strict) of this Kubernetes minor, from kubernetes-validate's data."""
+    minor = ".".join(version.split("-")[0].split(".")[:2])
+    base = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    source = base / f"v{minor}.0-local-strict" / "_definitions.json"
+    if not source.is_file():
+        raise FileNotFoundError(f"kubernetes-validate has no schemas for Kubernetes {minor}")
+    return json.dumps(make_bundle(json.loads(source.read_text()), minor), separators=(",", ":"))
 
 
 def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
     """Files of one stand-in version: path -> (content, mode)."""
-    files = {
-        f"usr/bin/{binary}": (_tool_script(standin.package, binary, version), 0o755)
-        for binary in standin.binaries
+    upstream = version.split("-")[0]
+    files: dict[str, tuple[str, int]] = {
+        f"usr/bin/{binary}": (_identity_script(standin.package, binary, version), 0o755)
+        for binary in standin.scripts
     }
+    for binary, banner in standin.banners.items():
+        files[f"usr/bin/{binary}"] = (_daemon_script(banner.format(upstream=upstream)), 0o755)
+    if standin.python_tools:
+        for name, source in tool_sources().items():
+            files[f"{LIB}/{standin.package}/standin_tools/{name}"] = (source, 0o644)
+        for binary, module in standin.python_tools.items():
+            files[f"usr/bin/{binary}"] = (_python_wrapper(standin.package, version, module), 0o755)
+    if standin.package == "kubeadm":
+        files[f"{LIB}/kubeadm/kubernetes-schemas.json"] = (kubernetes_schema_bundle(version), 0o644)
+    for unit, content in standin.units.items():
+        files[unit] = (content, 0o644)
+    for conffile, content in standin.conffiles.items():
+        files[conffile] = (content, 0o644)
     files[f"usr/share/doc/{standin.package}/STAND-IN"] = (
         f"{standin.package} {version}: a kubehaus lab stand-in, not the real {standin.summary}.\n",
         0o644,
     )
     if standin.package == "kubernetes-cni":
         for plugin in ("bridge", "host-local", "loopback", "portmap"):
-            files[f"opt/cni/bin/{plugin}"] = (_tool_script(standin.package, plugin, version), 0o755)
+            files[f"opt/cni/bin/{plugin}"] = (_identity_script(standin.package, plugin, version), 0o755)
     return files

@@ -81,6 +81,11 @@ def render_sysfs(hw: MachineHardware) -> Tree:
         tree.files[f"{net}/operstate"] = "up\n"
         tree.link(f"{net}/device", base)
         tree.link(f"sys/class/net/{nic.netdev}", net)
+    if hw.nics:
+        # the RDMA stack's modules, as /sys/module shows them once loaded (the probe's root prefix
+        # lets a deploy see them; the host kernel of the lab has none)
+        for module in ("ib_core", "ib_uverbs", "rdma_cm", "mlx5_core", "mlx5_ib"):
+            tree.files[f"sys/module/{module}/initstate"] = "live\n"
     _numa_and_cpus(tree, hw)
     tree.files["proc/cpuinfo"] = _cpuinfo(hw)
     if hw.kernel_log:

@@ -1,10 +1,40 @@
-"""Phases of a run, in order. Later issues add verify, os, nvidia, ... after discover."""
+"""Phases of a run, in order: each verb is a list of them (k0sctl style)."""
 
 from ..runner import Phase
 from .connect import ConnectPhase
 from .discover import DiscoverPhase
 from .facts import FactsPhase
 from .verify import VerifyPhase
+
+
+def apply_phases() -> list[Phase]:
+    """``kubehaus apply``: the health gate, the node stack on every host, then the cluster."""
+    from .addons import AddonsPhase
+    from .control_plane import ControlPlanePhase
+    from .join import JoinPhase
+    from .kubeconfig import KubeconfigPhase
+    from .kubernetes import KubernetesPhase
+    from .labels import LabelsPhase
+    from .nvidia import NvidiaPhase
+    from .os_prep import OsPhase
+    from .rediscover import RediscoverPhase
+    from .runtime import RuntimePhase
+
+    return [
+        ConnectPhase(),
+        DiscoverPhase(),
+        VerifyPhase(),
+        OsPhase(),
+        NvidiaPhase(),
+        RediscoverPhase(),
+        RuntimePhase(),
+        KubernetesPhase(),
+        ControlPlanePhase(),
+        JoinPhase(),
+        AddonsPhase(),
+        LabelsPhase(),
+        KubeconfigPhase(),
+    ]
 
 
 def facts_phases() -> list[Phase]:
@@ -27,6 +57,7 @@ __all__ = [
     "DiscoverPhase",
     "FactsPhase",
     "VerifyPhase",
+    "apply_phases",
     "discover_phases",
     "facts_phases",
     "verify_phases",

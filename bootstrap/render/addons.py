@@ -94,3 +94,29 @@ def dranet_device_class() -> dict[str, Any]:
         "metadata": {"name": "dranet"},
         "spec": {"selectors": [{"cel": {"expression": 'device.driver == "dra.net"'}}]},
     }
+
+
+DRANET_IMAGE = "ghcr.io/google/dranet"
+
+
+def pin_dranet_image(documents: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """Dranet's install manifest with its floating image tag (``:stable``) pinned to the release."""
+    pinned = []
+    for document in documents:
+        if document.get("kind") == "DaemonSet":
+            spec = document.get("spec", {}).get("template", {}).get("spec", {})
+            for container in spec.get("containers", []) + spec.get("initContainers", []):
+                image = container.get("image", "")
+                if image.split("@")[0].rsplit(":", 1)[0] == DRANET_IMAGE:
+                    container["image"] = f"{DRANET_IMAGE}:{version}"
+        pinned.append(document)
+    return pinned
+
+
+def kai_values() -> dict[str, Any]:
+    """KAI's chart defaults suit: DRA support is auto-detected from v0.10, queues come separately."""
+    return {}
+
+
+def has_nvl72_cliques(labels_by_node: dict[str, dict[str, str]]) -> bool:
+    return any(CLIQUE_LABEL in labels for labels in labels_by_node.values())

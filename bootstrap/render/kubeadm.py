@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..inventory.inventory import Inventory
+from ..inventory.models import Host
 from ..inventory.versions import Version
 
 KUBELET_CONFIG_DIR = "/etc/kubernetes/kubelet.conf.d"
@@ -47,3 +48,41 @@ def kubeadm_init_config(inventory: Inventory) -> list[dict[str, Any]]:
             "cgroupDriver": "systemd",
         },
     ]
+
+
+def kubeadm_join_config(
+    inventory: Inventory,
+    host: Host,
+    token: str,
+    ca_hash: str,
+    certificate_key: str | None,
+    taints: list[dict[str, str]],
+) -> list[dict[str, Any]]:
+    """JoinConfiguration for one node. It carries the bootstrap token (and a control plane's
+    certificate key), so it only ever exists as a 0600 file on that node for the join's duration."""
+    api_host, port = inventory.control_plane_endpoint
+    registration: dict[str, Any] = {
+        "name": host.name,
+        "criSocket": CRI_SOCKET,
+        "kubeletExtraArgs": [{"name": "config-dir", "value": KUBELET_CONFIG_DIR}],
+    }
+    if taints:
+        registration["taints"] = taints
+    config: dict[str, Any] = {
+        "apiVersion": "kubeadm.k8s.io/v1beta4",
+        "kind": "JoinConfiguration",
+        "discovery": {
+            "bootstrapToken": {
+                "apiServerEndpoint": f"{api_host}:{port}",
+                "token": token,
+                "caCertHashes": [ca_hash],
+            }
+        },
+        "nodeRegistration": registration,
+    }
+    if certificate_key is not None:
+        config["controlPlane"] = {
+            "certificateKey": certificate_key,
+            "localAPIEndpoint": {"advertiseAddress": host.address, "bindPort": 6443},
+        }
+    return [config]

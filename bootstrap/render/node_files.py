@@ -62,8 +62,8 @@ def kernel_modules(rdma: bool) -> NodeFile:
     return NodeFile(MODULES_DROP_IN, "# Managed by kubehaus.\n" + "".join(f"{m}\n" for m in modules))
 
 
-def sysctls() -> NodeFile:
-    settings = {
+def sysctl_settings() -> dict[str, int]:
+    return {
         "net.bridge.bridge-nf-call-iptables": 1,
         "net.bridge.bridge-nf-call-ip6tables": 1,
         "net.ipv4.ip_forward": 1,
@@ -71,6 +71,10 @@ def sysctls() -> NodeFile:
         "fs.inotify.max_user_instances": 8192,
         "fs.inotify.max_user_watches": 524288,
     }
+
+
+def sysctls() -> NodeFile:
+    settings = sysctl_settings()
     return NodeFile(
         SYSCTL_DROP_IN, "# Managed by kubehaus.\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
     )
@@ -82,4 +86,34 @@ def rdma_netns_exclusive() -> NodeFile:
     return NodeFile(
         MODPROBE_DROP_IN,
         "# Managed by kubehaus: RDMA netns exclusive mode for Dranet.\noptions ib_core netns_mode=0\n",
+    )
+
+
+CONTAINERD_MAIN = "/etc/containerd/config.toml"
+NOUVEAU_DROP_IN = "/etc/modprobe.d/50-kubehaus-nouveau.conf"
+
+
+def containerd_main_config(containerd_version: str) -> NodeFile:
+    """The smallest main config: it only imports the drop-in directory (where kubehaus writes)."""
+    version = 3 if Version(containerd_version).parts[0] >= 2 else 2
+    return NodeFile(
+        CONTAINERD_MAIN,
+        "# Written by kubehaus over the package's default; settings live in conf.d drop-ins.\n"
+        f'version = {version}\nimports = ["/etc/containerd/conf.d/*.toml"]\n',
+    )
+
+
+def containerd_config_is_pristine(text: str) -> bool:
+    """The containerd.io package's default config (CRI disabled, nothing else): safe to replace."""
+    settings = [
+        line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
+    ]
+    return settings in ([], ['disabled_plugins = ["cri"]'])
+
+
+def nouveau_blacklist() -> NodeFile:
+    return NodeFile(
+        NOUVEAU_DROP_IN,
+        "# Managed by kubehaus: the NVIDIA driver needs nouveau off.\n"
+        "blacklist nouveau\noptions nouveau modeset=0\n",
     )

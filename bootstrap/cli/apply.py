@@ -1,0 +1,93 @@
+"""``kubehaus apply``: from bare servers to a GPU cluster, converging on re-runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, prepare_run, register_host_verb
+
+HELP = "provision every node and form the cluster: health gate, node stack, kubeadm, add-ons"
+DESCRIPTION = """\
+Bring the cluster to what the inventory says, in named phases:
+
+  connect, discover, verify   SSH with verified host keys; topology; the health gate
+  os                          swap off, kernel modules and sysctls (drop-ins), apt source, base packages
+  nvidia                      GPU nodes: pinned driver, nouveau off, persistence daemon, fabric
+                              manager (NVSwitch nodes), IMEX off for ComputeDomains, container toolkit
+  rediscover                  nodes that had no driver are probed and judged again
+  runtime                     containerd pinned, drop-in with systemd cgroups, CDI and NRI
+  kubernetes                  kubelet/kubeadm/kubectl pinned and held; the kubelet's NUMA drop-in
+                              computed from the discovered topology
+  control-plane, join         kubeadm init once; joins of further control planes and of nodes that
+                              passed the health gate (quarantined nodes are prepared, not joined;
+                              policy taint joins them with a NoSchedule taint)
+  addons                      CNI, Dranet (image pinned), NVIDIA DRA GPU driver, KAI scheduler with
+                              the inventory's queues and Topology
+  labels, kubeconfig          node labels/taints; the admin kubeconfig into the state dir (0600)
+
+Every step checks the node first and changes only what differs, so a second apply with the same
+inventory reports 0 changes. A failing or unreachable node does not stop the others (except under
+the strict health policy, which aborts before any change). Bootstrap tokens and certificate keys
+are never printed or logged. A run report is written to <state_dir>/runs/<time>/report.json.
+"""
+EPILOG = """\
+examples:
+  kubehaus lab up && kubehaus apply inventory/lab.yaml
+  kubehaus apply site.yaml --limit control-plane       only the control planes
+  kubehaus apply site.yaml -o json | jq '.hosts | map_values(.cluster)'
+
+exit codes: 0 every node converged, 1 some node failed or was left out of the cluster
+(quarantined, unreachable), 2 usage or inventory error.
+"""
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    register_host_verb(verbs, "apply", HELP, DESCRIPTION, EPILOG, run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..phases import apply_phases
+
+    prepared = prepare_run(args, apply_phases)
+    if prepared is None:
+        return EXIT_USAGE
+    inventory, runner = prepared
+    report = runner.run()
+    data = report.as_dict()
+    left_out = [name for name, entry in data["hosts"].items() if not entry.get("cluster", "").startswith(
+        ("joined", "member", "control plane"))]  # fmt: skip
+    if args.output == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        console = Console(highlight=False)
+        table = Table(title=f"cluster {inventory.name}: apply")
+        for column in ("node", "health", "cluster", "phases", "changes"):
+            table.add_column(column, overflow="fold")
+        for name, entry in data["hosts"].items():
+            health = entry.get("health", {})
+            health_text = "healthy" if health.get("healthy") else ", ".join(health.get("codes", [])) or "-"
+            cluster = entry.get("cluster") or (
+                f"failed in {entry['failed_phase']}" if entry.get("failed_phase") else "-"
+            )
+            table.add_row(
+                name,
+                health_text,
+                escape(cluster),
+                ", ".join(entry.get("phases", [])) or "-",
+                str(len(entry.get("changes", []))),
+            )
+        console.print(table)
+        for name, entry in data["hosts"].items():
+            if entry.get("error"):
+                message = f"{name}: {entry['failed_phase']}: {entry['error']}"
+                console.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+        if report.aborted:
+            console.print(f"[red]aborted: {escape(report.aborted)}[/]", soft_wrap=True)
+        total = sum(len(e.get("changes", [])) for e in data["hosts"].values())
+        console.print(f"{total} change(s); kubeconfig: {runner.ctx.state_dir.kubeconfig}")
+    return EXIT_OK if report.ok and not left_out else EXIT_FAILED

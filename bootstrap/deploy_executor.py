@@ -1,0 +1,139 @@
+"""Runs pyinfra deploys on many hosts at once, each host its own list of operations.
+
+pyinfra's API mode matches operations across hosts by position, so two hosts that run different
+operations (a GPU node installs the driver, a CPU node does not) would have theirs merged. Here
+every operation executes immediately on its own host, inside that host's greenlet, the way
+pyinfra runs operations nested in a callback: there is no cross-host matching to get wrong. Each
+operation is named by the deploy (``step``), which is its identity in the run report. Facts are
+gathered once per operation: the separate "will it change" pass is turned off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent.local import local
+from pyinfra.api.exceptions import NestedOperationError
+from pyinfra.context import ctx_host, ctx_state
+
+if TYPE_CHECKING:
+    from pyinfra.api import Host as PyinfraHost
+    from pyinfra.api import State
+
+    from .runner import Phase, RunContext
+
+# Values that must never reach a log, a report or the terminal.
+SECRET_PATTERNS = (
+    re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b"),  # kubeadm bootstrap token
+    re.compile(r"\b[a-f0-9]{64}\b"),  # kubeadm certificate key (and any other 256-bit hex secret)
+    re.compile(r"(token:\s*)\S+"),  # kubeconfig token fields
+)
+
+
+def redact(text: str) -> str:
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "<redacted>", text)
+    return text
+
+
+@dataclass
+class HostLog:
+    """What one host's deploy did, step by step."""
+
+    steps: list[tuple[str, bool]] = field(default_factory=list)  # (step name, changed)
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for _, changed in self.steps if changed)
+
+    @property
+    def changed_steps(self) -> list[str]:
+        return [name for name, changed in self.steps if changed]
+
+
+class StepFailed(Exception):
+    """A step failed on a host; the message is safe to show (secrets redacted)."""
+
+
+_current = local()
+
+
+def step(name: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Run one pyinfra operation on the current host now; returns whether it changed anything."""
+    log: HostLog = _current.log
+    state: State = _current.state
+    host: PyinfraHost = _current.host
+    try:
+        meta = operation(*args, name=name, **kwargs)
+    except NestedOperationError as exc:
+        op_hash = exc.args[0]
+        data = state.get_op_data_for_host(host, op_hash)
+        lines = data.operation_meta.stderr_lines or data.operation_meta.stdout_lines
+        detail = "\n".join(lines[-15:]).strip()
+        log.steps.append((name, False))
+        raise StepFailed(redact(f"{name}: {detail or 'failed (no output)'}")) from None
+    changed = meta.did_change()
+    log.steps.append((name, changed))
+    return changed
+
+
+def run_deploy(
+    ctx: RunContext,
+    phase: Phase,
+    hosts: list[str],
+    deploy: Callable[[str], None],
+    summary: Callable[[HostLog], str] | None = None,
+) -> dict[str, HostLog]:
+    """Run ``deploy(host_name)`` on each of ``hosts`` in parallel; failures fail only that host."""
+    assert ctx.state is not None, "the connect phase runs first"
+    state = ctx.state
+    state.is_executing = True
+    state.check_for_changes = False
+    logs: dict[str, HostLog] = {}
+
+    def work(pyinfra_host: PyinfraHost) -> HostLog:
+        log = HostLog()
+        _current.log, _current.state, _current.host = log, state, pyinfra_host
+        with ctx_host.use(pyinfra_host):  # greenlet-local in pyinfra
+            deploy(pyinfra_host.name)
+        return log
+
+    wanted = set(hosts)
+    # pyinfra's state context is process-wide, not per greenlet: set it once around all hosts (a
+    # per-greenlet `use` would be undone by the first host to finish, under the others' feet).
+    with ctx_state.use(state):
+        jobs = {
+            state.pool.spawn(_guarded, work, ctx.pyinfra_hosts[name]): name
+            for name in ctx.connected()
+            if name in wanted
+        }
+        gevent.joinall(list(jobs))
+    for job in jobs:
+        name = jobs[job]
+        result = job.get()
+        if isinstance(result, Exception):
+            ctx.fail(
+                phase, name, redact(str(result)) if isinstance(result, StepFailed) else redact(repr(result))
+            )
+            continue
+        logs[name] = result
+        ctx.phases_run.setdefault(name, []).append(phase.name)
+        ctx.changes.setdefault(name, []).extend(f"{phase.name}: {s}" for s in result.changed_steps)
+        detail = summary(result) if summary else f"{result.changes} change(s)"
+        ctx.progress.host_done(phase, name, True, detail)
+    return logs
+
+
+def _guarded(work: Callable[[Any], HostLog], host: Any) -> HostLog | Exception:
+    try:
+        return work(host)
+    except Exception as exc:
+        if os.environ.get("KUBEHAUS_DEBUG") and not isinstance(exc, StepFailed):
+            traceback.print_exc()  # a bug, not a node problem: show where (never with secrets in it)
+        return exc

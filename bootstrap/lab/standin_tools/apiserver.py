@@ -1,0 +1,441 @@
+"""The stand-in API server: one JSON state file on the first control plane, served over HTTP.
+
+kubeadm init creates the state and starts this server (the real kubeadm starts static pods);
+kubeadm join, the kubelet, kubectl and helm talk to it. Every object is validated before it is
+stored (see validation.py); a whole apply is refused if any object in it is invalid, so nothing
+is half-applied. Tests read the cluster through ``kubectl get -o json`` on the control plane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from .common import write_private
+from .validation import Invalid, Schemas, group_of, label_key_problem, label_value_problem
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SERVER_METADATA = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def object_key(obj: dict[str, Any]) -> str:
+    metadata = obj["metadata"]
+    return f"{group_of(obj['apiVersion'])}/{obj['kind']}/{metadata.get('namespace', '')}/{metadata['name']}"
+
+
+def new_state(version: str, endpoint: str, kubelet_config: dict[str, Any]) -> dict[str, Any]:
+    """What kubeadm init writes before it starts the server."""
+    ca = secrets.token_bytes(64)
+    state: dict[str, Any] = {
+        "version": version,
+        "endpoint": endpoint,
+        "ca": base64.b64encode(ca).decode(),
+        "ca_hash": "sha256:" + hashlib.sha256(ca).hexdigest(),
+        "certificate_key": None,
+        "tokens": {},
+        "credentials": {},
+        "kubelet_config": kubelet_config,
+        "objects": {},
+        "releases": {},
+        "resource_version": 1,
+    }
+    for name in DEFAULT_NAMESPACES:
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        stamp(state, namespace)
+        state["objects"][object_key(namespace)] = namespace
+    return state
+
+
+def stamp(state: dict[str, Any], obj: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
+    metadata = obj.setdefault("metadata", {})
+    state["resource_version"] += 1
+    old = (previous or {}).get("metadata", {})
+    metadata["uid"] = old.get("uid") or str(uuid.uuid4())
+    metadata["creationTimestamp"] = old.get("creationTimestamp") or now()
+    metadata["resourceVersion"] = str(state["resource_version"])
+    metadata["generation"] = old.get("generation", 0) + 1
+
+
+def without_server_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    clean = copy.deepcopy(obj)
+    for field in SERVER_METADATA:
+        clean.get("metadata", {}).pop(field, None)
+    return clean
+
+
+def new_bootstrap_token() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return (
+        "".join(secrets.choice(alphabet) for _ in range(6))
+        + "."
+        + "".join(secrets.choice(alphabet) for _ in range(16))
+    )
+
+
+def add_token(state: dict[str, Any], token: str, ttl_seconds: int = 86400) -> None:
+    token_id, secret = token.split(".")
+    state["tokens"][token_id] = {"secret": secret, "expires": time.time() + ttl_seconds}
+
+
+class Store:
+    def __init__(self, state_file: str, schemas: Schemas) -> None:
+        self.state_file = state_file
+        self.schemas = schemas
+        self.lock = threading.Lock()
+        with open(state_file) as handle:
+            self.state = json.load(handle)
+
+    def save(self) -> None:
+        write_private(self.state_file, json.dumps(self.state, indent=1, sort_keys=True))
+
+    def crds(self) -> list[dict[str, Any]]:
+        return [o for k, o in self.state["objects"].items() if k.startswith("apiextensions.k8s.io/")]
+
+    def credential(self, token: str) -> dict[str, Any] | None:
+        return self.state["credentials"].get(token)
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def apply(self, objects: list[dict[str, Any]], dry_run: bool) -> list[dict[str, str]]:
+        with self.lock:
+            crds = self.crds()
+            namespaces = {
+                o["metadata"]["name"] for o in self.state["objects"].values() if o["kind"] == "Namespace"
+            }
+            prepared = []
+            for obj in objects:
+                namespaced = self.schemas.validate(obj, crds)
+                obj = copy.deepcopy(obj)
+                metadata = obj["metadata"]
+                if namespaced:
+                    metadata.setdefault("namespace", "default")
+                    if metadata["namespace"] not in namespaces:
+                        raise Invalid(f'namespaces "{metadata["namespace"]}" not found')
+                else:
+                    metadata.pop("namespace", None)
+                if obj["kind"] == "Namespace":
+                    namespaces.add(metadata["name"])
+                if obj["kind"] == "CustomResourceDefinition":
+                    crds = [*crds, obj]  # later objects in the same apply may use it
+                prepared.append(obj)
+            results = []
+            for obj in prepared:
+                key = object_key(obj)
+                previous = self.state["objects"].get(key)
+                if previous is not None and without_server_fields(previous) == without_server_fields(obj):
+                    action = "unchanged"
+                else:
+                    action = "created" if previous is None else "configured"
+                    if obj["kind"] == "Node" and previous is not None:
+                        obj.setdefault("status", previous.get("status"))
+                    if not dry_run:
+                        stamp(self.state, obj, previous)
+                        self.state["objects"][key] = obj
+                results.append(
+                    {
+                        "kind": obj["kind"],
+                        "group": group_of(obj["apiVersion"]),
+                        "name": obj["metadata"]["name"],
+                        "namespace": obj["metadata"].get("namespace", ""),
+                        "action": action,
+                    }
+                )
+            if not dry_run:
+                self.save()
+            return results
+
+    def select(self, query: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+        found = []
+        for key, obj in sorted(self.state["objects"].items()):
+            group, kind, namespace, name = key.split("/", 3)
+            if query.get("kind") and query["kind"] != kind:
+                continue
+            if "group" in query and query["group"] != group:
+                continue
+            if query.get("namespace") and namespace and query["namespace"] != namespace:
+                continue
+            if query.get("name") and query["name"] != name:
+                continue
+            found.append((key, obj))
+        return found
+
+    def delete(self, query: dict[str, str]) -> int:
+        with self.lock:
+            keys = [key for key, _ in self.select(query)]
+            for key in keys:
+                del self.state["objects"][key]
+            self.save()
+            return len(keys)
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def register_node(self, name: str, body: dict[str, Any]) -> str:
+        with self.lock:
+            key = f"/Node//{name}"
+            node = self.state["objects"].get(key)
+            info = {"kubeletVersion": body.get("kubeletVersion", ""), "architecture": "amd64"}
+            if node is None:
+                labels = {
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    **body.get("labels", {}),
+                }
+                node = {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": {"taints": body.get("taints", [])} if body.get("taints") else {},
+                    "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": info},
+                }
+                stamp(self.state, node)
+                self.state["objects"][key] = node
+                self.save()
+                return "registered"
+            if node.get("status", {}).get("nodeInfo") != info:
+                node.setdefault("status", {})["nodeInfo"] = info
+                self.save()
+            return "already registered"
+
+    def patch_node(self, name: str, patch: dict[str, Any]) -> bool:
+        with self.lock:
+            node = self.state["objects"].get(f"/Node//{name}")
+            if node is None:
+                raise KeyError(f'nodes "{name}" not found')
+            before = json.dumps(node, sort_keys=True)
+            labels = node["metadata"].setdefault("labels", {})
+            for label, value in (patch.get("labels") or {}).items():
+                if value is None:
+                    labels.pop(label, None)
+                    continue
+                problem = label_key_problem(label) or label_value_problem(value)
+                if problem:
+                    raise Invalid(f'Node "{name}" is invalid: metadata.labels: {problem}')
+                labels[label] = value
+            spec = node.setdefault("spec", {})
+            taints = spec.get("taints", [])
+            for taint in patch.get("add_taints") or []:
+                if taint.get("effect") not in TAINT_EFFECTS:
+                    raise Invalid(f"invalid taint effect: {taint.get('effect')}, unsupported taint effect")
+                taints = [t for t in taints if (t["key"], t["effect"]) != (taint["key"], taint["effect"])]
+                taints.append({k: v for k, v in taint.items() if v not in (None, "")})
+            for removal in patch.get("remove_taints") or []:
+                taints = [
+                    t
+                    for t in taints
+                    if not (t["key"] == removal["key"] and removal.get("effect") in (None, t["effect"]))
+                ]
+            if taints:
+                spec["taints"] = taints
+            else:
+                spec.pop("taints", None)
+            if "unschedulable" in patch:
+                if patch["unschedulable"]:
+                    spec["unschedulable"] = True
+                else:
+                    spec.pop("unschedulable", None)
+            changed = json.dumps(node, sort_keys=True) != before
+            if changed:
+                stamp(self.state, node, copy.deepcopy(node))
+                self.save()
+            return changed
+
+
+class Handler(BaseHTTPRequestHandler):
+    store: Store
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests carry tokens; nothing is logged
+
+    def _send(self, status: int, body: Any) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"null")
+
+    def _caller(self) -> dict[str, Any] | None:
+        header = self.headers.get("Authorization", "")
+        return self.store.credential(header[7:]) if header.startswith("Bearer ") else None
+
+    def _admin(self) -> bool:
+        caller = self._caller()
+        if caller is None or not caller.get("admin"):
+            self._send(401 if caller is None else 403, {"message": "Unauthorized"})
+            return False
+        return True
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        state = self.store.state
+        if url.path in ("/healthz", "/livez", "/readyz"):
+            return self._send(200, "ok")
+        if url.path == "/version":
+            return self._send(200, {"gitVersion": "v" + state["version"], "standIn": True})
+        if url.path == "/kubehaus/cluster-info":
+            return self._send(
+                200, {"endpoint": state["endpoint"], "ca": state["ca"], "version": state["version"]}
+            )
+        if not self._admin():
+            return None
+        if url.path == "/kubehaus/objects":
+            query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            return self._send(200, {"items": [obj for _, obj in self.store.select(query)]})
+        if url.path == "/kubehaus/releases":
+            return self._send(200, {"items": list(state["releases"].values())})
+        if url.path.startswith("/kubehaus/releases/"):
+            release = state["releases"].get(url.path.removeprefix("/kubehaus/releases/"))
+            if release is None:
+                return self._send(404, {"message": "release: not found"})
+            return self._send(200, release)
+        return self._send(404, {"message": f"the server could not find the requested resource {url.path}"})
+
+    def do_POST(self) -> None:
+        url = urlparse(self.path)
+        body = self._body() or {}
+        store = self.store
+        if url.path == "/kubehaus/join":
+            return self._join(body)
+        if url.path == "/kubehaus/nodes/register":
+            caller = self._caller()
+            if caller is None or "node" not in caller:
+                return self._send(401, {"message": "Unauthorized"})
+            return self._send(200, {"result": store.register_node(caller["node"], body)})
+        if not self._admin():
+            return None
+        if url.path == "/kubehaus/apply":
+            try:
+                results = store.apply(body.get("objects", []), bool(body.get("dry_run")))
+            except Invalid as exc:
+                return self._send(422, {"message": str(exc)})
+            return self._send(200, {"results": results})
+        if url.path == "/kubehaus/tokens":
+            with store.lock:
+                token = body.get("token") or new_bootstrap_token()
+                add_token(store.state, token, int(body.get("ttl_seconds", 86400)))
+                store.save()
+            return self._send(200, {"token": token})
+        if url.path == "/kubehaus/certificate-key":
+            with store.lock:
+                store.state["certificate_key"] = secrets.token_hex(32)
+                store.save()
+            return self._send(200, {"key": store.state["certificate_key"]})
+        if url.path.startswith("/kubehaus/nodes/"):
+            try:
+                changed = store.patch_node(url.path.removeprefix("/kubehaus/nodes/"), body)
+            except KeyError as exc:
+                return self._send(404, {"message": exc.args[0]})
+            except Invalid as exc:
+                return self._send(422, {"message": str(exc)})
+            return self._send(200, {"changed": changed})
+        if url.path.startswith("/kubehaus/releases/"):
+            with store.lock:
+                store.state["releases"][url.path.removeprefix("/kubehaus/releases/")] = body
+                store.save()
+            return self._send(200, body)
+        if url.path == "/kubehaus/kubelet-config":
+            with store.lock:
+                store.state["kubelet_config"] = body
+                store.save()
+            return self._send(200, {})
+        return self._send(404, {"message": f"the server could not find the requested resource {url.path}"})
+
+    def do_DELETE(self) -> None:
+        url = urlparse(self.path)
+        if not self._admin():
+            return None
+        if url.path == "/kubehaus/objects":
+            query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            return self._send(200, {"deleted": self.store.delete(query)})
+        if url.path.startswith("/kubehaus/tokens/"):
+            with self.store.lock:
+                removed = self.store.state["tokens"].pop(url.path.removeprefix("/kubehaus/tokens/"), None)
+                self.store.save()
+            return self._send(200 if removed else 404, {"message": "" if removed else "token not found"})
+        if url.path.startswith("/kubehaus/releases/"):
+            with self.store.lock:
+                removed = self.store.state["releases"].pop(url.path.removeprefix("/kubehaus/releases/"), None)
+                self.store.save()
+            return self._send(200 if removed else 404, {"message": "" if removed else "release: not found"})
+        return self._send(404, {"message": "not found"})
+
+    def _join(self, body: dict[str, Any]) -> None:
+        store = self.store
+        token = str(body.get("token", ""))
+        token_id, _, secret = token.partition(".")
+        with store.lock:
+            entry = store.state["tokens"].get(token_id)
+            if entry is None or not secrets.compare_digest(entry["secret"], secret):
+                return self._send(401, {"message": "token id is invalid for this cluster or it has expired"})
+            if entry["expires"] < time.time():
+                return self._send(401, {"message": f'the bootstrap token "{token_id}" has expired'})
+            if body.get("control_plane"):
+                key = store.state.get("certificate_key")
+                if not key:
+                    return self._send(
+                        403,
+                        {
+                            "message": "no certificates were uploaded: run kubeadm init phase upload-certs --upload-certs"
+                        },
+                    )
+                if not secrets.compare_digest(key, str(body.get("certificate_key", ""))):
+                    return self._send(
+                        403, {"message": "error downloading certs: the certificate key is invalid"}
+                    )
+            node = str(body.get("node", ""))
+            credential = secrets.token_urlsafe(24)
+            store.state["credentials"][credential] = {"user": f"system:node:{node}", "node": node}
+            answer: dict[str, Any] = {
+                "credential": credential,
+                "kubelet_config": store.state["kubelet_config"],
+                "version": store.state["version"],
+            }
+            if body.get("control_plane"):
+                admin = secrets.token_urlsafe(24)
+                store.state["credentials"][admin] = {"user": "kubernetes-admin", "admin": True}
+                answer["admin_credential"] = admin
+            store.save()
+        return self._send(200, answer)
+
+
+def serve(state_file: str, schemas_file: str, bind: str, port: int) -> None:
+    Handler.store = Store(state_file, Schemas.load(schemas_file))
+    server = ThreadingHTTPServer((bind, port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="kube-apiserver", description="kubehaus lab stand-in API server")
+    parser.add_argument("--state", default="/var/lib/kubehaus-standin/apiserver/state.json")
+    parser.add_argument("--schemas", required=True)
+    parser.add_argument("--bind-address", default="0.0.0.0")
+    parser.add_argument("--secure-port", type=int, default=6443)
+    args = parser.parse_args()
+    os.umask(0o077)
+    serve(args.state, args.schemas, args.bind_address, args.secure_port)
+
+
+if __name__ == "__main__":
+    main()

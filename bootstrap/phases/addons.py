@@ -1,0 +1,105 @@
+"""Phase ``addons``: CNI, Dranet, the DRA GPU driver and KAI (queues, Topology), from the first control plane.
+
+Manifests are fetched by the controller from the configured source (so they can be pinned and
+checked before any node sees them) and applied on the control plane only when a server-side dry
+run shows a difference; charts are upgraded only when their version or values differ.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+
+import yaml
+
+from deploys.addons import ChartStep, ManifestStep, install_addons
+
+from ..deploy_executor import run_deploy
+from ..render import addons as render
+from ..render.labels import node_labels
+from ..render.node_files import NodeFile
+from ..render.sources import Manifest, cni_manifest, dra_chart, dranet_manifest, kai_chart
+from ..runner import Phase, RunContext
+from .node_roles import first_control_plane, may_join
+
+ADDONS_DIR = "/etc/kubehaus/addons"
+
+
+def fetch(manifest: Manifest) -> list[dict]:
+    with urllib.request.urlopen(manifest.url, timeout=30) as response:
+        text = response.read().decode()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def manifest_file(name: str, documents: list[dict]) -> NodeFile:
+    return NodeFile(f"{ADDONS_DIR}/{name}.yaml", yaml.safe_dump_all(documents, sort_keys=False))
+
+
+class AddonsPhase(Phase):
+    name = "addons"
+    title = "Install CNI, Dranet, DRA GPU driver and KAI scheduler"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        first = first_control_plane(ctx)
+        return first.name in ctx.connected() and first.name not in ctx.failures
+
+    def run(self, ctx: RunContext) -> None:
+        spec = ctx.inventory.spec
+        try:
+            steps = self._steps(ctx)
+        except (OSError, ValueError) as exc:
+            ctx.fail(self, first_control_plane(ctx).name, f"cannot fetch an add-on manifest: {exc}")
+            return
+        helm_pin = {"helm": spec.versions.helm}
+        run_deploy(ctx, self, [first_control_plane(ctx).name], lambda _name: install_addons(helm_pin, steps))
+
+    def _steps(self, ctx: RunContext) -> list[ManifestStep | ChartStep]:
+        spec = ctx.inventory.spec
+        addons = spec.addons
+        cni = cni_manifest(spec)
+        steps: list[ManifestStep | ChartStep] = [
+            ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetch(cni)))
+        ]
+        if addons.dranet.enabled:
+            dranet = dranet_manifest(spec)
+            documents = render.pin_dranet_image(fetch(dranet), dranet.version)
+            steps.append(ManifestStep(f"Dranet {dranet.version}", manifest_file("dranet", documents)))
+            steps.append(
+                ManifestStep(
+                    "Dranet DeviceClass", manifest_file("dranet-deviceclass", [render.dranet_device_class()])
+                )
+            )
+        if addons.dra_gpu_driver.enabled:
+            chart = dra_chart(spec)
+            values = render.dra_gpu_driver_values(addons)
+            steps.append(
+                ChartStep(
+                    f"DRA GPU driver {chart.version}", chart, values, self._values_file(chart.release, values)
+                )
+            )
+        if addons.kai_scheduler.enabled:
+            chart = kai_chart(spec)
+            values = render.kai_values()
+            steps.append(
+                ChartStep(
+                    f"KAI scheduler {chart.version}", chart, values, self._values_file(chart.release, values)
+                )
+            )
+            documents = render.kai_queues(addons.kai_scheduler)
+            if addons.kai_scheduler.topology is not None:
+                labels = {
+                    h.name: node_labels(h, ctx.topologies.get(h.name))
+                    for h in ctx.selected
+                    if may_join(ctx, h)
+                }
+                documents.append(
+                    render.kai_topology(addons.kai_scheduler.topology, render.has_nvl72_cliques(labels))
+                )
+            if documents:
+                steps.append(
+                    ManifestStep("KAI queues and topology", manifest_file("kai-queues-topology", documents))
+                )
+        return steps
+
+    @staticmethod
+    def _values_file(release: str, values: dict) -> NodeFile:
+        return NodeFile(f"{ADDONS_DIR}/{release}-values.yaml", yaml.safe_dump(values, sort_keys=True))

@@ -1,0 +1,41 @@
+"""Phase ``control-plane``: kubeadm init on the first control plane (once; later runs find it done)."""
+
+from __future__ import annotations
+
+import yaml
+
+from deploys.control_plane import init_control_plane
+
+from ..deploy_executor import run_deploy
+from ..render.kubeadm import kubeadm_init_config
+from ..render.node_files import NodeFile
+from ..runner import Phase, RunContext
+from .node_roles import first_control_plane, may_join
+
+KUBEADM_CONFIG = "/etc/kubernetes/kubehaus-kubeadm.yaml"
+
+
+class ControlPlanePhase(Phase):
+    name = "control-plane"
+    title = "Initialise the control plane"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return first_control_plane(ctx).name in ctx.connected()
+
+    def run(self, ctx: RunContext) -> None:
+        first = first_control_plane(ctx)
+        if not may_join(ctx, first):
+            verdict = ctx.verdicts.get(first.name)
+            ctx.aborted = (
+                f"the first control plane {first.name} did not pass the health gate "
+                f"({verdict.action if verdict else 'not checked'}): the cluster cannot be formed"
+            )
+            return
+        documents = kubeadm_init_config(ctx.inventory)
+        config = NodeFile(KUBEADM_CONFIG, yaml.safe_dump_all(documents, sort_keys=False), 0o600)
+        upload_certs = len(ctx.inventory.control_planes) > 1
+        run_deploy(ctx, self, [first.name], lambda _name: init_control_plane(config, upload_certs))
+        if first.name in ctx.failures:
+            ctx.aborted = f"kubeadm init failed on {first.name}: {ctx.failures[first.name].message}"
+        else:
+            ctx.cluster[first.name] = "control plane (first)"

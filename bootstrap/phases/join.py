@@ -1,0 +1,148 @@
+"""Phase ``join``: further control planes and healthy workers join; quarantined nodes do not.
+
+A join needs a bootstrap token, the CA hash and (for a control plane) the certificate key. They are
+made on the first control plane only when some node still has to join, read from command output
+that is never printed or logged, and reach each joining node only inside its 0600 JoinConfiguration,
+which kubeadm join removes after use. The token is deleted once the joins are done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import yaml
+from pyinfra.api import Host as PyinfraHost
+
+from deploys.control_plane import ADMIN_KUBECONFIG
+from deploys.join import join_node
+
+from ..deploy_executor import redact, run_deploy
+from ..inventory.models import Host
+from ..render.kubeadm import kubeadm_join_config
+from ..render.labels import node_taints
+from ..render.node_files import NodeFile
+from ..runner import Phase, RunContext
+from .node_roles import connected_hosts, first_control_plane, may_join
+
+JOIN_CONFIG = "/etc/kubernetes/kubehaus-join.yaml"
+JOIN_COMMAND = re.compile(r"--token\s+(\S+)\s+--discovery-token-ca-cert-hash\s+(sha256:[a-f0-9]{64})")
+
+
+class JoinError(Exception):
+    pass
+
+
+def run_secret_command(host: PyinfraHost, command: str) -> list[str]:
+    """Run a command whose output holds a secret: nothing of it is printed, and errors are redacted."""
+    ok, output = host.run_shell_command(command, print_output=False, print_input=False, _timeout=120)
+    if not ok:
+        raise JoinError(redact("\n".join(output.stderr_lines[-5:]) or f"{command.split()[0]} failed"))
+    return output.stdout_lines
+
+
+def registered_nodes(host: PyinfraHost) -> set[str]:
+    lines = run_secret_command(host, f"kubectl --kubeconfig {ADMIN_KUBECONFIG} get nodes -o name")
+    return {line.strip().removeprefix("node/") for line in lines if line.strip()}
+
+
+def describe_not_joined(ctx: RunContext, host: Host) -> str:
+    verdict = ctx.verdicts.get(host.name)
+    if verdict is None:
+        return "not joined: no health verdict"
+    if verdict.action == "quarantine":
+        codes = ", ".join(sorted({f.code for f in verdict.findings if f.severity.value == "fail"}))
+        return f"quarantined: {codes}"
+    return f"not joined: {verdict.action}" + (f" ({verdict.error})" if verdict.error else "")
+
+
+class JoinPhase(Phase):
+    name = "join"
+    title = "Join nodes"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return (
+            first_control_plane(ctx).name in ctx.connected()
+            and first_control_plane(ctx).name not in ctx.failures
+        )
+
+    def run(self, ctx: RunContext) -> None:
+        first = first_control_plane(ctx)
+        cp_host = ctx.pyinfra_hosts[first.name]
+        candidates = []
+        for host in connected_hosts(ctx):
+            if host.name == first.name:
+                continue
+            if may_join(ctx, host):
+                candidates.append(host)
+            else:
+                ctx.cluster[host.name] = describe_not_joined(ctx, host)
+        if not candidates:
+            return
+        try:
+            members = registered_nodes(cp_host)
+        except JoinError as exc:
+            ctx.aborted = f"cannot list the cluster's nodes on {first.name}: {exc}"
+            return
+        joining = [h for h in candidates if h.name not in members]
+        for host in candidates:
+            if host.name in members:
+                ctx.cluster[host.name] = "member" + self._taint_note(ctx, host)
+        if not joining:
+            return
+        try:
+            secrets = self._join_secrets(cp_host, any(h.is_control_plane for h in joining))
+        except JoinError as exc:
+            ctx.aborted = f"cannot create a join token on {first.name}: {exc}"
+            return
+        token, ca_hash, certificate_key = secrets
+        configs = {}
+        for host in joining:
+            verdict = ctx.verdicts[host.name]
+            documents = kubeadm_join_config(
+                ctx.inventory,
+                host,
+                token,
+                ca_hash,
+                certificate_key if host.is_control_plane else None,
+                node_taints(host, verdict.taint),
+            )
+            configs[host.name] = NodeFile(JOIN_CONFIG, yaml.safe_dump_all(documents, sort_keys=False), 0o600)
+        try:
+            run_deploy(ctx, self, list(configs), lambda name: join_node(configs[name]))
+        finally:
+            token_id = token.split(".")[0]
+            # best effort: the token expires after 30 minutes anyway
+            with contextlib.suppress(Exception):
+                cp_host.run_shell_command(
+                    f"kubeadm token delete {token_id} --kubeconfig {ADMIN_KUBECONFIG}",
+                    print_output=False,
+                    print_input=False,
+                )
+        for host in joining:
+            if host.name not in ctx.failures:
+                ctx.cluster[host.name] = "joined" + self._taint_note(ctx, host)
+
+    @staticmethod
+    def _taint_note(ctx: RunContext, host: Host) -> str:
+        taint = ctx.verdicts[host.name].taint
+        return f", tainted {taint.rsplit('=', 1)[-1]}" if taint else ""
+
+    @staticmethod
+    def _join_secrets(cp_host: PyinfraHost, control_plane: bool) -> tuple[str, str, str | None]:
+        lines = run_secret_command(
+            cp_host, f"kubeadm token create --ttl 30m --print-join-command --kubeconfig {ADMIN_KUBECONFIG}"
+        )
+        match = JOIN_COMMAND.search(" ".join(lines))
+        if not match:
+            raise JoinError("kubeadm token create printed no join command")
+        certificate_key = None
+        if control_plane:
+            lines = run_secret_command(
+                cp_host, f"kubeadm init phase upload-certs --upload-certs --kubeconfig {ADMIN_KUBECONFIG}"
+            )
+            keys = [line.strip() for line in lines if re.fullmatch(r"[a-f0-9]{64}", line.strip())]
+            if not keys:
+                raise JoinError("kubeadm upload-certs printed no certificate key")
+            certificate_key = keys[-1]
+        return match.group(1), match.group(2), certificate_key

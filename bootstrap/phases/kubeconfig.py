@@ -1,0 +1,45 @@
+"""Phase ``kubeconfig``: the cluster's admin kubeconfig, fetched into the state directory as 0600."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from deploys.control_plane import ADMIN_KUBECONFIG
+
+from ..runner import Phase, RunContext
+from .node_roles import first_control_plane
+
+
+class KubeconfigPhase(Phase):
+    name = "kubeconfig"
+    title = "Fetch the admin kubeconfig"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        first = first_control_plane(ctx)
+        return first.name in ctx.connected() and first.name not in ctx.failures
+
+    def run(self, ctx: RunContext) -> None:
+        first = first_control_plane(ctx)
+        buffer = io.BytesIO()
+        try:
+            ctx.pyinfra_hosts[first.name].get_file(
+                ADMIN_KUBECONFIG, buffer, print_output=False, print_input=False
+            )
+        except Exception as exc:  # the connector raises its own types
+            ctx.fail(self, first.name, f"cannot fetch {ADMIN_KUBECONFIG}: {exc}")
+            return
+        target = ctx.state_dir.kubeconfig
+        content = buffer.getvalue()
+        changed = (
+            not target.exists() or target.read_bytes() != content or (target.stat().st_mode & 0o777) != 0o600
+        )
+        if changed:
+            temporary = target.with_suffix(".tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(content)
+            os.chmod(temporary, 0o600)
+            os.replace(temporary, target)
+            ctx.changes.setdefault("(controller)", []).append(f"kubeconfig: {target}")
+        ctx.progress.host_done(self, first.name, True, f"{target} (0600){' updated' if changed else ''}")

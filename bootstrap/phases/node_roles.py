@@ -1,0 +1,41 @@
+"""Which hosts each apply phase works on, decided from the inventory, topology and health verdicts."""
+
+from __future__ import annotations
+
+from ..inventory.models import Host
+from ..runner import RunContext
+
+JOINING_ACTIONS = ("join", "taint")
+
+
+def connected_hosts(ctx: RunContext) -> list[Host]:
+    names = set(ctx.connected())
+    return [h for h in ctx.active() if h.name in names]
+
+
+def is_gpu_host(ctx: RunContext, host: Host) -> bool:
+    topology = ctx.topologies.get(host.name)
+    expected = ctx.inventory.profile_of(host).gpus.count
+    return bool(expected or (topology is not None and topology.gpus))
+
+
+def has_fabric_manager(ctx: RunContext, host: Host) -> bool:
+    profile = ctx.inventory.profile_of(host)
+    if profile.fabric_manager is not None:
+        return profile.fabric_manager
+    topology = ctx.topologies.get(host.name)
+    return bool(profile.nvswitches or (topology is not None and topology.nvswitches))
+
+
+def has_rdma(ctx: RunContext, host: Host) -> bool:
+    topology = ctx.topologies.get(host.name)
+    return bool(ctx.inventory.profile_of(host).rdma_nic_per_gpu or (topology is not None and topology.nics))
+
+
+def first_control_plane(ctx: RunContext) -> Host:
+    return ctx.inventory.control_planes[0]
+
+
+def may_join(ctx: RunContext, host: Host) -> bool:
+    verdict = ctx.verdicts.get(host.name)
+    return verdict is not None and verdict.action in JOINING_ACTIONS and host.name not in ctx.failures

@@ -1,0 +1,66 @@
+"""Phase ``os``: swap off, kernel modules, sysctls, the artifact source, base packages (every host)."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from deploys.os_prep import OsPlan, prepare_os
+
+from ..deploy_executor import run_deploy
+from ..render import node_files
+from ..render.sources import SOURCES_FILE, apt_repositories, sources_file
+from ..runner import Phase, RunContext
+from .node_roles import connected_hosts, has_rdma
+
+BASE_PACKAGES = ["conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"]
+RDMA_MODULES = ["ib_uverbs", "rdma_cm", "mlx5_ib"]
+
+
+def fetch_key(location: str, inventory_dir: Path) -> bytes:
+    """An apt signing key, read on the controller (a local file, or a URL it can reach)."""
+    if location.startswith(("http://", "https://")):
+        with urllib.request.urlopen(location, timeout=30) as response:
+            return response.read()
+    path = Path(location)
+    return (path if path.is_absolute() else inventory_dir / path).read_bytes()
+
+
+class OsPhase(Phase):
+    name = "os"
+    title = "Prepare the OS"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return bool(connected_hosts(ctx))
+
+    def run(self, ctx: RunContext) -> None:
+        spec = ctx.inventory.spec
+        try:
+            keyrings = {
+                repo.keyring: fetch_key(repo.key_url, ctx.inventory.resolve("."))
+                for repo in apt_repositories(spec)
+            }
+        except OSError as exc:
+            ctx.aborted = f"cannot read the artifact source's signing key: {exc}; check artifacts.mirror_key"
+            return
+        sources = node_files.NodeFile(SOURCES_FILE, sources_file(spec))
+        plans = {}
+        for host in connected_hosts(ctx):
+            rdma = has_rdma(ctx, host)
+            extra = (
+                [node_files.rdma_netns_exclusive()]
+                if rdma and spec.addons.dranet.rdma_netns_exclusive
+                else []
+            )
+            plans[host.name] = OsPlan(
+                modules_file=node_files.kernel_modules(rdma),
+                modules=["overlay", "br_netfilter", *(RDMA_MODULES if rdma else [])],
+                sysctl_file=node_files.sysctls(),
+                sysctls={k: str(v) for k, v in node_files.sysctl_settings().items()},
+                extra_files=extra,
+                rdma_netns_exclusive=bool(extra),
+                sources_file=sources,
+                keyrings=keyrings,
+                packages=BASE_PACKAGES,
+            )
+        run_deploy(ctx, self, list(plans), lambda name: prepare_os(plans[name]))

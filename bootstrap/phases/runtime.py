@@ -1,0 +1,28 @@
+"""Phase ``runtime``: containerd pinned, with kubehaus's drop-in (systemd cgroups, CDI, NRI)."""
+
+from __future__ import annotations
+
+from deploys.runtime import RuntimePlan, install_runtime
+
+from ..deploy_executor import run_deploy
+from ..render.node_files import containerd_drop_in, containerd_main_config
+from ..render.sources import runtime_pins
+from ..runner import Phase, RunContext
+from .node_roles import connected_hosts
+
+
+class RuntimePhase(Phase):
+    name = "runtime"
+    title = "Install the container runtime"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return bool(connected_hosts(ctx))
+
+    def run(self, ctx: RunContext) -> None:
+        spec = ctx.inventory.spec
+        plan = RuntimePlan(
+            pins=runtime_pins(spec),
+            drop_in=containerd_drop_in(spec.versions.containerd),
+            main_config=containerd_main_config(spec.versions.containerd),
+        )
+        run_deploy(ctx, self, [h.name for h in connected_hosts(ctx)], lambda _name: install_runtime(plan))

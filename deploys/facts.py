@@ -1,0 +1,190 @@
+"""pyinfra facts the deploys decide with: each one SSH command that only reads."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from pyinfra.api import FactBase
+
+
+class DebPackages(FactBase):
+    """Installed version and hold state of the named packages: {name: (version, held)}."""
+
+    default = dict
+
+    def command(self, names: list[str]) -> str:
+        quoted = " ".join(shlex.quote(n) for n in names)
+        return (
+            f"dpkg-query -W -f='${{Package}} ${{Version}} ${{db:Status-Abbrev}}\\n' {quoted} 2>/dev/null; "
+            f"echo HELD; apt-mark showhold {quoted} 2>/dev/null; true"
+        )
+
+    def process(self, output: list[str]) -> dict[str, tuple[str, bool]]:
+        installed: dict[str, str] = {}
+        held: set[str] = set()
+        in_held = False
+        for line in output:
+            if line.strip() == "HELD":
+                in_held = True
+                continue
+            if in_held:
+                held.add(line.strip())
+                continue
+            parts = line.split()
+            # db:Status-Abbrev: desired state (i install, h hold, ...) then the current one (i installed)
+            if len(parts) >= 3 and parts[2][1:2] == "i":
+                installed[parts[0]] = parts[1]
+        return {name: (version, name in held) for name, version in installed.items()}
+
+
+class Swap(FactBase):
+    """Active swap devices (/proc/swaps) and whether /etc/fstab still enables swap at boot."""
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {"active": [], "fstab": False}
+
+    def command(self) -> str:
+        return (
+            "tail -n +2 /proc/swaps 2>/dev/null; "
+            "grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null && echo FSTAB-SWAP; true"
+        )
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        lines = [line.strip() for line in output if line.strip()]
+        return {
+            "active": [line.split()[0] for line in lines if line != "FSTAB-SWAP"],
+            "fstab": "FSTAB-SWAP" in lines,
+        }
+
+
+# Built-in modules without parameters have no /sys/module entry; what they provide shows instead.
+MODULE_EVIDENCE = {
+    "br_netfilter": "[ -e /proc/sys/net/bridge ]",
+    "overlay": "grep -qw overlay /proc/filesystems",
+}
+
+
+class MissingModules(FactBase):
+    """Which of the named kernel modules are neither loaded nor built in.
+
+    Present means: /sys/module/<name>, a modules.builtin entry, or what the module provides
+    (/proc/sys/net/bridge for br_netfilter, overlay in /proc/filesystems). /sys is also read under
+    the node's probe root prefix (/etc/kubehaus/probe.env): lab machines show their simulated
+    hardware's modules there.
+    """
+
+    default = list
+
+    def command(self, names: list[str]) -> str:
+        checks = []
+        for name in names:
+            module = shlex.quote(name)
+            evidence = MODULE_EVIDENCE.get(name, "false")
+            checks.append(
+                f'if [ -e /sys/module/{module} ] || [ -e "$root/sys/module/"{module} ] || {evidence} '
+                f'|| grep -qs "/{name}.ko" "/lib/modules/$(uname -r)/modules.builtin"; then :; '
+                f"else echo {module}; fi;"
+            )
+        return (
+            "root=/; KUBEHAUS_SYSFS_ROOT=; [ -r /etc/kubehaus/probe.env ] && . /etc/kubehaus/probe.env; "
+            'root="${KUBEHAUS_SYSFS_ROOT:-/}"; ' + " ".join(checks) + " true"
+        )
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]
+
+
+class Sysctls(FactBase):
+    """Current values of the named kernel parameters: {key: value}; absent keys are left out."""
+
+    default = dict
+
+    def command(self, keys: list[str]) -> str:
+        return "sysctl -e " + " ".join(shlex.quote(k) for k in keys) + " 2>/dev/null; true"
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        values = {}
+        for line in output:
+            key, sep, value = line.partition(" = ")
+            if sep:
+                values[key.strip()] = " ".join(value.split())
+        return values
+
+
+class RdmaNetnsMode(FactBase):
+    """The live RDMA netns mode ("shared" or "exclusive"); None where the node has no RDMA devices."""
+
+    def command(self) -> str:
+        return (
+            "ls /sys/class/infiniband 2>/dev/null | grep -q . && "
+            "rdma system show 2>/dev/null | grep -o 'netns [a-z]*'; true"
+        )
+
+    def process(self, output: list[str]) -> str | None:
+        for line in output:
+            if line.startswith("netns "):
+                return line.split()[1]
+        return None
+
+
+class PathsPresent(FactBase):
+    """Which of the given paths exist on the node."""
+
+    default = list
+
+    def command(self, paths: list[str]) -> str:
+        return " ".join(f"[ -e {shlex.quote(p)} ] && echo {shlex.quote(p)};" for p in paths) + " true"
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]
+
+
+class ManifestPending(FactBase):
+    """What a server-side dry run of ``kubectl apply`` would create or change (empty: in sync)."""
+
+    default = list
+
+    def command(self, path: str, kubeconfig: str) -> str:
+        return (
+            f"kubectl --kubeconfig {shlex.quote(kubeconfig)} apply --dry-run=server "
+            f"-f {shlex.quote(path)} 2>&1 || echo KUBEHAUS-DRY-RUN-FAILED"
+        )
+
+    def process(self, output: list[str]) -> list[str]:
+        if any("KUBEHAUS-DRY-RUN-FAILED" in line for line in output):
+            # the apply itself will fail and say why; report the whole object set as pending
+            return [line for line in output if "KUBEHAUS-DRY-RUN-FAILED" not in line] or ["(dry run failed)"]
+        return [line for line in output if not line.rstrip().endswith("unchanged (server dry run)")]
+
+
+class HelmRelease(FactBase):
+    """A Helm release's chart, version and user-supplied values (None when not installed)."""
+
+    def command(self, release: str, namespace: str, kubeconfig: str) -> str:
+        args = f"--kubeconfig {shlex.quote(kubeconfig)} -n {shlex.quote(namespace)}"
+        return (
+            f"helm {args} list -o json 2>/dev/null || echo '[]'; echo KUBEHAUS-VALUES; "
+            f"helm {args} get values {shlex.quote(release)} -o json 2>/dev/null || echo null"
+        )
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
+        text = "\n".join(output)
+        listing, _, values = text.partition("KUBEHAUS-VALUES")
+        releases = json.loads(listing.strip() or "[]")
+        return {"releases": releases, "values": json.loads(values.strip() or "null")}
+
+
+class KubernetesNodes(FactBase):
+    """Every Node object as the API server has it."""
+
+    default = dict
+
+    def command(self, kubeconfig: str) -> str:
+        return f"kubectl --kubeconfig {shlex.quote(kubeconfig)} get nodes -o json"
+
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
+        items = json.loads("\n".join(output))["items"]
+        return {item["metadata"]["name"]: item for item in items}

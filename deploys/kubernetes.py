@@ -1,0 +1,27 @@
+"""Kubernetes packages pinned and held, and the kubelet's NUMA drop-in computed from the topology."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyinfra.operations import systemd
+
+from bootstrap.deploy_executor import step
+from bootstrap.render.node_files import NodeFile
+
+from .files_on_node import put
+from .operations import pinned_packages
+
+
+@dataclass(frozen=True)
+class KubernetesPlan:
+    pins: dict[str, str]
+    kubelet_drop_in: NodeFile
+
+
+def install_kubernetes(plan: KubernetesPlan) -> None:
+    step("kubelet, kubeadm, kubectl pinned and held", pinned_packages, pins=plan.pins)
+    changed = put(plan.kubelet_drop_in, "kubelet NUMA drop-in")
+    # A configured kubelet must pick the new drop-in up; an unconfigured one is started by kubeadm.
+    step("kubelet restarted for its new drop-in", systemd.service, service="kubelet", running=None,
+         restarted=changed)  # fmt: skip

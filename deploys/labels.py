@@ -1,0 +1,23 @@
+"""Node labels and taints, set from the first control plane for every node in the cluster."""
+
+from __future__ import annotations
+
+from bootstrap.deploy_executor import step
+
+from .control_plane import ADMIN_KUBECONFIG
+from .operations import node_metadata
+
+
+def label_nodes(
+    wanted: dict[str, tuple[dict[str, str], list[dict[str, str]]]], managed_taints: list[str]
+) -> None:
+    for node, (labels, taints) in sorted(wanted.items()):
+        step(
+            f"labels and taints of {node}",
+            node_metadata,
+            node=node,
+            labels=labels,
+            taints=taints,
+            remove_taint_keys=managed_taints,
+            kubeconfig=ADMIN_KUBECONFIG,
+        )

@@ -1,0 +1,199 @@
+"""kubehaus's own pyinfra operations: each checks the node's state first and changes only what differs."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from .facts import (
+    DebPackages,
+    HelmRelease,
+    KubernetesNodes,
+    ManifestPending,
+    MissingModules,
+    PathsPresent,
+    RdmaNetnsMode,
+    Swap,
+    Sysctls,
+)
+
+APT = (
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades --allow-change-held-packages "
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+)
+
+
+@operation()
+def pinned_packages(pins: dict[str, str], hold: bool = True):
+    """Install each package at its pinned upstream version (any Debian revision) and hold it."""
+    installed = host.get_fact(DebPackages, names=sorted(pins))
+    wrong = [name for name, version in pins.items() if not _matches(installed.get(name), version)]
+    if wrong:
+        yield APT + " " + " ".join(shlex.quote(f"{name}={pins[name]}-*") for name in sorted(wrong))
+    if hold:
+        unheld = [name for name in pins if name in wrong or not installed.get(name, ("", False))[1]]
+        if unheld:
+            yield "apt-mark hold " + " ".join(shlex.quote(n) for n in sorted(unheld))
+
+
+def _matches(found: tuple[str, bool] | None, upstream: str) -> bool:
+    if found is None:
+        return False
+    version = found[0].split(":", 1)[-1]  # drop an epoch
+    return version == upstream or version.startswith(upstream + "-")
+
+
+@operation()
+def packages_present(names: list[str]):
+    """Debian packages the node needs, at whatever version the configured source has."""
+    installed = host.get_fact(DebPackages, names=sorted(names))
+    missing = [n for n in names if n not in installed]
+    if missing:
+        yield APT + " " + " ".join(shlex.quote(n) for n in sorted(missing))
+
+
+@operation()
+def apt_update(sources_changed: bool, marker: str):
+    """Refresh apt's lists when kubehaus's sources changed or were never fetched."""
+    if sources_changed or not host.get_fact(PathsPresent, paths=[marker]):
+        yield "apt-get update -q -o APT::Update::Error-Mode=any"
+        yield f"touch {shlex.quote(marker)}"
+
+
+SWAP_FSTAB_SED = (
+    "sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# \\1  # kubehaus: swap off/' /etc/fstab"
+)
+
+
+@operation()
+def swap_off():
+    """Swap off now, and off after a reboot (swap lines in /etc/fstab commented out)."""
+    swap = host.get_fact(Swap)
+    if swap["active"]:
+        yield "swapoff -a"
+    if swap["fstab"]:
+        yield SWAP_FSTAB_SED
+
+
+@operation()
+def modules_loaded(names: list[str]):
+    """Load modules that are neither loaded nor built in; a built-in one needs nothing."""
+    missing = host.get_fact(MissingModules, names=names)
+    for name in missing:
+        yield f"modprobe {shlex.quote(name)}"
+
+
+@operation()
+def sysctls_set(settings: dict[str, str]):
+    """Set the kernel parameters whose live value differs (the drop-in keeps them after a reboot)."""
+    current = host.get_fact(Sysctls, keys=sorted(settings))
+    for key, value in sorted(settings.items()):
+        if current.get(key) != " ".join(str(value).split()):
+            yield f"sysctl -q -w {shlex.quote(f'{key}={value}')}"
+
+
+@operation()
+def rdma_netns_exclusive():
+    """Dranet moves RDMA devices into pods: switch a live shared-mode RDMA subsystem to exclusive
+    now (the ib_core option drop-in keeps it so at boot). Nodes without RDMA devices need nothing."""
+    if host.get_fact(RdmaNetnsMode) == "shared":
+        yield "rdma system set netns exclusive"
+
+
+@operation()
+def command_if(command: str, when: bool):
+    """Run a command only when an earlier step changed something (sysctl --system, restarts)."""
+    if when:
+        yield command
+
+
+@operation()
+def kubeadm_init(config_path: str, upload_certs: bool):
+    """Initialise the first control plane unless it already is (admin.conf present)."""
+    if host.get_fact(PathsPresent, paths=["/etc/kubernetes/admin.conf"]):
+        return
+    flags = " --upload-certs" if upload_certs else ""
+    # The join command kubeadm prints carries a token: --skip-token-print keeps it out of output.
+    yield f"kubeadm init --config {shlex.quote(config_path)} --skip-token-print{flags}"
+
+
+@operation()
+def kubeadm_join(config_path: str):
+    """Join with a 0600 config (it holds the token), then remove it, unless the node is joined already."""
+    if host.get_fact(PathsPresent, paths=["/etc/kubernetes/kubelet.conf"]):
+        return
+    quoted = shlex.quote(config_path)
+    yield f"kubeadm join --config {quoted}; status=$?; rm -f {quoted}; exit $status"
+
+
+@operation()
+def manifest_applied(path: str, kubeconfig: str):
+    """kubectl apply, only when a server-side dry run shows something to create or change."""
+    if host.get_fact(ManifestPending, path=path, kubeconfig=kubeconfig):
+        yield f"kubectl --kubeconfig {shlex.quote(kubeconfig)} apply -f {shlex.quote(path)}"
+
+
+@operation()
+def helm_release(
+    release: str,
+    namespace: str,
+    chart: str,
+    version: str,
+    reference: str,
+    values_path: str,
+    values: dict[str, Any],
+    kubeconfig: str,
+    repo: str | None = None,
+):
+    """helm upgrade --install, only when the release's chart version or values differ."""
+    found = host.get_fact(HelmRelease, release=release, namespace=namespace, kubeconfig=kubeconfig)
+    deployed = [r for r in (found or {}).get("releases", []) if r.get("name") == release]
+    if (
+        deployed
+        and deployed[0].get("chart") == f"{chart}-{version}"
+        and deployed[0].get("status") == "deployed"
+        and (found or {}).get("values") == values
+    ):
+        return
+    repo_flag = f" --repo {shlex.quote(repo)}" if repo else ""
+    yield (
+        f"helm --kubeconfig {shlex.quote(kubeconfig)} upgrade --install {shlex.quote(release)} "
+        f"{shlex.quote(reference)}{repo_flag} --version {shlex.quote(version)} -n {shlex.quote(namespace)} "
+        f"--create-namespace -f {shlex.quote(values_path)}"
+    )
+
+
+@operation()
+def node_metadata(
+    node: str,
+    labels: dict[str, str],
+    taints: list[dict[str, str]],
+    remove_taint_keys: list[str],
+    kubeconfig: str,
+):
+    """Labels and taints on one Node: set what differs, remove kubehaus taints that no longer apply."""
+    nodes = host.get_fact(KubernetesNodes, kubeconfig=kubeconfig)
+    if node not in nodes:
+        return
+    current = nodes[node]["metadata"].get("labels", {})
+    base = f"kubectl --kubeconfig {shlex.quote(kubeconfig)}"
+    wrong = {k: v for k, v in labels.items() if current.get(k) != v}
+    if wrong:
+        pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(wrong.items()))
+        yield f"{base} label node {shlex.quote(node)} {pairs} --overwrite"
+    present = nodes[node].get("spec", {}).get("taints", [])
+    for taint in taints:
+        if not any(_same_taint(taint, t) for t in present):
+            spec = taint["key"] + (f"={taint['value']}" if taint.get("value") else "") + f":{taint['effect']}"
+            yield f"{base} taint node {shlex.quote(node)} {shlex.quote(spec)} --overwrite"
+    for taint in present:
+        if taint["key"] in remove_taint_keys and not any(_same_taint(taint, t) for t in taints):
+            removal = f"{taint['key']}:{taint['effect']}-"
+            yield f"{base} taint node {shlex.quote(node)} {shlex.quote(removal)}"
+
+
+def _same_taint(a: dict[str, str], b: dict[str, str]) -> bool:
+    return (a["key"], a.get("value", ""), a["effect"]) == (b["key"], b.get("value", ""), b["effect"])

@@ -1,0 +1,272 @@
+"""``kubehaus apply`` against the lab, asserted through the stand-ins' cluster state.
+
+The lab: a control plane, healthy DGX H100, DGX A100, L40S and GB200 machines, one DGX with a
+failed NVLink and one with a fabric-manager version mismatch and an Xid. Two applies run, as a
+user runs them (the CLI); the second must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bootstrap.inventory.models import Addons
+from bootstrap.lab.machines import ssh_command
+from bootstrap.render.addons import dra_gpu_driver_values
+
+from .lab_fixture import Lab
+
+pytestmark = pytest.mark.lab
+
+TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
+CERTIFICATE_KEY = re.compile(r"\b[a-f0-9]{64}\b")
+MEMBERS = {"cp-1", "dgx-1", "l40s-1", "a100-1", "gb200-1", "dgx-4"}
+
+
+@dataclass
+class Run:
+    code: int
+    report: dict
+    stdout: str
+    stderr: str
+
+
+def apply(inventory: Path) -> Run:
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "apply", str(inventory), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        pytest.fail(f"apply printed no JSON report: {result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return Run(result.returncode, report, result.stdout, result.stderr)
+
+
+def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]:
+    argv = ssh_command(lab.spec.name, machine, [command])
+    return subprocess.run(
+        [argv[0], "-o", "BatchMode=yes", *argv[1:]], capture_output=True, text=True, timeout=120
+    )
+
+
+def kubectl_json(lab: Lab, arguments: str) -> dict:
+    result = on(lab, "cp-1", f"kubectl {arguments} -o json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def lab(apply_lab: Lab) -> Lab:
+    return apply_lab
+
+
+@pytest.fixture(scope="module")
+def before(lab: Lab) -> dict:
+    """The health gate on the bare lab, before anything is installed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "verify", str(lab.inventory), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def runs(lab: Lab, before: dict) -> tuple[Run, Run]:
+    return apply(lab.inventory), apply(lab.inventory)
+
+
+def test_only_healthy_nodes_join(runs: tuple[Run, Run], lab: Lab) -> None:
+    first, _ = runs
+    nodes = {n["metadata"]["name"] for n in kubectl_json(lab, "get nodes")["items"]}
+    assert nodes == MEMBERS, first.stderr[-3000:]
+    hosts = first.report["hosts"]
+    assert hosts["dgx-2"]["cluster"] == "quarantined: NVLINK_DOWN"
+    assert hosts["dgx-3"]["cluster"].startswith("quarantined: ")
+    assert hosts["dgx-3"]["health"]["codes"] == ["FABRIC_MANAGER_VERSION", "XID_EVENT"]
+    assert {h: e["cluster"] for h, e in hosts.items() if h in MEMBERS} == {
+        "cp-1": "control plane (first)",
+        "dgx-1": "joined",
+        "l40s-1": "joined",
+        "a100-1": "joined",
+        "gb200-1": "joined",
+        "dgx-4": "joined",
+    }
+    assert first.code == 1  # quarantined nodes are left out of the cluster: the exit code says so
+
+
+def test_a_node_without_its_driver_is_judged_again_once_it_has_one(
+    before: dict, runs: tuple[Run, Run]
+) -> None:
+    bare = before["nodes"]["dgx-4"]
+    assert (bare["action"], [f["code"] for f in bare["findings"]]) == ("join", ["NVML_UNAVAILABLE"])
+    first, second = runs
+    entry = first.report["hosts"]["dgx-4"]
+    assert entry["phases"] == ["os", "nvidia", "rediscover", "runtime", "kubernetes", "join"]
+    assert entry["health"] == {
+        "healthy": True,
+        "action": "join",
+        "codes": [],
+    }  # the verdict after rediscovery
+    assert entry["topology"]["gpus"] == 8 and entry["topology"]["driver"] == "580.95.05"
+    assert "nvidia: NVIDIA packages pinned" in entry["changes"]
+    assert "rediscover" not in second.report["hosts"]["dgx-4"]["phases"]  # the driver is there now
+
+
+def test_quarantined_nodes_are_prepared_but_not_joined(runs: tuple[Run, Run], lab: Lab) -> None:
+    first, _ = runs
+    assert first.report["hosts"]["dgx-2"]["phases"] == ["os", "nvidia", "runtime", "kubernetes"]
+    state = on(
+        lab, "dgx-2", "dpkg-query -W kubelet containerd.io; test -e /etc/kubernetes/kubelet.conf; echo $?"
+    )
+    assert "kubelet\t1.34.2" in state.stdout and state.stdout.strip().endswith("1")
+
+
+def test_a_second_apply_changes_nothing(runs: tuple[Run, Run]) -> None:
+    _, second = runs
+    assert {h: e.get("changes") for h, e in second.report["hosts"].items()} == {
+        h: [] for h in second.report["hosts"]
+    }, second.stderr[-3000:]
+    assert {h: e["cluster"] for h, e in second.report["hosts"].items() if h in MEMBERS - {"cp-1"}} == {
+        h: "member" for h in MEMBERS - {"cp-1"}
+    }
+
+
+def test_labels_and_taints(runs: tuple[Run, Run], lab: Lab) -> None:
+    nodes = {n["metadata"]["name"]: n for n in kubectl_json(lab, "get nodes")["items"]}
+    dgx = nodes["dgx-1"]["metadata"]["labels"]
+    assert dgx["nvidia.com/gpu.present"] == "true"
+    assert (dgx["kubehaus.io/block"], dgx["kubehaus.io/rack"]) == ("b1", "r1")
+    assert dgx["kubehaus.io/gpu-product"] == "NVIDIA-H100-80GB-HBM3" and dgx["kubehaus.io/gpu-count"] == "8"
+    assert dgx["kubehaus.io/numa-nodes"] == "2" and dgx["kubehaus.io/nvlink-domain"] == "dgx-1"
+    assert nodes["a100-1"]["metadata"]["labels"]["kubehaus.io/numa-nodes"] == "8"
+    assert "nvidia.com/gpu.clique" in nodes["gb200-1"]["metadata"]["labels"]
+    assert "nvidia.com/gpu.present" not in nodes["cp-1"]["metadata"]["labels"]
+    assert nodes["cp-1"]["spec"]["taints"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    ]
+    assert all("taints" not in nodes[n]["spec"] for n in MEMBERS - {"cp-1"})
+
+
+def test_addons_at_pinned_versions_with_their_values(runs: tuple[Run, Run], lab: Lab) -> None:
+    releases = json.loads(on(lab, "cp-1", "helm list -A -o json").stdout)
+    assert {(r["name"], r["chart"], r["status"]) for r in releases} == {
+        ("nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu-25.8.1", "deployed"),
+        ("kai-scheduler", "kai-scheduler-v0.12.0", "deployed"),
+    }
+    assert all(r["revision"] == "1" for r in releases)  # the second apply did not upgrade them
+    values = json.loads(
+        on(lab, "cp-1", "helm get values nvidia-dra-driver-gpu -n nvidia-dra-driver-gpu -o json").stdout
+    )
+    assert values == dra_gpu_driver_values(Addons())
+    daemonset = kubectl_json(lab, "get daemonset dranet -n kube-system")
+    assert [c["image"] for c in daemonset["spec"]["template"]["spec"]["containers"]] == [
+        "ghcr.io/google/dranet:v1.0.1"
+    ]
+    classes = {c["metadata"]["name"] for c in kubectl_json(lab, "get deviceclasses")["items"]}
+    assert {"dranet", "gpu.nvidia.com"} <= classes
+
+
+def test_kai_queues_and_topology(runs: tuple[Run, Run], lab: Lab) -> None:
+    queues = {q["metadata"]["name"]: q for q in kubectl_json(lab, "get queues")["items"]}
+    assert queues["team-a"]["spec"]["parentQueue"] == "research"
+    assert queues["research"]["spec"]["resources"]["gpu"]["quota"] == 8
+    topology = kubectl_json(lab, "get topology khapply")
+    assert [level["nodeLabel"] for level in topology["spec"]["levels"]] == [
+        "kubehaus.io/block",
+        "kubehaus.io/rack",
+        "nvidia.com/gpu.clique",
+        "kubernetes.io/hostname",
+    ]
+
+
+def test_nodes_run_the_stack_with_numa_aware_kubelets(runs: tuple[Run, Run], lab: Lab) -> None:
+    result = on(
+        lab,
+        "dgx-1",
+        "systemctl is-active kubelet containerd nvidia-fabricmanager nvidia-persistenced; "
+        "cat /run/containerd/kubehaus-standin.json; echo; "
+        "cat /etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
+    )
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["active"] * 4, result.stdout
+    runtime = json.loads(lines[4])
+    assert runtime["cri"] and runtime["cdi"] and runtime["nri"] and runtime["systemd_cgroup"]
+    drop_in = yaml.safe_load("\n".join(lines[5:]))
+    assert [entry["numaNode"] for entry in drop_in["reservedMemory"]] == [0, 1]
+    assert on(lab, "dgx-1", "test -e /etc/kubernetes/kubehaus-join.yaml").returncode == 1
+
+
+def test_cordon_state_is_kept(runs: tuple[Run, Run], lab: Lab) -> None:
+    assert on(lab, "cp-1", "kubectl cordon l40s-1").stdout.strip() == "node/l40s-1 cordoned"
+    assert kubectl_json(lab, "get node l40s-1")["spec"]["unschedulable"] is True
+    assert on(lab, "cp-1", "kubectl uncordon l40s-1").stdout.strip() == "node/l40s-1 uncordoned"
+    assert "unschedulable" not in kubectl_json(lab, "get node l40s-1")["spec"]
+
+
+def test_kubeadm_join_checks_token_and_ca_hash(runs: tuple[Run, Run], lab: Lab) -> None:
+    endpoint = "198.18.8.10:6443"
+    bad_token = on(
+        lab, "dgx-2", f"kubeadm join {endpoint} --token nope --discovery-token-ca-cert-hash sha256:{'a' * 64}"
+    )
+    assert bad_token.returncode != 0 and "was not of the form" in bad_token.stderr
+    bad_hash = on(
+        lab,
+        "dgx-2",
+        f"kubeadm join {endpoint} --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash md5:00",
+    )
+    assert bad_hash.returncode != 0 and "invalid hash" in bad_hash.stderr
+    token = "abcdef.0123456789abcdef"
+    unknown = on(
+        lab,
+        "dgx-2",
+        f"kubeadm join {endpoint} --token {token} --discovery-token-ca-cert-hash sha256:{'a' * 64}",
+    )
+    assert unknown.returncode != 0 and "none of the public keys" in unknown.stderr  # the CA is pinned
+    assert on(lab, "dgx-2", "test -e /etc/kubernetes/kubelet.conf").returncode == 1
+
+
+def test_kubeconfig_is_private(runs: tuple[Run, Run], lab: Lab) -> None:
+    kubeconfig = lab.paths.cluster_state / "admin.conf"
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    assert (
+        yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        == "https://198.18.8.10:6443"
+    )
+
+
+def test_secrets_never_reach_output_or_reports(runs: tuple[Run, Run], lab: Lab) -> None:
+    texts = [run.stdout + run.stderr for run in runs]
+    texts += [p.read_text() for p in (lab.paths.cluster_state / "runs").rglob("*.json")]
+    for text in texts:
+        assert not TOKEN.search(text)
+        assert not CERTIFICATE_KEY.search(text)
+
+
+def test_an_unreachable_node_does_not_stop_the_others(
+    runs: tuple[Run, Run], lab: Lab, tmp_path: Path
+) -> None:
+    inventory = yaml.safe_load(lab.inventory.read_text())
+    inventory["hosts"].append(
+        {"name": "gone-1", "address": "198.18.8.99", "roles": ["worker"], "profile": "cpu-only"}
+    )
+    changed = tmp_path / "inventory.yaml"
+    changed.write_text(yaml.safe_dump(inventory))
+    run = apply(changed)
+    assert run.code == 1
+    assert run.report["hosts"]["gone-1"]["status"] == "failed"
+    assert run.report["hosts"]["gone-1"]["failed_phase"] == "connect"
+    assert all(
+        run.report["hosts"][h]["status"] == "ok" and run.report["hosts"][h]["changes"] == [] for h in MEMBERS
+    )
