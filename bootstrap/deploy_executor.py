@@ -65,10 +65,17 @@ _current = local()
 
 
 def step(name: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """Run one pyinfra operation on the current host now; returns whether it changed anything."""
+    """Run one pyinfra operation on the current host now; returns whether it changed anything.
+
+    In a dry run (plan) the operation only reads the node and says whether it would change it.
+    """
     log: HostLog = _current.log
     state: State = _current.state
     host: PyinfraHost = _current.host
+    if _current.dry_run:
+        would = bool(operation(*args, name=name, **kwargs).will_change)
+        log.steps.append((name, would))
+        return would
     try:
         meta = operation(*args, name=name, **kwargs)
     except NestedOperationError as exc:
@@ -93,13 +100,15 @@ def run_deploy(
     """Run ``deploy(host_name)`` on each of ``hosts`` in parallel; failures fail only that host."""
     assert ctx.state is not None, "the connect phase runs first"
     state = ctx.state
-    state.is_executing = True
-    state.check_for_changes = False
+    dry_run = ctx.options.dry_run
+    # executing: each operation runs as soon as it is called; dry run: it is only checked
+    state.is_executing = not dry_run
+    state.check_for_changes = dry_run
     logs: dict[str, HostLog] = {}
 
     def work(pyinfra_host: PyinfraHost) -> HostLog:
         log = HostLog()
-        _current.log, _current.state, _current.host = log, state, pyinfra_host
+        _current.log, _current.state, _current.host, _current.dry_run = log, state, pyinfra_host, dry_run
         with ctx_host.use(pyinfra_host):  # greenlet-local in pyinfra
             deploy(pyinfra_host.name)
         return log

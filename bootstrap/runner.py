@@ -39,6 +39,7 @@ class RunOptions:
     limit: list[str] | None = None
     trust_new_host_keys: bool = False
     parallel: int | None = None  # hosts worked on at once; None: pyinfra's default (20 per CPU core)
+    dry_run: bool = False  # plan: gather facts and say what would change; change nothing
 
 
 class Progress(Protocol):
@@ -87,6 +88,8 @@ class RunContext:
     changes: dict[str, list[str]] = field(default_factory=dict)  # host -> "phase: step" that changed
     cluster: dict[str, str] = field(default_factory=dict)  # host -> joined / quarantined / ... and why
     phases_run: dict[str, list[str]] = field(default_factory=dict)  # host -> phases that worked on it
+    before_phase: list[Callable[[], None]] = field(default_factory=list)  # e.g. the lock's heartbeat
+    at_end: list[Callable[[], None]] = field(default_factory=list)  # run even after a failure (lock release)
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""
@@ -148,6 +151,7 @@ class RunReport:
     phases: list[PhaseRecord]
     hosts: dict[str, dict[str, Any]]
     aborted: str | None = None
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:
@@ -156,6 +160,7 @@ class RunReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "schema": "kubehaus.run-report/v1",
+            "dry_run": self.dry_run,
             "cluster": self.cluster,
             "started": self.started,
             "ok": self.ok,
@@ -196,14 +201,21 @@ class Runner:
                     records.append(PhaseRecord(phase.name, phase.title, False, 0.0))
                     continue
                 begin = time.monotonic()
+                for hook in ctx.before_phase:
+                    hook()
                 ctx.progress.phase_started(phase, len(ctx.active()))
                 phase.run(ctx)
                 seconds = round(time.monotonic() - begin, 3)
                 ctx.progress.phase_finished(phase, seconds)
                 records.append(PhaseRecord(phase.name, phase.title, True, seconds))
         finally:
+            for hook in ctx.at_end:
+                with contextlib.suppress(Exception):  # cleanup must not hide the run's result
+                    hook()
             self._disconnect()
-        report = RunReport(ctx.inventory.name, started, records, self._host_summary(), ctx.aborted)
+        report = RunReport(
+            ctx.inventory.name, started, records, self._host_summary(), ctx.aborted, ctx.options.dry_run
+        )
         ctx.state_dir.write_json(ctx.state_dir.new_run_dir() / "report.json", report.as_dict())
         return report
 

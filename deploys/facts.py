@@ -183,7 +183,11 @@ class KubernetesNodes(FactBase):
     default = dict
 
     def command(self, kubeconfig: str) -> str:
-        return f"kubectl --kubeconfig {shlex.quote(kubeconfig)} get nodes -o json"
+        # no cluster yet (a plan before the first apply): no nodes
+        return (
+            f"[ -e {shlex.quote(kubeconfig)} ] && kubectl --kubeconfig {shlex.quote(kubeconfig)} "
+            "get nodes -o json || echo '{\"items\": []}'"
+        )
 
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
         items = json.loads("\n".join(output))["items"]

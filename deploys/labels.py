@@ -9,7 +9,9 @@ from .operations import node_metadata
 
 
 def label_nodes(
-    wanted: dict[str, tuple[dict[str, str], list[dict[str, str]]]], managed_taints: list[str]
+    wanted: dict[str, tuple[dict[str, str], list[dict[str, str]]]],
+    managed_taints: list[str],
+    joining: set[str],
 ) -> None:
     for node, (labels, taints) in sorted(wanted.items()):
         step(
@@ -20,4 +22,5 @@ def label_nodes(
             taints=taints,
             remove_taint_keys=managed_taints,
             kubeconfig=ADMIN_KUBECONFIG,
+            joining=node in joining,
         )

@@ -173,10 +173,15 @@ def node_metadata(
     taints: list[dict[str, str]],
     remove_taint_keys: list[str],
     kubeconfig: str,
+    joining: bool = False,
 ):
-    """Labels and taints on one Node: set what differs, remove kubehaus taints that no longer apply."""
+    """Labels and taints on one Node: set what differs, remove kubehaus taints that no longer apply.
+
+    A node not in the cluster is left alone, unless it is about to join (a plan's prediction)."""
     nodes = host.get_fact(KubernetesNodes, kubeconfig=kubeconfig)
     if node not in nodes:
+        if joining:
+            yield f"true labels and taints for {shlex.quote(node)} once it has joined"
         return
     current = nodes[node]["metadata"].get("labels", {})
     base = f"kubectl --kubeconfig {shlex.quote(kubeconfig)}"

@@ -33,7 +33,7 @@ machines:
 # apply changes machines for good (packages, a cluster): it gets a lab of its own, fresh, so the
 # discovery, health and mirror tests keep seeing machines exactly as lab up made them.
 APPLY_LAB = (
-    TEST_LAB.replace("name: khtest", "name: khapply").replace("198.18.7.0/24", "198.18.8.0/24")
+    TEST_LAB.replace("name: khtest", "name: khapply").replace("198.18.7.0/24", "198.18.20.0/24")
     + "  - {name: dgx-4, profile: dgx-h100, faults: [driver-not-installed], "
     "topology: {block: b2, rack: r3}}\n"
 )

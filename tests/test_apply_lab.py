@@ -7,10 +7,12 @@ user runs them (the CLI); the second must change nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,20 +40,6 @@ class Run:
     stderr: str
 
 
-def apply(inventory: Path) -> Run:
-    result = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "apply", str(inventory), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    try:
-        report = json.loads(result.stdout)
-    except ValueError:
-        pytest.fail(f"apply printed no JSON report: {result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-    return Run(result.returncode, report, result.stdout, result.stderr)
-
-
 def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]:
     argv = ssh_command(lab.spec.name, machine, [command])
     return subprocess.run(
@@ -66,24 +54,61 @@ def kubectl_json(lab: Lab, arguments: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def lab(apply_lab: Lab) -> Lab:
-    return apply_lab
+def lab(apply_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """The apply lab, its inventory asking for ComputeDomains (GB200 multi-node NVLink) too."""
+    inventory = yaml.safe_load(apply_lab.inventory.read_text())
+    inventory["addons"]["dra_gpu_driver"] = {"compute_domains": True}
+    site = tmp_path_factory.mktemp("site") / "inventory.yaml"
+    site.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return dataclasses.replace(apply_lab, inventory=site)
 
 
-@pytest.fixture(scope="module")
-def before(lab: Lab) -> dict:
-    """The health gate on the bare lab, before anything is installed."""
+# What a plan must leave exactly as it was: packages, every file under /etc and /var/lib/kubelet,
+# the running units.
+SNAPSHOT = (
+    "(dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'; "
+    "find /etc /var/lib/kubelet -type f -exec sha256sum {} + 2>/dev/null | sort; "
+    "systemctl list-units --state=active --no-legend --plain | awk '{print $1}' | sort) | sha256sum"
+)
+
+
+def kubehaus(verb: str, inventory: Path) -> Run:
     result = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "verify", str(lab.inventory), "-o", "json"],
+        [sys.executable, "-m", "bootstrap", verb, str(inventory), "-o", "json"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
-    return json.loads(result.stdout)
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        pytest.fail(f"{verb} printed no JSON report: {result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return Run(result.returncode, report, result.stdout, result.stderr)
+
+
+def apply(inventory: Path) -> Run:
+    return kubehaus("apply", inventory)
+
+
+@dataclass
+class Before:
+    verify: dict
+    plan: Run
+    unchanged: dict[str, bool]  # machine -> its snapshot is the same after the plan
 
 
 @pytest.fixture(scope="module")
-def runs(lab: Lab, before: dict) -> tuple[Run, Run]:
+def before(lab: Lab) -> Before:
+    """The health gate and a plan on the bare lab, before anything is installed."""
+    machines = [m.name for m in lab.spec.machines]
+    snapshots = {m: on(lab, m, SNAPSHOT).stdout for m in machines}
+    verify = kubehaus("verify", lab.inventory).report
+    plan = kubehaus("plan", lab.inventory)
+    return Before(verify, plan, {m: on(lab, m, SNAPSHOT).stdout == snapshots[m] for m in machines})
+
+
+@pytest.fixture(scope="module")
+def runs(lab: Lab, before: Before) -> tuple[Run, Run]:
     return apply(lab.inventory), apply(lab.inventory)
 
 
@@ -107,9 +132,9 @@ def test_only_healthy_nodes_join(runs: tuple[Run, Run], lab: Lab) -> None:
 
 
 def test_a_node_without_its_driver_is_judged_again_once_it_has_one(
-    before: dict, runs: tuple[Run, Run]
+    before: Before, runs: tuple[Run, Run]
 ) -> None:
-    bare = before["nodes"]["dgx-4"]
+    bare = before.verify["nodes"]["dgx-4"]
     assert (bare["action"], [f["code"] for f in bare["findings"]]) == ("join", ["NVML_UNAVAILABLE"])
     first, second = runs
     entry = first.report["hosts"]["dgx-4"]
@@ -122,6 +147,29 @@ def test_a_node_without_its_driver_is_judged_again_once_it_has_one(
     assert entry["topology"]["gpus"] == 8 and entry["topology"]["driver"] == "580.95.05"
     assert "nvidia: NVIDIA packages pinned" in entry["changes"]
     assert "rediscover" not in second.report["hosts"]["dgx-4"]["phases"]  # the driver is there now
+
+
+def test_plan_changes_nothing_and_says_what_apply_will_do(
+    before: Before, runs: tuple[Run, Run], lab: Lab
+) -> None:
+    assert before.unchanged == {m.name: True for m in lab.spec.machines}
+    plan = before.plan
+    assert plan.code == 0 and plan.report["dry_run"] is True
+    hosts = plan.report["hosts"]
+    assert hosts["cp-1"]["cluster"] == "would initialise the cluster (kubeadm init)"
+    assert hosts["dgx-1"]["cluster"] == "would join" and "join: kubeadm join" in hosts["dgx-1"]["changes"]
+    assert hosts["dgx-2"]["cluster"] == "quarantined: NVLINK_DOWN"
+    assert "nvidia: NVIDIA packages pinned" in hosts["dgx-1"]["changes"]
+    first, _ = runs
+    for name, entry in first.report["hosts"].items():  # everything apply changed, the plan announced
+        planned = set(hosts[name].get("changes", []))
+        # (a restart depends on whether a unit happened to be running at that moment)
+        done = {c for c in entry.get("changes", []) if not c.startswith("join:") and "restarted" not in c}
+        assert done <= planned, name
+    after = kubehaus("plan", lab.inventory)
+    assert {h: e.get("changes") for h, e in after.report["hosts"].items()} == {
+        h: [] for h in after.report["hosts"]
+    }
 
 
 def test_quarantined_nodes_are_prepared_but_not_joined(runs: tuple[Run, Run], lab: Lab) -> None:
@@ -169,7 +217,10 @@ def test_addons_at_pinned_versions_with_their_values(runs: tuple[Run, Run], lab:
     values = json.loads(
         on(lab, "cp-1", "helm get values nvidia-dra-driver-gpu -n nvidia-dra-driver-gpu -o json").stdout
     )
-    assert values == dra_gpu_driver_values(Addons())
+    assert values == dra_gpu_driver_values(
+        Addons.model_validate({"dra_gpu_driver": {"compute_domains": True}})
+    )
+    assert values["resources"]["computeDomains"]["enabled"] is True
     daemonset = kubectl_json(lab, "get daemonset dranet -n kube-system")
     assert [c["image"] for c in daemonset["spec"]["template"]["spec"]["containers"]] == [
         "ghcr.io/google/dranet:v1.0.1"
@@ -216,7 +267,7 @@ def test_cordon_state_is_kept(runs: tuple[Run, Run], lab: Lab) -> None:
 
 
 def test_kubeadm_join_checks_token_and_ca_hash(runs: tuple[Run, Run], lab: Lab) -> None:
-    endpoint = "198.18.8.10:6443"
+    endpoint = "198.18.20.10:6443"
     bad_token = on(
         lab, "dgx-2", f"kubeadm join {endpoint} --token nope --discovery-token-ca-cert-hash sha256:{'a' * 64}"
     )
@@ -237,12 +288,20 @@ def test_kubeadm_join_checks_token_and_ca_hash(runs: tuple[Run, Run], lab: Lab) 
     assert on(lab, "dgx-2", "test -e /etc/kubernetes/kubelet.conf").returncode == 1
 
 
+def test_compute_domains_turn_the_host_imex_service_off(runs: tuple[Run, Run], lab: Lab) -> None:
+    first, _ = runs
+    assert "nvidia: host IMEX masked" in first.report["hosts"]["gb200-1"]["changes"]
+    state = on(lab, "gb200-1", "systemctl is-enabled nvidia-imex; systemctl is-active nvidia-imex")
+    assert state.stdout.split() == ["masked", "inactive"]
+    assert not any("IMEX" in c for c in first.report["hosts"]["dgx-1"]["changes"])  # no IMEX there
+
+
 def test_kubeconfig_is_private(runs: tuple[Run, Run], lab: Lab) -> None:
     kubeconfig = lab.paths.cluster_state / "admin.conf"
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
     assert (
         yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        == "https://198.18.8.10:6443"
+        == "https://198.18.20.10:6443"
     )
 
 
@@ -254,12 +313,34 @@ def test_secrets_never_reach_output_or_reports(runs: tuple[Run, Run], lab: Lab) 
         assert not CERTIFICATE_KEY.search(text)
 
 
+def test_a_second_apply_is_refused_while_one_runs(runs: tuple[Run, Run], lab: Lab) -> None:
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bootstrap", "apply", str(lab.inventory), "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while on(lab, "cp-1", "test -e /var/lib/kubehaus/apply.lock").returncode != 0:
+            assert first.poll() is None and time.monotonic() < deadline, "the first apply never took the lock"
+            time.sleep(0.2)
+        second = apply(lab.inventory)
+    finally:
+        output, _ = first.communicate(timeout=600)
+    assert second.code == 1
+    assert second.report["aborted"].startswith("another apply holds the cluster lock on cp-1: ")
+    assert f"(pid {first.pid})" in second.report["aborted"]
+    assert json.loads(output)["hosts"]["cp-1"]["changes"] == []  # the first one carried on undisturbed
+    assert on(lab, "cp-1", "test -e /var/lib/kubehaus/apply.lock").returncode == 1  # released at its end
+
+
 def test_an_unreachable_node_does_not_stop_the_others(
     runs: tuple[Run, Run], lab: Lab, tmp_path: Path
 ) -> None:
     inventory = yaml.safe_load(lab.inventory.read_text())
     inventory["hosts"].append(
-        {"name": "gone-1", "address": "198.18.8.99", "roles": ["worker"], "profile": "cpu-only"}
+        {"name": "gone-1", "address": "198.18.20.99", "roles": ["worker"], "profile": "cpu-only"}
     )
     changed = tmp_path / "inventory.yaml"
     changed.write_text(yaml.safe_dump(inventory))

@@ -59,35 +59,49 @@ def run(args: argparse.Namespace) -> int:
     inventory, runner = prepared
     report = runner.run()
     data = report.as_dict()
-    left_out = [name for name, entry in data["hosts"].items() if not entry.get("cluster", "").startswith(
-        ("joined", "member", "control plane"))]  # fmt: skip
-    if args.output == "json":
-        print(json.dumps(data, indent=2))
-    else:
-        console = Console(highlight=False)
-        table = Table(title=f"cluster {inventory.name}: apply")
-        for column in ("node", "health", "cluster", "phases", "changes"):
-            table.add_column(column, overflow="fold")
-        for name, entry in data["hosts"].items():
-            health = entry.get("health", {})
-            health_text = "healthy" if health.get("healthy") else ", ".join(health.get("codes", [])) or "-"
-            cluster = entry.get("cluster") or (
-                f"failed in {entry['failed_phase']}" if entry.get("failed_phase") else "-"
-            )
-            table.add_row(
-                name,
-                health_text,
-                escape(cluster),
-                ", ".join(entry.get("phases", [])) or "-",
-                str(len(entry.get("changes", []))),
-            )
-        console.print(table)
-        for name, entry in data["hosts"].items():
-            if entry.get("error"):
-                message = f"{name}: {entry['failed_phase']}: {entry['error']}"
-                console.print(f"[red]{escape(message)}[/]", soft_wrap=True)
-        if report.aborted:
-            console.print(f"[red]aborted: {escape(report.aborted)}[/]", soft_wrap=True)
-        total = sum(len(e.get("changes", [])) for e in data["hosts"].values())
-        console.print(f"{total} change(s); kubeconfig: {runner.ctx.state_dir.kubeconfig}")
+    members = ("joined", "member", "control plane")
+    left_out = [
+        name for name, entry in data["hosts"].items() if not entry.get("cluster", "").startswith(members)
+    ]
+    show_report(args.output, inventory.name, data, "apply")
+    if args.output != "json":
+        Console(highlight=False).print(f"kubeconfig: {runner.ctx.state_dir.kubeconfig}")
     return EXIT_OK if report.ok and not left_out else EXIT_FAILED
+
+
+def show_report(output: str, cluster: str, data: dict, verb: str) -> None:
+    """The run report as JSON, or as a table per node with the errors and changes under it."""
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    dry_run = data.get("dry_run")
+    console = Console(highlight=False)
+    table = Table(title=f"cluster {cluster}: {verb}")
+    for column in ("node", "health", "cluster", "phases", "would change" if dry_run else "changes"):
+        table.add_column(column, overflow="fold")
+    for name, entry in data["hosts"].items():
+        health = entry.get("health", {})
+        health_text = "healthy" if health.get("healthy") else ", ".join(health.get("codes", [])) or "-"
+        cluster_text = entry.get("cluster") or (
+            f"failed in {entry['failed_phase']}" if entry.get("failed_phase") else "-"
+        )
+        table.add_row(
+            name,
+            health_text,
+            escape(cluster_text),
+            ", ".join(entry.get("phases", [])) or "-",
+            str(len(entry.get("changes", []))),
+        )
+    console.print(table)
+    if dry_run:
+        for name, entry in data["hosts"].items():
+            for change in entry.get("changes", []):
+                console.print(f"  {escape(name)}: would change: {escape(change)}", soft_wrap=True)
+    for name, entry in data["hosts"].items():
+        if entry.get("error"):
+            message = f"{name}: {entry['failed_phase']}: {entry['error']}"
+            console.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+    if data.get("aborted"):
+        console.print(f"[red]aborted: {escape(data['aborted'])}[/]", soft_wrap=True)
+    total = sum(len(e.get("changes", [])) for e in data["hosts"].values())
+    console.print(f"{total} {'step(s) would change' if dry_run else 'change(s)'}")

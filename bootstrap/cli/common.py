@@ -97,16 +97,20 @@ def register_host_verb(
     return parser
 
 
-def prepare_run(args: argparse.Namespace, phases: Callable[[], list]) -> tuple[Inventory, Runner] | None:
+def prepare_run(
+    args: argparse.Namespace, phases: Callable[[], list], dry_run: bool = False
+) -> tuple[Inventory, Runner] | None:
     """Load the inventory and build the runner; None after reporting why not (exit 2)."""
     inventory = load_or_report(args.inventory)
     if inventory is None:
         return None
-    runner = build_runner(args, inventory, phases())
+    runner = build_runner(args, inventory, phases(), dry_run)
     return None if runner is None else (inventory, runner)
 
 
-def build_runner(args: argparse.Namespace, inventory: Inventory, phases: list) -> Runner | None:
+def build_runner(
+    args: argparse.Namespace, inventory: Inventory, phases: list, dry_run: bool = False
+) -> Runner | None:
     """The runner for a verb's phases with the shared options; None after reporting a bad --limit."""
     from ..runner import Runner, RunOptions
     from ..state_dir import StateDir
@@ -114,7 +118,10 @@ def build_runner(args: argparse.Namespace, inventory: Inventory, phases: list) -
 
     try:
         options = RunOptions(
-            limit=limit_of(args), trust_new_host_keys=args.trust_new_host_keys, parallel=args.parallel
+            limit=limit_of(args),
+            trust_new_host_keys=args.trust_new_host_keys,
+            parallel=args.parallel,
+            dry_run=dry_run,
         )
         state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
         return Runner(inventory, phases, options, ConsoleProgress(), state_dir)

@@ -44,10 +44,11 @@ def driver_service_files(hw: MachineHardware) -> dict[str, tuple[str, int]]:
         if service is None or not service.installed:
             continue
         files[f"usr/bin/{binary}"] = (_daemon(banner.format(version=service.version)), 0o755)
-        files[f"etc/systemd/system/{unit}.service"] = (_unit(unit, binary), 0o644)
+        # where the driver packages put their units (an admin's copy in /etc could not be masked)
+        files[f"lib/systemd/system/{unit}.service"] = (_unit(unit, binary), 0o644)
         if service.active:
             files[f"etc/systemd/system/multi-user.target.wants/{unit}.service"] = (
-                f"LINK:/etc/systemd/system/{unit}.service",
+                f"LINK:/lib/systemd/system/{unit}.service",
                 0o777,
             )
     return files

@@ -11,10 +11,12 @@ def apply_phases() -> list[Phase]:
     """``kubehaus apply``: the health gate, the node stack on every host, then the cluster."""
     from .addons import AddonsPhase
     from .control_plane import ControlPlanePhase
+    from .hooks import HookPhase
     from .join import JoinPhase
     from .kubeconfig import KubeconfigPhase
     from .kubernetes import KubernetesPhase
     from .labels import LabelsPhase
+    from .lock import LockPhase
     from .nvidia import NvidiaPhase
     from .os_prep import OsPhase
     from .rediscover import RediscoverPhase
@@ -22,18 +24,22 @@ def apply_phases() -> list[Phase]:
 
     return [
         ConnectPhase(),
+        LockPhase(),
         DiscoverPhase(),
         VerifyPhase(),
+        HookPhase("before-os"),
         OsPhase(),
         NvidiaPhase(),
         RediscoverPhase(),
         RuntimePhase(),
         KubernetesPhase(),
         ControlPlanePhase(),
+        HookPhase("before-join"),
         JoinPhase(),
         AddonsPhase(),
         LabelsPhase(),
         KubeconfigPhase(),
+        HookPhase("after-apply"),
     ]
 
 

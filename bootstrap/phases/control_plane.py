@@ -34,8 +34,10 @@ class ControlPlanePhase(Phase):
         documents = kubeadm_init_config(ctx.inventory)
         config = NodeFile(KUBEADM_CONFIG, yaml.safe_dump_all(documents, sort_keys=False), 0o600)
         upload_certs = len(ctx.inventory.control_planes) > 1
-        run_deploy(ctx, self, [first.name], lambda _name: init_control_plane(config, upload_certs))
+        logs = run_deploy(ctx, self, [first.name], lambda _name: init_control_plane(config, upload_certs))
         if first.name in ctx.failures:
             ctx.aborted = f"kubeadm init failed on {first.name}: {ctx.failures[first.name].message}"
+        elif ctx.options.dry_run and "kubeadm init" in logs[first.name].changed_steps:
+            ctx.cluster[first.name] = "would initialise the cluster (kubeadm init)"
         else:
             ctx.cluster[first.name] = "control plane (first)"

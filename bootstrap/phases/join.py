@@ -82,13 +82,20 @@ class JoinPhase(Phase):
         try:
             members = registered_nodes(cp_host)
         except JoinError as exc:
-            ctx.aborted = f"cannot list the cluster's nodes on {first.name}: {exc}"
-            return
+            if not ctx.options.dry_run:
+                ctx.aborted = f"cannot list the cluster's nodes on {first.name}: {exc}"
+                return
+            members = set()  # plan: no cluster yet
         joining = [h for h in candidates if h.name not in members]
         for host in candidates:
             if host.name in members:
                 ctx.cluster[host.name] = "member" + self._taint_note(ctx, host)
         if not joining:
+            return
+        if ctx.options.dry_run:  # plan: no token is made
+            for host in joining:
+                ctx.cluster[host.name] = "would join" + self._taint_note(ctx, host)
+                ctx.changes.setdefault(host.name, []).append(f"{self.name}: kubeadm join")
             return
         try:
             secrets = self._join_secrets(cp_host, any(h.is_control_plane for h in joining))

@@ -17,7 +17,7 @@ class KubeconfigPhase(Phase):
 
     def should_run(self, ctx: RunContext) -> bool:
         first = first_control_plane(ctx)
-        return first.name in ctx.connected() and first.name not in ctx.failures
+        return not ctx.options.dry_run and first.name in ctx.connected() and first.name not in ctx.failures
 
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)

@@ -37,4 +37,6 @@ class LabelsPhase(Phase):
             taints = node_taints(host, taint)
             wanted[host.name] = (node_labels(host, ctx.topologies.get(host.name)), taints)
         first = first_control_plane(ctx)
-        run_deploy(ctx, self, [first.name], lambda _name: label_nodes(wanted, [UNHEALTHY_TAINT_KEY]))
+        # in a plan, nodes that would join (or the cluster that would be made) get their labels too
+        joining = {name for name, state in ctx.cluster.items() if state.startswith("would ")}
+        run_deploy(ctx, self, [first.name], lambda _name: label_nodes(wanted, [UNHEALTHY_TAINT_KEY], joining))

@@ -26,7 +26,7 @@ class RediscoverPhase(Phase):
         ]
 
     def should_run(self, ctx: RunContext) -> bool:
-        return bool(self.hosts(ctx))
+        return not ctx.options.dry_run and bool(self.hosts(ctx))
 
     def run(self, ctx: RunContext) -> None:
         wanted = set(self.hosts(ctx))

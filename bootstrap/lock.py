@@ -1,0 +1,87 @@
+"""The cluster-wide apply lock: who holds it, since when, and when a lock counts as abandoned (pure).
+
+The lock is a small JSON file on the first control plane, created atomically (the shell's noclobber)
+so two applies can never both take it. The holder refreshes its heartbeat at every phase; a lock
+whose heartbeat is older than STALE_AFTER belongs to an apply that died, and the next apply takes it
+over, saying whose it was.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+LOCK_FILE = "/var/lib/kubehaus/apply.lock"
+STALE_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    owner: str  # user@controller (pid N)
+    run: str  # the run's start time, as in its report
+    acquired: str
+    heartbeat: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def parse(cls, text: str) -> LockRecord | None:
+        try:
+            data = json.loads(text)
+            return cls(**{k: str(data[k]) for k in ("owner", "run", "acquired", "heartbeat")})
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def is_stale(self, now: datetime) -> bool:
+        try:
+            beat = datetime.fromisoformat(self.heartbeat)
+        except ValueError:
+            return True
+        return now - beat > STALE_AFTER
+
+    def describe(self) -> str:
+        return f"{self.owner}, since {self.acquired} (last heartbeat {self.heartbeat})"
+
+
+def now_text(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).isoformat(timespec="seconds")
+
+
+def acquire_command(record: LockRecord, path: str = LOCK_FILE) -> str:
+    """Create the lock only if absent; print the holder's record when it is not ours."""
+    lock = shlex.quote(path)
+    return (
+        f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])} && "
+        f"if (set -C; printf '%s\\n' {shlex.quote(record.to_json())} > {lock}) 2>/dev/null; "
+        f"then echo KUBEHAUS-LOCKED; else echo KUBEHAUS-HELD; cat {lock}; fi"
+    )
+
+
+def replace_command(record: LockRecord, expected_old: str, path: str = LOCK_FILE) -> str:
+    """Take over a stale lock, only if it is still the stale one (no race with a third apply)."""
+    lock = shlex.quote(path)
+    return (
+        f'if [ "$(cat {lock} 2>/dev/null)" = {shlex.quote(expected_old)} ]; then '
+        f"printf '%s\\n' {shlex.quote(record.to_json())} > {lock}.new && mv {lock}.new {lock} "
+        "&& echo KUBEHAUS-LOCKED; else echo KUBEHAUS-HELD; cat " + lock + "; fi"
+    )
+
+
+def heartbeat_command(record: LockRecord, path: str = LOCK_FILE) -> str:
+    """Refresh our heartbeat, only while the lock is still ours."""
+    lock = shlex.quote(path)
+    return (
+        f"grep -qF {shlex.quote(record.owner)} {lock} && grep -qF {shlex.quote(record.run)} {lock} && "
+        f"printf '%s\\n' {shlex.quote(record.to_json())} > {lock}.new && mv {lock}.new {lock}"
+    )
+
+
+def release_command(record: LockRecord, path: str = LOCK_FILE) -> str:
+    lock = shlex.quote(path)
+    return (
+        f"grep -qF {shlex.quote(record.owner)} {lock} 2>/dev/null && "
+        f"grep -qF {shlex.quote(record.run)} {lock} && rm -f {lock}; true"
+    )

@@ -1,0 +1,86 @@
+"""Phase ``lock``: take the cluster-wide apply lock on the first control plane, or stop.
+
+Two applies at once would race on joins, tokens and upgrades; the second is refused with the
+holder's name. The lock is released when the run ends (also on failure), its heartbeat refreshed
+at every phase, and a lock abandoned by a dead apply is taken over after STALE_AFTER.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import socket
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from ..lock import LockRecord, acquire_command, heartbeat_command, now_text, release_command, replace_command
+from ..runner import Phase, RunContext
+from .node_roles import first_control_plane
+
+
+class LockPhase(Phase):
+    name = "lock"
+    title = "Take the cluster lock"
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return not ctx.options.dry_run
+
+    def run(self, ctx: RunContext) -> None:
+        first = first_control_plane(ctx)
+        if first.name not in {h.name for h in ctx.selected}:
+            ctx.aborted = (
+                f"--limit must include the first control plane {first.name}: it holds the cluster lock "
+                "and forms the cluster"
+            )
+            return
+        host = ctx.pyinfra_hosts.get(first.name)
+        if host is None or first.name in ctx.failures:
+            ctx.aborted = (
+                f"cannot take the cluster lock: the first control plane {first.name} is not reachable "
+                "(apply changes nothing without it)"
+            )
+            return
+        started = now_text()
+        owner = f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})"
+        record = LockRecord(owner=owner, run=started, acquired=started, heartbeat=started)
+        ok, output = host.run_shell_command(acquire_command(record), print_output=False, print_input=False)
+        lines = list(output.stdout_lines) if ok else []
+        if lines[:1] != ["KUBEHAUS-LOCKED"]:
+            held_text = "\n".join(lines[1:]).strip()
+            holder = LockRecord.parse(held_text)
+            if holder is not None and holder.is_stale(datetime.now(UTC)):
+                ok, output = host.run_shell_command(
+                    replace_command(record, held_text), print_output=False, print_input=False
+                )
+                if ok and list(output.stdout_lines)[:1] == ["KUBEHAUS-LOCKED"]:
+                    ctx.progress.host_done(
+                        self, first.name, True, f"took over a stale lock of {holder.describe()}"
+                    )
+                    self._hold(ctx, record)
+                    return
+            who = holder.describe() if holder else (held_text or "\n".join(output.stderr_lines) or "unknown")
+            ctx.aborted = (
+                f"another apply holds the cluster lock on {first.name}: {who}. Wait for it to finish; if it "
+                f"died, the lock is taken over once its heartbeat is 15 minutes old (or remove "
+                f"/var/lib/kubehaus/apply.lock on {first.name} yourself)"
+            )
+            return
+        ctx.progress.host_done(self, first.name, True, f"held by {owner}")
+        self._hold(ctx, record)
+
+    @staticmethod
+    def _hold(ctx: RunContext, record: LockRecord) -> None:
+        host = ctx.pyinfra_hosts[first_control_plane(ctx).name]
+
+        def heartbeat() -> None:
+            beat = replace(record, heartbeat=now_text())
+            with contextlib.suppress(Exception):
+                host.run_shell_command(heartbeat_command(beat), print_output=False, print_input=False)
+
+        def release() -> None:
+            with contextlib.suppress(Exception):
+                host.run_shell_command(release_command(record), print_output=False, print_input=False)
+
+        ctx.before_phase.append(heartbeat)
+        ctx.at_end.append(release)
