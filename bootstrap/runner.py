@@ -40,6 +40,7 @@ class RunOptions:
     trust_new_host_keys: bool = False
     parallel: int | None = None  # hosts worked on at once; None: pyinfra's default (20 per CPU core)
     dry_run: bool = False  # plan: gather facts and say what would change; change nothing
+    prune: bool = False  # apply --prune: remove nodes the inventory no longer names
 
 
 class Progress(Protocol):
@@ -90,6 +91,7 @@ class RunContext:
     phases_run: dict[str, list[str]] = field(default_factory=dict)  # host -> phases that worked on it
     before_phase: list[Callable[[], None]] = field(default_factory=list)  # e.g. the lock's heartbeat
     at_end: list[Callable[[], None]] = field(default_factory=list)  # run even after a failure (lock release)
+    notes: list[str] = field(default_factory=list)  # cluster-level findings for the report
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""
@@ -152,6 +154,7 @@ class RunReport:
     hosts: dict[str, dict[str, Any]]
     aborted: str | None = None
     dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -165,6 +168,7 @@ class RunReport:
             "started": self.started,
             "ok": self.ok,
             "aborted": self.aborted,
+            "notes": self.notes,
             "phases": [vars(p) for p in self.phases],
             "hosts": self.hosts,
         }
@@ -214,7 +218,13 @@ class Runner:
                     hook()
             self._disconnect()
         report = RunReport(
-            ctx.inventory.name, started, records, self._host_summary(), ctx.aborted, ctx.options.dry_run
+            ctx.inventory.name,
+            started,
+            records,
+            self._host_summary(),
+            ctx.aborted,
+            ctx.options.dry_run,
+            ctx.notes,
         )
         ctx.state_dir.write_json(ctx.state_dir.new_run_dir() / "report.json", report.as_dict())
         return report

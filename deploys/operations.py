@@ -130,6 +130,28 @@ def kubeadm_join(config_path: str):
 
 
 @operation()
+def kubeadm_reset():
+    """Undo kubeadm init/join on this node (only where it was done)."""
+    done = host.get_fact(
+        PathsPresent,
+        paths=["/etc/kubernetes/kubelet.conf", "/etc/kubernetes/admin.conf", "/var/lib/kubelet/config.yaml"],
+    )
+    if done:
+        yield "kubeadm reset -f"
+        yield "systemctl stop kubelet || true"
+
+
+@operation()
+def packages_absent(names: list[str]):
+    """Purge the named packages where installed (released from their hold first)."""
+    installed = sorted(n for n in host.get_fact(DebPackages, names=sorted(names)) if n in names)
+    if installed:
+        quoted = " ".join(shlex.quote(n) for n in installed)
+        yield f"apt-mark unhold {quoted} >/dev/null"
+        yield f"DEBIAN_FRONTEND=noninteractive apt-get purge -y -q {quoted}"
+
+
+@operation()
 def manifest_applied(path: str, kubeconfig: str):
     """kubectl apply, only when a server-side dry run shows something to create or change."""
     if host.get_fact(ManifestPending, path=path, kubeconfig=kubeconfig):

@@ -1,4 +1,5 @@
-"""Hook playbooks in apply, run by a real ansible-playbook (ansible-runner) against lab machines."""
+"""On a small lab: hook playbooks in apply (a real ansible-playbook through ansible-runner), then
+reset and pruning, which take nodes out again."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -63,9 +65,32 @@ def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def kubehaus(*args: str) -> tuple[int, dict]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        return result.returncode, json.loads(result.stdout)
+    except ValueError:
+        return result.returncode, {"stderr": result.stderr}
+
+
+def members(lab: Lab) -> set[str]:
+    nodes = json.loads(on(lab, "cp-1", "kubectl get nodes -o json").stdout)["items"]
+    return {n["metadata"]["name"] for n in nodes}
+
+
 @pytest.fixture(scope="module")
-def applied(hooks_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
-    site = tmp_path_factory.mktemp("site")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("site")
+
+
+@pytest.fixture(scope="module")
+def applied(hooks_lab: Lab, site: Path) -> tuple[dict, str]:
     for name, text in (("marker.yml", MARKER), ("flaky.yml", FLAKY), ("after.yml", AFTER)):
         (site / name).write_text(text)
     inventory = yaml.safe_load(hooks_lab.inventory.read_text())
@@ -121,3 +146,48 @@ def test_after_apply_hook_runs_on_the_hosts_still_in_the_run(
     assert on(hooks_lab, "w-2", "test -e /etc/kubehaus-after-apply").returncode == 1
     report, _ = applied
     assert "hooks:after-apply" in report["hosts"]["w-1"]["phases"]
+
+
+def test_reset_needs_confirmation(applied: tuple[dict, str], site: Path) -> None:
+    code, report = kubehaus("reset", str(site / "inventory.yaml"), "--limit", "w-1")
+    assert code == 2 and "confirm with --yes" in report["stderr"]
+
+
+def test_reset_takes_a_node_out_and_apply_brings_it_back(
+    applied: tuple[dict, str], hooks_lab: Lab, site: Path
+) -> None:
+    assert "w-1" in members(hooks_lab)
+    code, report = kubehaus("reset", str(site / "inventory.yaml"), "--limit", "w-1", "--yes")
+    assert code == 0, report
+    assert set(report["hosts"]) == {"w-1"}
+    assert report["hosts"]["w-1"]["cluster"] == "removed from the cluster; reset"
+    assert members(hooks_lab) == {"cp-1"}
+    left = on(
+        hooks_lab,
+        "w-1",
+        "ls /etc/kubernetes/kubelet.conf /etc/containerd/conf.d/50-kubehaus.toml "
+        "/etc/apt/sources.list.d/kubehaus.sources 2>&1; dpkg-query -W -f='${db:Status-Abbrev}' kubelet 2>&1",
+    ).stdout
+    assert left.count("No such file") == 3 and "no packages found matching kubelet" in left
+    code, report = kubehaus("apply", str(site / "inventory.yaml"))
+    assert report["hosts"]["w-1"]["cluster"] == "joined"
+    assert members(hooks_lab) == {"cp-1", "w-1"}
+
+
+def test_nodes_left_out_of_the_inventory_are_kept_unless_pruned(
+    applied: tuple[dict, str], hooks_lab: Lab, site: Path
+) -> None:
+    inventory = yaml.safe_load((site / "inventory.yaml").read_text())
+    inventory["hosts"] = [h for h in inventory["hosts"] if h["name"] != "w-1"]
+    smaller = site / "smaller.yaml"
+    smaller.write_text(yaml.safe_dump(inventory))
+    _, report = kubehaus("apply", str(smaller))
+    assert report["notes"] == [
+        "in the cluster but not in the inventory: w-1; kept (apply --prune removes them)"
+    ]
+    assert "w-1" in members(hooks_lab)
+    # a decommissioned machine: its kubelet is gone (a running one would register its Node again)
+    assert on(hooks_lab, "w-1", "systemctl disable --now kubelet").returncode == 0
+    _, report = kubehaus("apply", str(smaller), "--prune")
+    assert report["notes"] == ["pruned w-1: drained and deleted from the cluster (not in the inventory)"]
+    assert members(hooks_lab) == {"cp-1"}

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import apply, discover, facts, lab, plan, schema, vagrant, validate, verify
+from . import apply, discover, facts, lab, plan, reset, schema, vagrant, validate, verify
 
 DESCRIPTION = """\
 kubehaus bootstraps bare-metal GPU clusters from one inventory file: it discovers each
@@ -25,13 +25,14 @@ examples:
   kubehaus verify inventory/lab.yaml             the health gate: a verdict per node, with reasons
   kubehaus plan inventory/lab.yaml               what apply would change; changes nothing
   kubehaus apply inventory/lab.yaml              provision the nodes and form the cluster
+  kubehaus reset inventory/lab.yaml --limit dgx-1  drain, delete and clean up a node (asks first)
   kubehaus lab up                                boot simulated GPU machines on this host (root)
 
 exit codes: 0 success, 1 some host failed, 2 usage or inventory error.
 Run 'kubehaus VERB --help' for each verb's options and examples.
 """
 
-VERBS = (validate, schema, facts, discover, verify, plan, apply, lab, vagrant)
+VERBS = (validate, schema, facts, discover, verify, plan, apply, reset, lab, vagrant)
 
 
 def build_parser() -> argparse.ArgumentParser:

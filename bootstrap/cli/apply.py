@@ -29,6 +29,8 @@ Bring the cluster to what the inventory says, in named phases:
   addons                      CNI, Dranet (image pinned), NVIDIA DRA GPU driver, KAI scheduler with
                               the inventory's queues and Topology
   labels, kubeconfig          node labels/taints; the admin kubeconfig into the state dir (0600)
+  prune                       nodes in the cluster but not in the inventory: reported; drained and
+                              deleted only with --prune
 
 Every step checks the node first and changes only what differs, so a second apply with the same
 inventory reports 0 changes. A failing or unreachable node does not stop the others (except under
@@ -47,7 +49,12 @@ exit codes: 0 every node converged, 1 some node failed or was left out of the cl
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    register_host_verb(verbs, "apply", HELP, DESCRIPTION, EPILOG, run)
+    parser = register_host_verb(verbs, "apply", HELP, DESCRIPTION, EPILOG, run)
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="drain and delete cluster nodes the inventory no longer names (default: only report them)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +108,8 @@ def show_report(output: str, cluster: str, data: dict, verb: str) -> None:
         if entry.get("error"):
             message = f"{name}: {entry['failed_phase']}: {entry['error']}"
             console.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+    for note in data.get("notes", []):
+        console.print(f"[yellow]note: {escape(note)}[/]", soft_wrap=True)
     if data.get("aborted"):
         console.print(f"[red]aborted: {escape(data['aborted'])}[/]", soft_wrap=True)
     total = sum(len(e.get("changes", [])) for e in data["hosts"].values())

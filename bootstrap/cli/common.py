@@ -122,6 +122,7 @@ def build_runner(
             trust_new_host_keys=args.trust_new_host_keys,
             parallel=args.parallel,
             dry_run=dry_run,
+            prune=getattr(args, "prune", False),
         )
         state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
         return Runner(inventory, phases, options, ConsoleProgress(), state_dir)

@@ -19,6 +19,7 @@ def apply_phases() -> list[Phase]:
     from .lock import LockPhase
     from .nvidia import NvidiaPhase
     from .os_prep import OsPhase
+    from .prune import PrunePhase
     from .rediscover import RediscoverPhase
     from .runtime import RuntimePhase
 
@@ -38,6 +39,7 @@ def apply_phases() -> list[Phase]:
         JoinPhase(),
         AddonsPhase(),
         LabelsPhase(),
+        PrunePhase(),
         KubeconfigPhase(),
         HookPhase("after-apply"),
     ]
@@ -58,6 +60,14 @@ def verify_phases() -> list[Phase]:
     return [ConnectPhase(), DiscoverPhase(), VerifyPhase()]
 
 
+def reset_phases(targets: list[str]) -> list[Phase]:
+    """``kubehaus reset``: connect (targets and the first control plane), lock, reset."""
+    from .lock import LockPhase
+    from .reset import ResetPhase
+
+    return [ConnectPhase(), LockPhase(), ResetPhase(targets)]
+
+
 __all__ = [
     "ConnectPhase",
     "DiscoverPhase",
@@ -66,5 +76,6 @@ __all__ = [
     "apply_phases",
     "discover_phases",
     "facts_phases",
+    "reset_phases",
     "verify_phases",
 ]

@@ -19,7 +19,7 @@ from ..render.labels import node_labels
 from ..render.node_files import NodeFile
 from ..render.sources import Manifest, cni_manifest, dra_chart, dranet_manifest, kai_chart
 from ..runner import Phase, RunContext
-from .node_roles import first_control_plane, may_join
+from .node_roles import control_plane_ready, first_control_plane, may_join
 
 ADDONS_DIR = "/etc/kubehaus/addons"
 
@@ -39,8 +39,7 @@ class AddonsPhase(Phase):
     title = "Install CNI, Dranet, DRA GPU driver and KAI scheduler"
 
     def should_run(self, ctx: RunContext) -> bool:
-        first = first_control_plane(ctx)
-        return first.name in ctx.connected() and first.name not in ctx.failures
+        return control_plane_ready(ctx)
 
     def run(self, ctx: RunContext) -> None:
         spec = ctx.inventory.spec

@@ -23,7 +23,7 @@ from ..render.kubeadm import kubeadm_join_config
 from ..render.labels import node_taints
 from ..render.node_files import NodeFile
 from ..runner import Phase, RunContext
-from .node_roles import connected_hosts, first_control_plane, may_join
+from .node_roles import connected_hosts, control_plane_ready, first_control_plane, may_join
 
 JOIN_CONFIG = "/etc/kubernetes/kubehaus-join.yaml"
 JOIN_COMMAND = re.compile(r"--token\s+(\S+)\s+--discovery-token-ca-cert-hash\s+(sha256:[a-f0-9]{64})")
@@ -61,10 +61,7 @@ class JoinPhase(Phase):
     title = "Join nodes"
 
     def should_run(self, ctx: RunContext) -> bool:
-        return (
-            first_control_plane(ctx).name in ctx.connected()
-            and first_control_plane(ctx).name not in ctx.failures
-        )
+        return control_plane_ready(ctx)
 
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)

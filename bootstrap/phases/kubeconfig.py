@@ -8,7 +8,7 @@ import os
 from deploys.control_plane import ADMIN_KUBECONFIG
 
 from ..runner import Phase, RunContext
-from .node_roles import first_control_plane
+from .node_roles import control_plane_ready, first_control_plane
 
 
 class KubeconfigPhase(Phase):
@@ -16,8 +16,7 @@ class KubeconfigPhase(Phase):
     title = "Fetch the admin kubeconfig"
 
     def should_run(self, ctx: RunContext) -> bool:
-        first = first_control_plane(ctx)
-        return not ctx.options.dry_run and first.name in ctx.connected() and first.name not in ctx.failures
+        return not ctx.options.dry_run and control_plane_ready(ctx)
 
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)

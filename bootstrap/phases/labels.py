@@ -13,7 +13,7 @@ from ..deploy_executor import run_deploy
 from ..health.verdict import UNHEALTHY_TAINT_KEY
 from ..render.labels import node_labels, node_taints
 from ..runner import Phase, RunContext
-from .node_roles import first_control_plane
+from .node_roles import control_plane_ready, first_control_plane
 
 
 class LabelsPhase(Phase):
@@ -21,8 +21,7 @@ class LabelsPhase(Phase):
     title = "Label and taint nodes"
 
     def should_run(self, ctx: RunContext) -> bool:
-        first = first_control_plane(ctx)
-        return first.name in ctx.connected() and first.name not in ctx.failures
+        return control_plane_ready(ctx)
 
     def run(self, ctx: RunContext) -> None:
         wanted = {}

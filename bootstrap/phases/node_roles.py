@@ -36,6 +36,12 @@ def first_control_plane(ctx: RunContext) -> Host:
     return ctx.inventory.control_planes[0]
 
 
+def control_plane_ready(ctx: RunContext) -> bool:
+    """The first control plane is connected and has not failed: the cluster phases can run."""
+    first = first_control_plane(ctx)
+    return first.name in ctx.connected() and first.name not in ctx.failures
+
+
 def may_join(ctx: RunContext, host: Host) -> bool:
     verdict = ctx.verdicts.get(host.name)
     return verdict is not None and verdict.action in JOINING_ACTIONS and host.name not in ctx.failures

@@ -1,0 +1,51 @@
+"""Phase ``reset``: take nodes out of the cluster and undo what apply did on them.
+
+Workers first, then control planes, the first control plane last (resetting it ends the cluster).
+Each node is drained and its Node deleted from the first control plane, then kubeadm reset runs on
+it and kubehaus's files and packages are removed (the NVIDIA driver and fabric manager stay).
+"""
+
+from __future__ import annotations
+
+from deploys.reset import reset_node
+
+from ..deploy_executor import run_deploy
+from ..runner import Phase, RunContext
+from .node_removal import remove_from_cluster
+from .node_roles import first_control_plane
+
+
+class ResetPhase(Phase):
+    name = "reset"
+    title = "Reset nodes"
+
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+
+    def should_run(self, ctx: RunContext) -> bool:
+        return any(name in ctx.connected() for name in self.targets)
+
+    def run(self, ctx: RunContext) -> None:
+        first = first_control_plane(ctx)
+        hosts = {h.name: h for h in ctx.inventory.hosts}
+        workers = [n for n in self.targets if not hosts[n].is_control_plane]
+        control_planes = [n for n in self.targets if hosts[n].is_control_plane and n != first.name]
+        last = [first.name] if first.name in self.targets else []
+        control_plane = ctx.pyinfra_hosts.get(first.name)
+        for group in (workers, control_planes, last):
+            ready = []
+            for name in group:
+                if name not in ctx.connected():
+                    continue
+                if name != first.name and control_plane is not None and first.name not in ctx.failures:
+                    try:
+                        was_member = remove_from_cluster(control_plane, name)
+                    except RuntimeError as exc:
+                        ctx.fail(self, name, f"could not drain and delete the node: {exc}")
+                        continue
+                    ctx.cluster[name] = "removed from the cluster" if was_member else "was not a member"
+                ready.append(name)
+            run_deploy(ctx, self, ready, lambda _name: reset_node())
+            for name in ready:
+                if name not in ctx.failures:
+                    ctx.cluster[name] = ctx.cluster.get(name, "the cluster") + "; reset"
