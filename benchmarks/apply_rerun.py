@@ -1,0 +1,121 @@
+"""apply on lab machines: the first run and a no-op re-run, with SSH round trips counted per host.
+
+Run as root: .venv/bin/python benchmarks/apply_rerun.py [--sizes 4 8]
+For each N: boots N lab machines (a CPU-only control plane, then DGX H100, L40S, DGX A100 and
+GB200 workers in turn), applies twice (the second must change nothing), and reports wall time,
+the slowest phases, SSH commands and file transfers per host (the connector is instrumented),
+then tears the lab down. Writes benchmarks/results/apply-rerun.json. Issue 8's target for the
+no-op re-run is one or two round trips per host; this measures how far from it apply is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from lab_bringup import machine_facts, spec_text  # type: ignore[import-not-found]
+from pyinfra.api.host import Host as PyinfraHost
+
+import bootstrap.greenlets  # noqa: F401  (first: gevent patching)
+from bootstrap.inventory import load_inventory
+from bootstrap.lab.base_image import ensure_base
+from bootstrap.lab.machines import down, up
+from bootstrap.lab.spec import parse_spec
+from bootstrap.phases import apply_phases
+from bootstrap.runner import Runner
+from bootstrap.state_dir import StateDir
+
+PROFILES = ["dgx-h100", "l40s-pcie", "dgx-a100", "gb200-tray"]
+COUNTED = ("run_shell_command", "put_file", "get_file")
+
+
+def counted_run(inventory_path: Path, state: Path) -> dict[str, object]:
+    calls: Counter[str] = Counter()
+    originals = {name: getattr(PyinfraHost, name) for name in COUNTED}
+
+    def wrap(name: str) -> Callable[..., object]:
+        def counting(self: PyinfraHost, *args: object, **kwargs: object) -> object:
+            calls[self.data.get("kubehaus_host")] += 1
+            return originals[name](self, *args, **kwargs)
+
+        return counting
+
+    for name in COUNTED:
+        setattr(PyinfraHost, name, wrap(name))
+    try:
+        begin = time.monotonic()
+        report = Runner(load_inventory(inventory_path), apply_phases(), state_dir=StateDir(state)).run()
+        wall = time.monotonic() - begin
+    finally:
+        for name, original in originals.items():
+            setattr(PyinfraHost, name, original)
+    slowest = sorted(((p.seconds, p.name) for p in report.phases if p.ran), reverse=True)[:4]
+    return {
+        "wall_seconds": round(wall, 2),
+        "changes": sum(len(e.get("changes", [])) for e in report.hosts.values()),
+        "round_trips_per_host": {"min": min(calls.values()), "max": max(calls.values())},
+        "slowest_phases": {name: seconds for seconds, name in slowest},
+        "failed_hosts": sorted(h for h, e in report.hosts.items() if e["status"] != "ok"),
+    }
+
+
+def measure(count: int) -> dict[str, object]:
+    # the control plane (m00) is CPU-only; the workers cycle through the GPU profiles
+    text = spec_text(count, "khrerun", "198.18.13.0/24", PROFILES)
+    text = text.replace("role: control-plane, profile: dgx-h100", "role: control-plane, profile: cpu-only")
+    spec = parse_spec(text, "benchmark")
+    down(spec.name, log=lambda _m: None)
+    workdir = Path(tempfile.mkdtemp(prefix="kh-rerun-"))
+    up(spec, inventory_out=workdir / "inventory.yaml", log=lambda _m: None)
+    try:
+        first = counted_run(workdir / "inventory.yaml", workdir / "state")
+        second = counted_run(workdir / "inventory.yaml", workdir / "state")
+        return {"machines": count, "first_apply": first, "no_op_apply": second}
+    finally:
+        down(spec.name, log=lambda _m: None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4, 8])
+    args = parser.parse_args()
+    ensure_base(log=lambda _m: None)
+    host = machine_facts()
+    print(f"host: {host}")
+    results = []
+    for size in args.sizes:
+        result = measure(size)
+        results.append(result)
+        for run in ("first_apply", "no_op_apply"):
+            r = result[run]
+            trips = r["round_trips_per_host"]
+            print(
+                f"{size:3d} machines, {run.replace('_', ' ')}: {r['wall_seconds']} s, "
+                f"{r['changes']} change(s), "
+                f"round trips per host {trips['min']}-{trips['max']}, slowest phases {r['slowest_phases']}"
+                + (f"  (FAILED: {r['failed_hosts']})" if r["failed_hosts"] else "")
+            )
+    out = Path(__file__).parent / "results" / "apply-rerun.json"
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "apply-rerun",
+                "host": host,
+                "results": results,
+                "target": "a no-op re-run in one or two round trips per host (issue 8)",
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
