@@ -335,6 +335,45 @@ def test_a_second_apply_is_refused_while_one_runs(runs: tuple[Run, Run], lab: La
     assert on(lab, "cp-1", "test -e /var/lib/kubehaus/apply.lock").returncode == 1  # released at its end
 
 
+def changed_inventory(lab: Lab, tmp_path: Path, section: str, key: str, value: str) -> Path:
+    inventory = yaml.safe_load(lab.inventory.read_text())
+    inventory.setdefault(section, {})[key] = value
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def test_a_new_kubernetes_version_is_refused_before_any_change(
+    runs: tuple[Run, Run], lab: Lab, tmp_path: Path
+) -> None:
+    run = apply(changed_inventory(lab, tmp_path, "cluster", "kubernetes_version", "1.35.0"))
+    assert run.code == 1
+    assert "(a100-1 v1.34.2, cp-1 v1.34.2," in run.report["aborted"]
+    assert "rolling upgrades are not built yet" in run.report["aborted"]
+    assert all(not entry.get("changes") for entry in run.report["hosts"].values())
+    assert on(lab, "dgx-1", "dpkg-query -W -f='${Version}' kubelet").stdout == "1.34.2-1.1"
+
+
+def test_a_member_keeps_its_driver_when_the_pin_changes(
+    runs: tuple[Run, Run], lab: Lab, tmp_path: Path
+) -> None:
+    inventory = changed_inventory(lab, tmp_path, "versions", "nvidia_driver", "580.105.08")
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "apply", str(inventory), "--limit", "cp-1,dgx-1", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert report["hosts"]["dgx-1"]["failed_phase"] == "drift"
+    assert report["hosts"]["dgx-1"]["error"].startswith(
+        "runs NVIDIA driver 580.95.05, the inventory pins 580.105.08"
+    )
+    assert report["hosts"]["cp-1"]["status"] == "ok" and report["hosts"]["cp-1"]["changes"] == []
+    assert on(lab, "dgx-1", "dpkg-query -W -f='${Version}' nvidia-driver").stdout == "580.95.05-1"
+
+
 def test_an_unreachable_node_does_not_stop_the_others(
     runs: tuple[Run, Run], lab: Lab, tmp_path: Path
 ) -> None:

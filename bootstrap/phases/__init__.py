@@ -11,6 +11,7 @@ def apply_phases() -> list[Phase]:
     """``kubehaus apply``: the health gate, the node stack on every host, then the cluster."""
     from .addons import AddonsPhase
     from .control_plane import ControlPlanePhase
+    from .drift import DriftPhase
     from .hooks import HookPhase
     from .join import JoinPhase
     from .kubeconfig import KubeconfigPhase
@@ -28,6 +29,7 @@ def apply_phases() -> list[Phase]:
         LockPhase(),
         DiscoverPhase(),
         VerifyPhase(),
+        DriftPhase(),
         HookPhase("before-os"),
         OsPhase(),
         NvidiaPhase(),

@@ -19,6 +19,7 @@ from ..render.labels import node_labels
 from ..render.node_files import NodeFile
 from ..render.sources import Manifest, cni_manifest, dra_chart, dranet_manifest, kai_chart
 from ..runner import Phase, RunContext
+from ..topology.model import Topology
 from .node_roles import control_plane_ready, first_control_plane, may_join
 
 ADDONS_DIR = "/etc/kubehaus/addons"
@@ -32,6 +33,23 @@ def fetch(manifest: Manifest) -> list[dict]:
 
 def manifest_file(name: str, documents: list[dict]) -> NodeFile:
     return NodeFile(f"{ADDONS_DIR}/{name}.yaml", yaml.safe_dump_all(documents, sort_keys=False))
+
+
+def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:
+    """Labels of every node that is or will be in the cluster: hosts outside --limit count too, with
+    the topology saved by their last discovery, so a limited run never reshapes cluster-wide objects."""
+    labels = {}
+    for host in ctx.inventory.hosts:
+        if host.name in ctx.verdicts and not may_join(ctx, host):
+            continue
+        topology = ctx.topologies.get(host.name)
+        if topology is None:
+            saved = ctx.state_dir.topology_file(host.name)
+            if not saved.exists():
+                continue
+            topology = Topology.model_validate_json(saved.read_text())
+        labels[host.name] = node_labels(host, topology)
+    return labels
 
 
 class AddonsPhase(Phase):
@@ -85,11 +103,7 @@ class AddonsPhase(Phase):
             )
             documents = render.kai_queues(addons.kai_scheduler)
             if addons.kai_scheduler.topology is not None:
-                labels = {
-                    h.name: node_labels(h, ctx.topologies.get(h.name))
-                    for h in ctx.selected
-                    if may_join(ctx, h)
-                }
+                labels = cluster_labels(ctx)
                 documents.append(
                     render.kai_topology(addons.kai_scheduler.topology, render.has_nvl72_cliques(labels))
                 )
