@@ -11,15 +11,11 @@ no-op re-run is one or two round trips per host; this measures how far from it a
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-from lab_bringup import machine_facts, spec_text  # type: ignore[import-not-found]
-from pyinfra.api.host import Host as PyinfraHost
+from lab_bringup import counted_calls, machine_facts, spec_text, write_results  # type: ignore[import-not-found]
 
 import bootstrap.greenlets  # noqa: F401  (first: gevent patching)
 from bootstrap.inventory import load_inventory
@@ -31,29 +27,13 @@ from bootstrap.runner import Runner
 from bootstrap.state_dir import StateDir
 
 PROFILES = ["dgx-h100", "l40s-pcie", "dgx-a100", "gb200-tray"]
-COUNTED = ("run_shell_command", "put_file", "get_file")
 
 
 def counted_run(inventory_path: Path, state: Path) -> dict[str, object]:
-    calls: Counter[str] = Counter()
-    originals = {name: getattr(PyinfraHost, name) for name in COUNTED}
-
-    def wrap(name: str) -> Callable[..., object]:
-        def counting(self: PyinfraHost, *args: object, **kwargs: object) -> object:
-            calls[self.data.get("kubehaus_host")] += 1
-            return originals[name](self, *args, **kwargs)
-
-        return counting
-
-    for name in COUNTED:
-        setattr(PyinfraHost, name, wrap(name))
-    try:
+    with counted_calls("run_shell_command", "put_file", "get_file") as calls:
         begin = time.monotonic()
         report = Runner(load_inventory(inventory_path), apply_phases(), state_dir=StateDir(state)).run()
         wall = time.monotonic() - begin
-    finally:
-        for name, original in originals.items():
-            setattr(PyinfraHost, name, original)
     slowest = sorted(((p.seconds, p.name) for p in report.phases if p.ran), reverse=True)[:4]
     return {
         "wall_seconds": round(wall, 2),
@@ -100,19 +80,8 @@ def main() -> None:
                 f"round trips per host {trips['min']}-{trips['max']}, slowest phases {r['slowest_phases']}"
                 + (f"  (FAILED: {r['failed_hosts']})" if r["failed_hosts"] else "")
             )
-    out = Path(__file__).parent / "results" / "apply-rerun.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "apply-rerun",
-                "host": host,
-                "results": results,
-                "target": "a no-op re-run in one or two round trips per host (issue 8)",
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            },
-            indent=2,
-        )
-        + "\n"
+    out = write_results(
+        "apply-rerun", host, results, "a no-op re-run in one or two round trips per host (issue 8)"
     )
     print(f"written: {out}")
 

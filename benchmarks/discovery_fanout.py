@@ -9,15 +9,12 @@ then tears the lab down. Writes benchmarks/results/discovery-fanout.json.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
-from lab_bringup import machine_facts, spec_text  # type: ignore[import-not-found]
-from pyinfra.api.host import Host as PyinfraHost
+from lab_bringup import counted_calls, machine_facts, spec_text, write_results  # type: ignore[import-not-found]
 
 import bootstrap.greenlets  # noqa: F401  (first: gevent patching)
 from bootstrap.inventory import load_inventory
@@ -38,21 +35,15 @@ def measure(count: int) -> dict[str, object]:
     up(spec, inventory_out=workdir / "inventory.yaml", log=lambda _m: None)
     try:
         inventory = load_inventory(workdir / "inventory.yaml")
-        calls: Counter[str] = Counter()
-        original = PyinfraHost.run_shell_command
-
-        def counting(self: PyinfraHost, *args: object, **kwargs: object):
-            calls[self.data.get("kubehaus_host")] += 1
-            return original(self, *args, **kwargs)
-
-        PyinfraHost.run_shell_command = counting  # type: ignore[method-assign]
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        begin = time.monotonic()
-        runner = Runner(inventory, [ConnectPhase(), DiscoverPhase()], state_dir=StateDir(workdir / "state"))
-        report = runner.run()
-        wall = time.monotonic() - begin
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        PyinfraHost.run_shell_command = original  # type: ignore[method-assign]
+        with counted_calls("run_shell_command") as calls:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            begin = time.monotonic()
+            runner = Runner(
+                inventory, [ConnectPhase(), DiscoverPhase()], state_dir=StateDir(workdir / "state")
+            )
+            report = runner.run()
+            wall = time.monotonic() - begin
+            after = resource.getrusage(resource.RUSAGE_SELF)
         phases = {p.name: p.seconds for p in report.phases}
         return {
             "machines": count,
@@ -89,20 +80,7 @@ def main() -> None:
             f"controller CPU {r['controller_cpu_seconds']} s, peak RSS {r['controller_peak_rss_mib']} MiB"
             + ("" if r["ok"] else "  (SOME HOSTS FAILED)")
         )
-    out = Path(__file__).parent / "results" / "discovery-fanout.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "discovery-fanout",
-                "host": host,
-                "results": results,
-                "target": "32 lab machines discovered in under 3 s",
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    out = write_results("discovery-fanout", host, results, "32 lab machines discovered in under 3 s")
     print(f"written: {out}")
 
 

@@ -8,11 +8,14 @@ found) before timing starts: the figure is the per-run cost, not the one-off deb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bootstrap.lab.base_image import ensure_base
@@ -39,6 +42,44 @@ def machine_facts() -> dict[str, object]:
         "kernel": platform.release(),
         "python": platform.python_version(),
     }
+
+
+def write_results(name: str, host: dict[str, object], results: list, target: str) -> Path:
+    """benchmarks/results/<name>.json, in the shape every benchmark here writes."""
+    out = Path(__file__).parent / "results" / f"{name}.json"
+    document = {
+        "benchmark": name,
+        "host": host,
+        "results": results,
+        "target": target,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    return out
+
+
+@contextlib.contextmanager
+def counted_calls(*methods: str) -> Iterator[Counter[str]]:
+    """Count, per kubehaus host, the calls of pyinfra Host methods (SSH commands, file transfers)."""
+    from pyinfra.api.host import Host as PyinfraHost
+
+    calls: Counter[str] = Counter()
+    originals = {name: getattr(PyinfraHost, name) for name in methods}
+
+    def wrap(name: str) -> Callable[..., object]:
+        def counting(self: PyinfraHost, *args: object, **kwargs: object) -> object:
+            calls[self.data.get("kubehaus_host")] += 1
+            return originals[name](self, *args, **kwargs)
+
+        return counting
+
+    for name in methods:
+        setattr(PyinfraHost, name, wrap(name))
+    try:
+        yield calls
+    finally:
+        for name, original in originals.items():
+            setattr(PyinfraHost, name, original)
 
 
 def spec_text(

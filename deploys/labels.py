@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pyinfra import host
+
 from bootstrap.deploy_executor import step
 
 from .control_plane import ADMIN_KUBECONFIG
+from .facts import KubernetesNodes
 from .operations import node_metadata
 
 
@@ -13,11 +16,13 @@ def label_nodes(
     managed_taints: list[str],
     joining: set[str],
 ) -> None:
+    nodes = host.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)  # once, for every node
     for node, (labels, taints) in sorted(wanted.items()):
         step(
             f"labels and taints of {node}",
             node_metadata,
             node=node,
+            current_node=nodes.get(node),
             labels=labels,
             taints=taints,
             remove_taint_keys=managed_taints,

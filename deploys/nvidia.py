@@ -10,7 +10,7 @@ from bootstrap.deploy_executor import step
 from bootstrap.render.node_files import NodeFile
 
 from .files_on_node import put
-from .operations import command_if, pinned_packages
+from .operations import command_if, pinned_packages, unit_masked
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,4 @@ def install_nvidia(plan: NvidiaPlan) -> None:
         )
     if plan.mask_imex:
         step("host IMEX off", systemd.service, service="nvidia-imex", running=False, enabled=False)
-        step("host IMEX masked", command_if, command="systemctl mask nvidia-imex", when=_imex_unmasked())
-
-
-def _imex_unmasked() -> bool:
-    from pyinfra import host
-    from pyinfra.facts.server import Command
-
-    state = host.get_fact(Command, command="systemctl is-enabled nvidia-imex 2>/dev/null || true")
-    return (state or "").strip() != "masked"
+        step("host IMEX masked", unit_masked, unit="nvidia-imex")

@@ -7,11 +7,11 @@ from typing import Any
 
 from pyinfra import host
 from pyinfra.api import operation
+from pyinfra.facts.server import Command
 
 from .facts import (
     DebPackages,
     HelmRelease,
-    KubernetesNodes,
     ManifestPending,
     MissingModules,
     PathsPresent,
@@ -104,6 +104,14 @@ def rdma_netns_exclusive():
 
 
 @operation()
+def unit_masked(unit: str):
+    """``systemctl mask`` a unit unless it already is."""
+    state = host.get_fact(Command, command=f"systemctl is-enabled {shlex.quote(unit)} 2>/dev/null || true")
+    if (state or "").strip() != "masked":
+        yield f"systemctl mask {shlex.quote(unit)}"
+
+
+@operation()
 def command_if(command: str, when: bool):
     """Run a command only when an earlier step changed something (sysctl --system, restarts)."""
     if when:
@@ -191,6 +199,7 @@ def helm_release(
 @operation()
 def node_metadata(
     node: str,
+    current_node: dict[str, Any] | None,
     labels: dict[str, str],
     taints: list[dict[str, str]],
     remove_taint_keys: list[str],
@@ -199,19 +208,19 @@ def node_metadata(
 ):
     """Labels and taints on one Node: set what differs, remove kubehaus taints that no longer apply.
 
-    A node not in the cluster is left alone, unless it is about to join (a plan's prediction)."""
-    nodes = host.get_fact(KubernetesNodes, kubeconfig=kubeconfig)
-    if node not in nodes:
+    ``current_node`` is the Node as the API has it (read once for all nodes by the caller). A node
+    not in the cluster is left alone, unless it is about to join (a plan's prediction)."""
+    if current_node is None:
         if joining:
             yield f"true labels and taints for {shlex.quote(node)} once it has joined"
         return
-    current = nodes[node]["metadata"].get("labels", {})
+    current = current_node["metadata"].get("labels", {})
     base = f"kubectl --kubeconfig {shlex.quote(kubeconfig)}"
     wrong = {k: v for k, v in labels.items() if current.get(k) != v}
     if wrong:
         pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(wrong.items()))
         yield f"{base} label node {shlex.quote(node)} {pairs} --overwrite"
-    present = nodes[node].get("spec", {}).get("taints", [])
+    present = current_node.get("spec", {}).get("taints", [])
     for taint in taints:
         if not any(_same_taint(taint, t) for t in present):
             spec = taint["key"] + (f"={taint['value']}" if taint.get("value") else "") + f":{taint['effect']}"

@@ -6,7 +6,15 @@ import argparse
 import sys
 
 from .apply import show_report
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_runner, load_or_report, register_host_verb
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    build_runner,
+    limit_of,
+    load_or_report,
+    register_host_verb,
+)
 
 HELP = "drain and delete nodes from the cluster, kubeadm reset them, remove what kubehaus installed"
 DESCRIPTION = """\
@@ -52,10 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if inventory is None:
         return EXIT_USAGE
     try:
-        targets = [
-            h.name
-            for h in inventory.select(args.limit and [n for item in args.limit for n in item.split(",")])
-        ]
+        targets = [h.name for h in inventory.select(limit_of(args))]
     except KeyError as exc:
         print(f"--limit names unknown hosts: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,9 +9,8 @@ alone (failed, with the reason), while fresh nodes are still installed at the pi
 
 from __future__ import annotations
 
-import json
-
 from deploys.control_plane import ADMIN_KUBECONFIG
+from deploys.facts import KubernetesNodes
 
 from ..inventory.versions import Version
 from ..runner import Phase, RunContext
@@ -21,17 +20,10 @@ from .node_roles import connected_hosts, control_plane_ready, first_control_plan
 def running_versions(ctx: RunContext) -> dict[str, str]:
     """Each registered node's kubelet version, as the API server has it (empty: no cluster yet)."""
     host = ctx.pyinfra_hosts[first_control_plane(ctx).name]
-    command = (
-        f"[ -e {ADMIN_KUBECONFIG} ] && kubectl --kubeconfig {ADMIN_KUBECONFIG} get nodes -o json || true"
-    )
-    ok, output = host.run_shell_command(command, print_output=False, print_input=False, _timeout=60)
-    text = "\n".join(output.stdout_lines).strip()
-    if not ok or not text:
-        return {}
-    items = json.loads(text).get("items", [])
+    nodes = host.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)
     return {
-        n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "").lstrip("v")
-        for n in items
+        name: n.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "").lstrip("v")
+        for name, n in nodes.items()
     }
 
 
@@ -45,7 +37,7 @@ class DriftPhase(Phase):
     def run(self, ctx: RunContext) -> None:
         try:
             versions = running_versions(ctx)
-        except (ValueError, OSError) as exc:
+        except Exception as exc:  # pyinfra's fact errors, a broken API answer
             ctx.aborted = f"cannot read the cluster's node versions: {exc}"
             return
         wanted = ctx.inventory.spec.cluster.kubernetes_version

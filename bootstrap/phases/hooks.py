@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from ..hooks.ansible_inventory import ansible_inventory
-from ..inventory.models import Hook
+from ..inventory.models import Hook, Host
 from ..runner import Phase, RunContext
 from .node_roles import connected_hosts
 
@@ -44,19 +44,19 @@ class HookPhase(Phase):
                 if not hook.profiles or (h.profile and h.profile in hook.profiles)
             ]
             if hosts:
-                self._run_hook(ctx, index, hook, [h.name for h in hosts])
+                self._run_hook(ctx, index, hook, hosts)
             if ctx.aborted:
                 return
 
-    def _run_hook(self, ctx: RunContext, index: int, hook: Hook, hosts: list[str]) -> None:
+    def _run_hook(self, ctx: RunContext, index: int, hook: Hook, host_list: list[Host]) -> None:
         playbook = ctx.inventory.resolve(hook.playbook)
         work = ctx.state_dir.root / "hooks" / f"{self.when}-{index}"
         work.mkdir(parents=True, exist_ok=True)
-        all_hosts = [h for h in ctx.selected if h.name in set(hosts)]
+        hosts = [h.name for h in host_list]
         verdicts = {name: verdict.action for name, verdict in ctx.verdicts.items()}
         (work / "inventory.yaml").write_text(
             yaml.safe_dump(
-                ansible_inventory(ctx.inventory, all_hosts, ctx.topologies, verdicts), sort_keys=False
+                ansible_inventory(ctx.inventory, host_list, ctx.topologies, verdicts), sort_keys=False
             )
         )
         spec = {

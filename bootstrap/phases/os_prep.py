@@ -47,18 +47,15 @@ class OsPhase(Phase):
         plans = {}
         for host in connected_hosts(ctx):
             rdma = has_rdma(ctx, host)
-            extra = (
-                [node_files.rdma_netns_exclusive()]
-                if rdma and spec.addons.dranet.rdma_netns_exclusive
-                else []
-            )
+            exclusive = rdma and spec.addons.dranet.rdma_netns_exclusive
+            extra = [node_files.rdma_netns_exclusive()] if exclusive else []
             plans[host.name] = OsPlan(
                 modules_file=node_files.kernel_modules(rdma),
                 modules=["overlay", "br_netfilter", *(RDMA_MODULES if rdma else [])],
                 sysctl_file=node_files.sysctls(),
                 sysctls={k: str(v) for k, v in node_files.sysctl_settings().items()},
                 extra_files=extra,
-                rdma_netns_exclusive=bool(extra),
+                rdma_netns_exclusive=exclusive,
                 sources_file=sources,
                 keyrings=keyrings,
                 packages=BASE_PACKAGES,
