@@ -90,6 +90,11 @@ def step(name: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) ->
     return changed
 
 
+def record(name: str, changed: bool = True) -> None:
+    """Log a step the phase did outside pyinfra (a kubectl call from the control plane, a reboot)."""
+    _current.log.steps.append((name, changed))
+
+
 def run_deploy(
     ctx: RunContext,
     phase: Phase,

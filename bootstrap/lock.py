@@ -3,13 +3,15 @@
 The lock is a small JSON file on the first control plane, created atomically (the shell's noclobber)
 so two applies can never both take it. The holder refreshes its heartbeat at every phase; a lock
 whose heartbeat is older than STALE_AFTER belongs to an apply that died, and the next apply takes it
-over, saying whose it was.
+over, saying whose it was; so does a lock whose holder ran on this controller and is gone.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +43,11 @@ class LockRecord:
         except ValueError:
             return True
         return now - beat > STALE_AFTER
+
+    def abandoned_on(self, controller: str, alive: Callable[[int], bool]) -> bool:
+        """Held by an apply on this very controller whose process is gone (killed): no need to wait."""
+        match = re.search(r"@(\S+) \(pid (\d+)\)$", self.owner)
+        return bool(match) and match.group(1) == controller and not alive(int(match.group(2)))
 
     def describe(self) -> str:
         return f"{self.owner}, since {self.acquired} (last heartbeat {self.heartbeat})"

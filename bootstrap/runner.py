@@ -92,6 +92,8 @@ class RunContext:
     before_phase: list[Callable[[], None]] = field(default_factory=list)  # e.g. the lock's heartbeat
     at_end: list[Callable[[], None]] = field(default_factory=list)  # run even after a failure (lock release)
     notes: list[str] = field(default_factory=list)  # cluster-level findings for the report
+    # cluster members whose versions only the upgrade phase may change (their upgrade is pending)
+    held_versions: set[str] = field(default_factory=set)
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""

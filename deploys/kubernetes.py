@@ -21,6 +21,8 @@ class KubernetesPlan:
 
 def install_kubernetes(plan: KubernetesPlan) -> None:
     step("kubelet, kubeadm, kubectl pinned and held", pinned_packages, pins=plan.pins)
+    # kubeadm's packages leave the kubelet disabled: enabled here, so it comes back after a reboot
+    step("kubelet enabled at boot", systemd.service, service="kubelet", running=None, enabled=True)
     changed = put(plan.kubelet_drop_in, "kubelet NUMA drop-in")
     # A configured kubelet must pick the new drop-in up; an unconfigured one is started by kubeadm.
     step("kubelet restarted for its new drop-in", systemd.service, service="kubelet", running=None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bootstrap.lab.machines import LabRecord, down, up
+from bootstrap.lab.machines import LabRecord, down, ssh_command, up
 from bootstrap.lab.paths import LabPaths
 from bootstrap.lab.spec import LabSpec, parse_spec
 
@@ -86,3 +87,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def apply_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from booted(APPLY_LAB, tmp_path_factory)
+
+
+def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]:
+    """Run a shell command on a lab machine over SSH (the lab's key and known_hosts)."""
+    argv = ssh_command(lab.spec.name, machine, [command])
+    return subprocess.run(
+        [argv[0], "-o", "BatchMode=yes", *argv[1:]], capture_output=True, text=True, timeout=120
+    )

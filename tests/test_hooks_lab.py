@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bootstrap.lab.machines import ssh_command
-
-from .lab_fixture import Lab, booted
+from .lab_fixture import Lab, booted, on
 
 pytestmark = pytest.mark.lab
 
@@ -56,13 +54,6 @@ AFTER = """\
 @pytest.fixture(scope="module")
 def hooks_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from booted(HOOKS_LAB, tmp_path_factory)
-
-
-def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]:
-    argv = ssh_command(lab.spec.name, machine, [command])
-    return subprocess.run(
-        [argv[0], "-o", "BatchMode=yes", *argv[1:]], capture_output=True, text=True, timeout=120
-    )
 
 
 def kubehaus(*args: str) -> tuple[int, dict]:

@@ -69,16 +69,63 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sim_nvml(tmp_path_factory.mktemp("nvml"))
 
 
-def read_with_pynvml(library: Path, profile_text: str | None, tmp_path: Path) -> dict:
+def nvml_env(library: Path, profile: Path, module: str | None = None, installed: str | None = None) -> dict:
+    """The environment the simulated NVML reads: profile, "loaded module" and installed library."""
+    files = {}
+    for name, version in (("module", module), ("library", installed)):
+        files[name] = profile.parent / f"nvidia-{name}"
+        if version is not None:
+            files[name].write_text(version + "\n")
+    return dict(
+        os.environ,
+        LD_LIBRARY_PATH=str(library.parent),
+        KUBEHAUS_LAB_NVML_PROFILE=str(profile),
+        KUBEHAUS_LAB_NVIDIA_MODULE=str(files["module"]),
+        KUBEHAUS_LAB_NVIDIA_LIBRARY=str(files["library"]),
+    )
+
+
+def read_with_pynvml(
+    library: Path,
+    profile_text: str | None,
+    tmp_path: Path,
+    module: str | None = None,
+    installed: str | None = None,
+) -> dict:
     profile = tmp_path / "nvml-profile"
     if profile_text is not None:
         profile.write_text(profile_text)
-    env = dict(os.environ, LD_LIBRARY_PATH=str(library.parent), KUBEHAUS_LAB_NVML_PROFILE=str(profile))
+    env = nvml_env(library, profile, module, installed)
     result = subprocess.run(
         [sys.executable, "-c", READ_ALL], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def test_the_loaded_module_and_the_installed_library_set_the_versions(library: Path, tmp_path: Path) -> None:
+    """A driver from the mirror's package: NVML reports the loaded module's and the library's versions."""
+    profile = render_nvml_profile(build_machine("n", "dgx-h100"))
+    seen = read_with_pynvml(library, profile, tmp_path, module="580.105.08", installed="580.105.08")
+    assert seen["driver"] == "580.105.08"
+    (tmp_path / "provisioned").mkdir()
+    provisioned = read_with_pynvml(library, profile, tmp_path / "provisioned", module="580.95.05")
+    assert provisioned["driver"] == "580.95.05"
+
+
+@pytest.mark.parametrize(
+    ("module", "error"), [("580.95.05", "LibRmVersionMismatch"), (None, "DriverNotLoaded")]
+)
+def test_an_upgraded_driver_needs_a_reboot(
+    library: Path, tmp_path: Path, module: str | None, error: str
+) -> None:
+    """After a package upgrade the old module stays loaded: NVML refuses until the machine reboots."""
+    profile = tmp_path / "nvml-profile"
+    profile.write_text(render_nvml_profile(build_machine("n", "dgx-h100")))
+    env = nvml_env(library, profile, module, installed="580.105.08")
+    code = "import pynvml as n\ntry:\n    n.nvmlInit()\nexcept n.NVMLError as e:\n    print(type(e).__name__)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == f"NVMLError_{error}", result.stderr
 
 
 @pytest.mark.parametrize("profile", ["dgx-h100", "dgx-a100", "l40s-pcie", "gb200-tray"])

@@ -11,6 +11,7 @@ from bootstrap.lock import (
     LockRecord,
     acquire_command,
     heartbeat_command,
+    now_text,
     release_command,
     replace_command,
 )
@@ -77,3 +78,12 @@ def test_owner_text_reaches_the_shell_quoted(tmp_path: Path) -> None:
 def test_unreadable_lock_text_is_not_a_record() -> None:
     assert LockRecord.parse("garbage") is None
     assert LockRecord("o", "r", "a", "not a time").is_stale(datetime.now(UTC))
+
+
+def test_a_lock_whose_holder_died_on_this_controller_is_abandoned() -> None:
+    fresh = now_text()
+    record = LockRecord("root@ctl (pid 4242)", fresh, fresh, fresh)
+    assert record.abandoned_on("ctl", alive=lambda pid: False)
+    assert not record.abandoned_on("ctl", alive=lambda pid: pid == 4242)  # still running
+    assert not record.abandoned_on("other-controller", alive=lambda pid: False)  # cannot tell from here
+    assert not LockRecord("someone", fresh, fresh, fresh).abandoned_on("ctl", alive=lambda pid: False)

@@ -154,3 +154,54 @@ def test_int_or_string_and_preserve_unknown_fields_follow_the_crd() -> None:
     assert schema["additionalProperties"] is False
     assert schema["properties"]["port"]["anyOf"] == [{"type": "integer"}, {"type": "string"}]
     assert "additionalProperties" not in schema["properties"]["free"]
+
+
+def test_a_kubelet_newer_than_the_api_server_is_refused(store: apiserver.Store) -> None:
+    """The version skew policy: kubelets may lag the API server, never lead it."""
+    with pytest.raises(apiserver.Skew, match="newer than the API server"):
+        store.register_node("w1", {"kubeletVersion": "v1.35.0", "bootID": "a"})
+    assert store.register_node("w1", {"kubeletVersion": "v1.33.5", "bootID": "a"}) == "registered"
+
+
+def test_the_control_plane_upgrades_one_minor_at_a_time(store: apiserver.Store) -> None:
+    with pytest.raises(apiserver.Skew, match="one minor at a time"):
+        store.upgrade_control_plane("1.36.0")
+    with pytest.raises(apiserver.Skew, match="downgrades"):
+        store.upgrade_control_plane("1.34.1")
+    assert store.upgrade_control_plane("1.35.0") == "1.34.2"
+    assert store.state["version"] == "1.35.0"
+    assert store.register_node("w1", {"kubeletVersion": "v1.35.0"}) == "registered"
+
+
+def test_the_event_log_records_the_order_of_operations(store: apiserver.Store) -> None:
+    store.register_node("w1", {"kubeletVersion": "v1.34.2", "bootID": "boot-1"})
+    store.patch_node("w1", {"unschedulable": True})
+    store.patch_node("w1", {"unschedulable": True, "drain": True})
+    store.patch_node("w1", {"annotations": {"kubehaus.io/upgrade": "v1.35.0"}})
+    store.upgrade_control_plane("1.35.0")
+    store.register_node("w1", {"kubeletVersion": "v1.35.0", "bootID": "boot-2"})
+    store.patch_node("w1", {"unschedulable": False, "annotations": {"kubehaus.io/upgrade": None}})
+    events = [(e["action"], e["node"]) for e in store.state["events"]]
+    assert events == [
+        ("registered", "w1"),
+        ("cordoned", "w1"),
+        ("drained", "w1"),
+        ("annotated", "w1"),
+        ("control-plane-upgraded", ""),
+        ("rebooted", "w1"),
+        ("kubelet-version", "w1"),
+        ("annotation-removed", "w1"),
+        ("uncordoned", "w1"),
+    ]
+    assert [e["seq"] for e in store.state["events"]] == list(range(1, 10))
+
+
+def test_a_node_whose_kubelet_stops_reporting_turns_not_ready(
+    store: apiserver.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.register_node("w1", {"kubeletVersion": "v1.34.2"})
+    node = store.select({"kind": "Node", "name": "w1"})[0][1]
+    assert store.node_view(node)["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
+    later = store.heartbeats["w1"] + apiserver.NODE_GRACE_SECONDS + 1
+    monkeypatch.setattr(apiserver.time, "monotonic", lambda: later)
+    assert store.node_view(node)["status"]["conditions"] == [{"type": "Ready", "status": "Unknown"}]

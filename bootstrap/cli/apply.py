@@ -17,6 +17,11 @@ Bring the cluster to what the inventory says, in named phases:
 
   connect, discover, verify   SSH with verified host keys; topology; the health gate
   os                          swap off, kernel modules and sysctls (drop-ins), apt source, base packages
+  upgrade                     cluster members whose Kubernetes version or NVIDIA driver differs from
+                              the inventory: skew rules checked first; control planes one by one,
+                              then workers in a window of upgrade.max_unavailable: cordon, drain,
+                              upgrade, reboot and health re-check after a driver change, uncordon;
+                              stops at the first failure, and the next apply resumes
   nvidia                      GPU nodes: pinned driver, nouveau off, persistence daemon, fabric
                               manager (NVSwitch nodes), IMEX off for ComputeDomains, container toolkit
   rediscover                  nodes that had no driver are probed and judged again

@@ -511,6 +511,27 @@ class Hook(Section):
     )
 
 
+class Upgrade(Section):
+    """How apply rolls a version change through a running cluster (one safe step at a time)."""
+
+    max_unavailable: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1,
+        description="Workers cordoned and upgraded at once (a sliding window; control planes go one by one).",
+    )
+    drain_timeout_seconds: Annotated[int, Field(ge=10, le=86400)] = Field(
+        300, description="kubectl drain --timeout for one attempt (evictions respect PodDisruptionBudgets)."
+    )
+    drain_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+        3, description="Drain attempts before the node counts as failed and the upgrade stops."
+    )
+    node_ready_timeout_seconds: Annotated[int, Field(ge=10, le=7200)] = Field(
+        300, description="How long an upgraded node may take to report Ready at the new version."
+    )
+    reboot_timeout_seconds: Annotated[int, Field(ge=30, le=7200)] = Field(
+        900, description="How long a node may take to come back over SSH after a driver-upgrade reboot."
+    )
+
+
 # --- the whole file ----------------------------------------------------------------------
 
 
@@ -535,3 +556,4 @@ class InventorySpec(Section):
     health: Health = Field(default_factory=Health)
     addons: Addons = Field(default_factory=Addons)
     hooks: list[Hook] = Field(default_factory=list)
+    upgrade: Upgrade = Field(default_factory=Upgrade)

@@ -9,6 +9,7 @@ sees service state and version exactly where it would look on a real node.
 from __future__ import annotations
 
 from .hardware import MachineHardware, Service
+from .standins import LIB, NVIDIA_MODULE_STATE
 
 # unit, binary, what `binary --version` prints (formats of the real tools)
 SERVICES = {
@@ -34,9 +35,32 @@ def _unit(description: str, binary: str) -> str:
     )
 
 
+MODULE_UNIT = "kubehaus-lab-nvidia-module"
+
+
+def _module_unit(hw: MachineHardware) -> str:
+    """At boot, "load the kernel module": the installed package's version, else the provisioned one."""
+    installed = f"/{LIB}/nvidia-driver/version"
+    provisioned = f"else echo {hw.driver_version} > {NVIDIA_MODULE_STATE}; " if hw.driver_preinstalled else ""
+    return (
+        "[Unit]\nDescription=Load the NVIDIA kernel module (kubehaus lab stand-in: records its version)\n"
+        "Before=ssh.service nvidia-persistenced.service\n\n"
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+        f"ExecStart=/bin/sh -c 'mkdir -p {NVIDIA_MODULE_STATE.rsplit('/', 1)[0]}; "
+        f"if [ -e {installed} ]; then cp {installed} {NVIDIA_MODULE_STATE}; {provisioned}fi'\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+
+
 def driver_service_files(hw: MachineHardware) -> dict[str, tuple[str, int]]:
     """Files to place in the machine's root: path -> (content, mode); symlinks as 'LINK:target'."""
     files: dict[str, tuple[str, int]] = {}
+    if hw.driver_version:
+        files[f"lib/systemd/system/{MODULE_UNIT}.service"] = (_module_unit(hw), 0o644)
+        files[f"etc/systemd/system/multi-user.target.wants/{MODULE_UNIT}.service"] = (
+            f"LINK:/lib/systemd/system/{MODULE_UNIT}.service",
+            0o777,
+        )
     if not hw.driver_preinstalled:
         return files  # they come with the driver packages (the mirror's stand-ins)
     for attribute, (unit, binary, banner) in SERVICES.items():

@@ -168,10 +168,30 @@ def _network(record: MachineRecord, bridge: str, gateway: str, prefix: int) -> N
     run([*ns, "route", "add", "default", "via", gateway])
 
 
+# systemd-nspawn exits with 133 when the machine reboots (systemd-nspawn@.service restarts it on
+# that status); this loop does the same, so `reboot` on a lab machine works as on a server. A TERM
+# (lab down) is passed on to nspawn, which turns it into an orderly poweroff, and ends the loop.
+REBOOT_LOOP = """
+stop=; child=
+trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
+while :; do
+  "$@" & child=$!
+  wait "$child"; rc=$?
+  while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+  if [ -n "$stop" ] || [ "$rc" -ne 133 ]; then exit "$rc"; fi
+  echo "kubehaus lab: machine rebooted; starting it again"
+done
+"""
+
+
 def _boot(lab: str, record: MachineRecord) -> int:
     directory = Path(record.directory)
     return spawn_detached(
         [
+            "sh",
+            "-c",
+            REBOOT_LOOP,
+            "kubehaus-lab-machine",
             "systemd-nspawn",
             "--quiet",
             "-D",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
-from .standins import STANDINS, control_file, package_files
+from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
 KEYRING = "kubehaus-archive-keyring.gpg"
@@ -41,6 +41,17 @@ DEBIAN_PACKAGES = (
 )
 
 
+# The first install loads the kernel module (nvidia-modprobe does on first use); an upgrade cannot
+# replace a loaded module, so the old one stays until the machine reboots (the boot unit loads the
+# installed one then). The simulated NVML reports the mismatch in between, as the real one does.
+NVIDIA_DRIVER_POSTINST = f"""#!/bin/sh
+set -e
+ldconfig
+mkdir -p {NVIDIA_MODULE_STATE.rsplit("/", 1)[0]}
+[ -e {NVIDIA_MODULE_STATE} ] || cp /{LIB}/nvidia-driver/version {NVIDIA_MODULE_STATE}
+"""
+
+
 def deb_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
@@ -58,7 +69,7 @@ def build_standin(
         target = root / "usr/lib" / MULTIARCH.get(deb_arch(), "") / "libnvidia-ml.so.1"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(nvml_library, target)
-        (root / "DEBIAN/postinst").write_text("#!/bin/sh\nset -e\nldconfig\n")
+        (root / "DEBIAN/postinst").write_text(NVIDIA_DRIVER_POSTINST)
         os.chmod(root / "DEBIAN/postinst", 0o755)
     if standin.conffiles:
         (root / "DEBIAN/conffiles").write_text("".join(f"/{path}\n" for path in standin.conffiles))

@@ -19,7 +19,8 @@ typedef int nvmlReturn_t;
 enum {
     NVML_SUCCESS = 0, NVML_ERROR_UNINITIALIZED = 1, NVML_ERROR_INVALID_ARGUMENT = 2,
     NVML_ERROR_NOT_SUPPORTED = 3, NVML_ERROR_NOT_FOUND = 6, NVML_ERROR_INSUFFICIENT_SIZE = 7,
-    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_VERSION_MISMATCH = 25, NVML_ERROR_UNKNOWN = 999
+    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+    NVML_ERROR_VERSION_MISMATCH = 25, NVML_ERROR_UNKNOWN = 999
 };
 
 #define MAX_GPUS 16
@@ -202,14 +203,52 @@ const char *nvmlErrorString(nvmlReturn_t r) {
     case NVML_ERROR_NOT_FOUND: return "Not Found";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
     case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_LIB_RM_VERSION_MISMATCH: return "RM has detected an NVML/RM version mismatch.";
     case NVML_ERROR_VERSION_MISMATCH: return "Version Mismatch";
     default: return "Unknown Error";
     }
 }
 
+/* A driver installed from the mirror's package: the library's version is the package's, the kernel
+ * module's is what was loaded at boot (or at first install). After a driver upgrade without a
+ * reboot they differ, and NVML refuses, as the real one does ("Driver/library version mismatch").
+ * Without these files (a driver provisioned with the machine) the profile's versions stand. */
+static int read_version(const char *env, const char *fallback, char *out, size_t size) {
+    const char *path = getenv(env);
+    if (!path || !*path) path = fallback;
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[80] = {0};
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\n")] = '\0';
+    if (!ok || !line[0]) return 0;
+    copy_text(out, size, line);
+    return 1;
+}
+
+static nvmlReturn_t apply_installed_driver(void) {
+    char module[80] = {0}, library[80] = {0};
+    int have_module = read_version("KUBEHAUS_LAB_NVIDIA_MODULE", "/run/kubehaus-lab/nvidia-module", module, sizeof module);
+    int have_library = read_version("KUBEHAUS_LAB_NVIDIA_LIBRARY", "/usr/lib/kubehaus-standin/nvidia-driver/version",
+                                    library, sizeof library);
+    if (have_library && !have_module) return NVML_ERROR_DRIVER_NOT_LOADED;
+    if (have_library && strcmp(module, library) != 0) return NVML_ERROR_LIB_RM_VERSION_MISMATCH;
+    if (have_module) copy_text(sim.driver, sizeof sim.driver, module);
+    if (have_library) { /* NVML's version is the CUDA major, then the library's driver version */
+        const char *dot = strchr(sim.nvml, '.');
+        char prefix[16] = "13";
+        if (dot && dot - sim.nvml < (long)sizeof prefix) { memcpy(prefix, sim.nvml, dot - sim.nvml); prefix[dot - sim.nvml] = 0; }
+        snprintf(sim.nvml, sizeof sim.nvml, "%s.%s", prefix, library);
+    }
+    return NVML_SUCCESS;
+}
+
 nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
     (void)flags;
     if (!load_profile()) return NVML_ERROR_DRIVER_NOT_LOADED;
+    nvmlReturn_t installed = apply_installed_driver();
+    if (installed != NVML_SUCCESS) return installed;
     sim.initialized = 1;
     return NVML_SUCCESS;
 }

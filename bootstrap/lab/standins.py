@@ -21,6 +21,7 @@ from .standin_tools.validation import make_bundle
 
 TOOLS_DIR = Path(__file__).parent / "standin_tools"
 LIB = "usr/lib/kubehaus-standin"
+NVIDIA_MODULE_STATE = "/run/kubehaus-lab/nvidia-module"  # the "loaded kernel module" version
 CONTROL_PLANE_UNIT = "kubehaus-standin-control-plane.service"
 
 
@@ -237,6 +238,10 @@ def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
         f"{standin.package} {version}: a kubehaus lab stand-in, not the real {standin.summary}.\n",
         0o644,
     )
+    if standin.package == "nvidia-driver":
+        # the library's version, which the simulated NVML compares with the "loaded module" (see
+        # NVIDIA_MODULE_UNIT): after an upgrade they differ until the machine reboots
+        files[f"{LIB}/nvidia-driver/version"] = (upstream + "\n", 0o644)
     if standin.package == "kubernetes-cni":
         for plugin in ("bridge", "host-local", "loopback", "portmap"):
             files[f"opt/cni/bin/{plugin}"] = (_identity_script(standin.package, plugin, version), 0o755)

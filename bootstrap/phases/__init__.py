@@ -11,7 +11,6 @@ def apply_phases() -> list[Phase]:
     """``kubehaus apply``: the health gate, the node stack on every host, then the cluster."""
     from .addons import AddonsPhase
     from .control_plane import ControlPlanePhase
-    from .drift import DriftPhase
     from .hooks import HookPhase
     from .join import JoinPhase
     from .kubeconfig import KubeconfigPhase
@@ -23,15 +22,16 @@ def apply_phases() -> list[Phase]:
     from .prune import PrunePhase
     from .rediscover import RediscoverPhase
     from .runtime import RuntimePhase
+    from .upgrade import UpgradePhase
 
     return [
         ConnectPhase(),
         LockPhase(),
         DiscoverPhase(),
         VerifyPhase(),
-        DriftPhase(),
         HookPhase("before-os"),
-        OsPhase(),
+        OsPhase(),  # apt sources first: a new Kubernetes minor has its own repository
+        UpgradePhase(),
         NvidiaPhase(),
         RediscoverPhase(),
         RuntimePhase(),

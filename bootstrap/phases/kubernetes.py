@@ -30,6 +30,8 @@ class KubernetesPhase(Phase):
         pins = kubernetes_pins(ctx.inventory.spec)
         plans = {}
         for host in connected_hosts(ctx):
+            if host.name in ctx.held_versions:
+                continue  # a member waiting for its upgrade: only the upgrade phase changes its versions
             topology = ctx.topologies.get(host.name)
             if topology is None:
                 ctx.fail(self, host.name, "no discovered topology to compute the kubelet configuration from")

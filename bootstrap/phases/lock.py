@@ -2,7 +2,8 @@
 
 Two applies at once would race on joins, tokens and upgrades; the second is refused with the
 holder's name. The lock is released when the run ends (also on failure), its heartbeat refreshed
-at every phase, and a lock abandoned by a dead apply is taken over after STALE_AFTER.
+at every phase, and a lock abandoned by a dead apply is taken over after STALE_AFTER, or at once
+when that apply ran on this controller and its process is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from datetime import UTC, datetime
 from ..lock import LockRecord, acquire_command, heartbeat_command, now_text, release_command, replace_command
 from ..runner import Phase, RunContext
 from .node_roles import first_control_plane
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LockPhase(Phase):
@@ -49,13 +60,16 @@ class LockPhase(Phase):
         if lines[:1] != ["KUBEHAUS-LOCKED"]:
             held_text = "\n".join(lines[1:]).strip()
             holder = LockRecord.parse(held_text)
-            if holder is not None and holder.is_stale(datetime.now(UTC)):
+            here = socket.gethostname()
+            if holder is not None and (
+                holder.is_stale(datetime.now(UTC)) or holder.abandoned_on(here, process_alive)
+            ):
                 ok, output = host.run_shell_command(
                     replace_command(record, held_text), print_output=False, print_input=False
                 )
                 if ok and list(output.stdout_lines)[:1] == ["KUBEHAUS-LOCKED"]:
                     ctx.progress.host_done(
-                        self, first.name, True, f"took over a stale lock of {holder.describe()}"
+                        self, first.name, True, f"took over the abandoned lock of {holder.describe()}"
                     )
                     self._hold(ctx, record)
                     return

@@ -16,7 +16,10 @@ class NvidiaPhase(Phase):
     title = "Install the NVIDIA stack"
 
     def hosts(self, ctx: RunContext) -> list[str]:
-        return [h.name for h in connected_hosts(ctx) if is_gpu_host(ctx, h)]
+        # members waiting for their upgrade keep their driver: only the upgrade phase changes it
+        return [
+            h.name for h in connected_hosts(ctx) if is_gpu_host(ctx, h) and h.name not in ctx.held_versions
+        ]
 
     def should_run(self, ctx: RunContext) -> bool:
         return bool(self.hosts(ctx))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..runner import Phase, RunContext
 from .join import JoinError, registered_nodes
-from .node_removal import remove_from_cluster
+from .node_maintenance import remove_from_cluster
 from .node_roles import control_plane_ready, first_control_plane
 
 

@@ -11,7 +11,7 @@ from deploys.reset import reset_node
 
 from ..deploy_executor import run_deploy
 from ..runner import Phase, RunContext
-from .node_removal import remove_from_cluster
+from .node_maintenance import remove_from_cluster
 from .node_roles import first_control_plane
 
 

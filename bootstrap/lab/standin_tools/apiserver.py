@@ -30,6 +30,25 @@ SERVER_METADATA = ("uid", "creationTimestamp", "resourceVersion", "generation", 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
+NODE_GRACE_SECONDS = 40
+
+
+class Skew(Exception):
+    """A version the skew policy does not allow (kubelet newer than the API server, a skipped minor)."""
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.lstrip("v").split("-")[0].split(".")[:3])
+    except ValueError:
+        return ()
+
+
+def minor_of(version: str) -> int:
+    parts = version_tuple(version)
+    return parts[1] if len(parts) > 1 else 0
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -100,6 +119,15 @@ class Store:
         self.lock = threading.Lock()
         with open(state_file) as handle:
             self.state = json.load(handle)
+        self.started = time.monotonic()
+        self.heartbeats: dict[str, float] = {}  # node -> when its kubelet last reported (not persisted)
+
+    def record(self, action: str, node: str = "", detail: str = "") -> None:
+        """Append to the event log tests read to check the order of operations (caller holds the lock)."""
+        events = self.state.setdefault("events", [])
+        events.append(
+            {"seq": len(events) + 1, "time": time.time(), "action": action, "node": node, "detail": detail}
+        )
 
     def save(self) -> None:
         write_private(self.state_file, json.dumps(self.state, indent=1, sort_keys=True))
@@ -187,9 +215,20 @@ class Store:
 
     def register_node(self, name: str, body: dict[str, Any]) -> str:
         with self.lock:
+            kubelet = minor_of(body.get("kubeletVersion", ""))
+            if kubelet and kubelet > minor_of(self.state["version"]):
+                raise Skew(
+                    f"kubelet {body['kubeletVersion']} is newer than the API server v{self.state['version']}: "
+                    "the version skew policy allows kubelets up to three minors older, never newer"
+                )
+            self.heartbeats[name] = time.monotonic()
             key = f"/Node//{name}"
             node = self.state["objects"].get(key)
-            info = {"kubeletVersion": body.get("kubeletVersion", ""), "architecture": "amd64"}
+            info = {
+                "kubeletVersion": body.get("kubeletVersion", ""),
+                "architecture": "amd64",
+                "bootID": body.get("bootID", ""),
+            }
             if node is None:
                 labels = {
                     "kubernetes.io/hostname": name,
@@ -206,12 +245,48 @@ class Store:
                 }
                 stamp(self.state, node)
                 self.state["objects"][key] = node
+                self.record("registered", name, info["kubeletVersion"])
                 self.save()
                 return "registered"
-            if node.get("status", {}).get("nodeInfo") != info:
+            previous = node.get("status", {}).get("nodeInfo") or {}
+            if previous != info:
+                if previous.get("bootID") and previous.get("bootID") != info["bootID"]:
+                    self.record("rebooted", name)
+                if previous.get("kubeletVersion") != info["kubeletVersion"]:
+                    self.record(
+                        "kubelet-version",
+                        name,
+                        f"{previous.get('kubeletVersion')} -> {info['kubeletVersion']}",
+                    )
                 node.setdefault("status", {})["nodeInfo"] = info
                 self.save()
             return "already registered"
+
+    def node_view(self, node: dict[str, Any]) -> dict[str, Any]:
+        """A Node as served: Ready only while its kubelet reports (the node lifecycle controller's 40s)."""
+        name = node["metadata"]["name"]
+        last = self.heartbeats.get(name, self.started)
+        view = copy.deepcopy(node)
+        ready = "True" if time.monotonic() - last < NODE_GRACE_SECONDS else "Unknown"
+        view.setdefault("status", {})["conditions"] = [{"type": "Ready", "status": ready}]
+        return view
+
+    def upgrade_control_plane(self, version: str) -> str:
+        with self.lock:
+            current = self.state["version"]
+            if len(version_tuple(version)) != 3 or minor_of(version) > minor_of(current) + 1:
+                raise Skew(
+                    f"cannot upgrade the control plane from v{current} to v{version}: one minor at a time"
+                )
+            if version_tuple(version) < version_tuple(current):
+                raise Skew(
+                    f"v{version} is older than the control plane's v{current}: downgrades are not supported"
+                )
+            if version != current:
+                self.state["version"] = version
+                self.record("control-plane-upgraded", "", f"v{current} -> v{version}")
+                self.save()
+            return current
 
     def patch_node(self, name: str, patch: dict[str, Any]) -> bool:
         with self.lock:
@@ -228,6 +303,19 @@ class Store:
                 if problem:
                     raise Invalid(f'Node "{name}" is invalid: metadata.labels: {problem}')
                 labels[label] = value
+            annotations = node["metadata"].setdefault("annotations", {})
+            for annotation, value in (patch.get("annotations") or {}).items():
+                problem = label_key_problem(annotation)
+                if problem:
+                    raise Invalid(f'Node "{name}" is invalid: metadata.annotations: {problem}')
+                if value is None:
+                    if annotations.pop(annotation, None) is not None:
+                        self.record("annotation-removed", name, annotation)
+                elif annotations.get(annotation) != value:
+                    annotations[annotation] = str(value)
+                    self.record("annotated", name, f"{annotation}={value}")
+            if not annotations:
+                node["metadata"].pop("annotations")
             spec = node.setdefault("spec", {})
             taints = spec.get("taints", [])
             for taint in patch.get("add_taints") or []:
@@ -246,13 +334,17 @@ class Store:
             else:
                 spec.pop("taints", None)
             if "unschedulable" in patch:
-                if patch["unschedulable"]:
+                if patch["unschedulable"] and not spec.get("unschedulable"):
                     spec["unschedulable"] = True
-                else:
-                    spec.pop("unschedulable", None)
+                    self.record("cordoned", name)
+                elif not patch["unschedulable"] and spec.pop("unschedulable", None):
+                    self.record("uncordoned", name)
+            if patch.get("drain"):
+                self.record("drained", name)
             changed = json.dumps(node, sort_keys=True) != before
             if changed:
                 stamp(self.state, node, copy.deepcopy(node))
+            if changed or patch.get("drain"):
                 self.save()
             return changed
 
@@ -301,7 +393,13 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if url.path == "/kubehaus/objects":
             query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-            return self._send(200, {"items": [obj for _, obj in self.store.select(query)]})
+            items = [
+                self.store.node_view(obj) if obj["kind"] == "Node" else obj
+                for _, obj in self.store.select(query)
+            ]
+            return self._send(200, {"items": items})
+        if url.path == "/kubehaus/events":
+            return self._send(200, {"items": state.get("events", [])})
         if url.path == "/kubehaus/releases":
             return self._send(200, {"items": list(state["releases"].values())})
         if url.path.startswith("/kubehaus/releases/"):
@@ -321,7 +419,30 @@ class Handler(BaseHTTPRequestHandler):
             caller = self._caller()
             if caller is None or "node" not in caller:
                 return self._send(401, {"message": "Unauthorized"})
-            return self._send(200, {"result": store.register_node(caller["node"], body)})
+            try:
+                return self._send(200, {"result": store.register_node(caller["node"], body)})
+            except Skew as exc:
+                return self._send(409, {"message": str(exc)})
+        if url.path == "/kubehaus/upgrade":
+            caller = self._caller()
+            if caller is None:
+                return self._send(401, {"message": "Unauthorized"})
+            if body.get("phase") == "node":  # kubeadm upgrade node, with the node's own credential
+                with store.lock:
+                    store.record(
+                        "upgrade-node",
+                        caller.get("node") or str(body.get("node", "")),
+                        body.get("version", ""),
+                    )
+                    store.save()
+                return self._send(200, {"version": store.state["version"]})
+            if not caller.get("admin"):
+                return self._send(403, {"message": "Forbidden"})
+            try:
+                previous = store.upgrade_control_plane(str(body.get("version", "")).lstrip("v"))
+            except Skew as exc:
+                return self._send(422, {"message": str(exc)})
+            return self._send(200, {"previous": previous, "version": store.state["version"]})
         if not self._admin():
             return None
         if url.path == "/kubehaus/apply":

@@ -294,6 +294,83 @@ def cmd_join(args: argparse.Namespace) -> None:
     print("\nThis node has joined the cluster.")
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return apiserver.version_tuple(text)
+
+
+def cmd_upgrade_apply(args: argparse.Namespace) -> None:
+    """``kubeadm upgrade apply vX.Y.Z``: the first control plane; kubeadm must be upgraded first."""
+    if not args.version:
+        die("[upgrade/version] FATAL: missing one or more required arguments. Required arguments: [version]")
+    target = args.version.lstrip("v")
+    if not os.path.exists(path(ADMIN_CONF)):
+        die(f"[upgrade] FATAL: couldn't create a Kubernetes client from file {ADMIN_CONF!r}: no such file")
+    if not args.yes:
+        die("[upgrade] the stand-in does not ask: pass --yes")
+    client = Client(path(ADMIN_CONF))
+    current = client.ok("GET", "/version")["gitVersion"].lstrip("v")
+    mine = upstream_version()
+    print(f'[upgrade/version] You have chosen to change the cluster version to "v{target}"')
+    print(f"[upgrade/versions] Cluster version: v{current}\n[upgrade/versions] kubeadm version: v{mine}")
+    if _version(target) > _version(mine):
+        die(
+            f"[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified "
+            f'version to upgrade to "v{target}" is higher than the kubeadm version "v{mine}". Upgrade kubeadm '
+            "first using the tool you used to install kubeadm"
+        )
+    if _version(target)[:2] > (_version(current)[0], _version(current)[1] + 1):
+        die(
+            f'[upgrade/version] FATAL: Specified version to upgrade to "v{target}" is too high; kubeadm can '
+            "upgrade only 1 minor version at a time"
+        )
+    if _version(target) < _version(current):
+        die(
+            f'[upgrade/version] FATAL: Specified version to upgrade to "v{target}" is lower than the cluster '
+            f'version "v{current}". Downgrades are not supported'
+        )
+    status, answer = client.call("POST", "/kubehaus/upgrade", {"version": target})
+    if status != 200:
+        die(f"[upgrade/apply] FATAL: {answer.get('message', answer)}")
+    write_private(
+        path("/etc/kubernetes/manifests/kube-apiserver.yaml"),
+        f"# kubehaus lab stand-in: the API server (v{target}) runs as {CONTROL_PLANE_UNIT}\n",
+        0o600,
+    )
+    # the real kubeadm replaces the static pods; the stand-in restarts its server with the new code
+    systemctl("restart", CONTROL_PLANE_UNIT)
+    local = f"http://127.0.0.1:{client.server.rpartition(':')[2]}"
+    if not wait_for(lambda: _port_open(local) and request("GET", local + "/healthz")[0] == 200, 30):
+        die("[upgrade/apply] FATAL: the API server did not come back within 30s")
+    print(f'\n[upgrade/successful] SUCCESS! Your cluster was upgraded to "v{target}". Enjoy!')
+    print(
+        "[upgrade/kubelet] Now that your control plane is upgraded, please proceed with upgrading your kubelets"
+    )
+
+
+def cmd_upgrade_node(args: argparse.Namespace) -> None:
+    """``kubeadm upgrade node``: other control planes and workers, after the first was upgraded."""
+    kubeconfig = path(ADMIN_CONF) if os.path.exists(path(ADMIN_CONF)) else path(KUBELET_CONF)
+    if not os.path.exists(kubeconfig):
+        die(f"[upgrade] FATAL: this node has not joined a cluster ({KUBELET_CONF} is missing)")
+    client = Client(kubeconfig)
+    current = client.ok("GET", "/version")["gitVersion"].lstrip("v")
+    mine = upstream_version()
+    if _version(mine)[:2] < _version(current)[:2]:
+        die(
+            f"[upgrade/version] FATAL: kubeadm v{mine} is older than the cluster's control plane v{current}: "
+            "upgrade kubeadm first"
+        )
+    print("[upgrade] Reading configuration from the cluster...")
+    client.ok(
+        "POST", "/kubehaus/upgrade", {"phase": "node", "node": socket.gethostname(), "version": current}
+    )
+    if os.path.exists(path("/etc/kubernetes/manifests/kube-apiserver.yaml")):
+        print('[upgrade/staticpods] Component "kube-apiserver" upgraded successfully!')
+    print("[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!")
+    print("[upgrade] The configuration for this node was successfully upgraded!")
+    print("[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager.")
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     client = Client(args.kubeconfig)
     if args.action == "create":
@@ -369,6 +446,12 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--ttl")
     token.add_argument("--print-join-command", action="store_true")
     token.add_argument("--kubeconfig")
+    upgrade = sub.add_parser("upgrade")
+    upgrade.add_argument("action", choices=("apply", "node"))
+    upgrade.add_argument("version", nargs="?")
+    upgrade.add_argument("-y", "--yes", action="store_true")
+    upgrade.add_argument("--certificate-renewal")
+    upgrade.add_argument("--etcd-upgrade")
     reset = sub.add_parser("reset")
     reset.add_argument("-f", "--force", action="store_true")
     args = parser.parse_args(argv)
@@ -376,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.phase[:1] == ["phase"] and args.phase[1:2] == ["upload-certs"] and args.upload_certs:
             return cmd_upload_certs(args)
         die(f"kubeadm init {' '.join(args.phase)}: not simulated by the stand-in", 3)
+    if args.command == "upgrade":
+        return cmd_upgrade_apply(args) if args.action == "apply" else cmd_upgrade_node(args)
     {"init": cmd_init, "join": cmd_join, "token": cmd_token, "reset": cmd_reset}[args.command](args)
 
 

@@ -1,4 +1,4 @@
-"""kubectl stand-in: apply, get, label, taint, cordon, uncordon, drain, delete, create namespace.
+"""kubectl stand-in: apply, get, label, annotate, taint, cordon, uncordon, drain, delete, create namespace.
 
 Objects go to the stand-in API server, which validates them (real schemas, CRDs); output lines
 have the real kubectl's shape ("daemonset.apps/dranet created"), so deploys parse them as they
@@ -105,6 +105,11 @@ def query_of(client: Client, args: argparse.Namespace, resource: str, name: str 
 
 
 def cmd_get(client: Client, args: argparse.Namespace) -> None:
+    if args.raw:  # the stand-in's own paths, e.g. /kubehaus/events (the order of operations)
+        print(json.dumps(client.ok("GET", args.raw), indent=2))
+        return
+    if not args.resource:
+        die("error: You must specify the type of resource to get.")
     query = query_of(client, args, args.resource, args.name)
     items = client.ok("GET", "/kubehaus/objects?" + urlencode(query))["items"]
     if args.name and not items:
@@ -131,7 +136,11 @@ def cmd_get(client: Client, args: argparse.Namespace) -> None:
                 roles = ",".join(
                     k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")
                 )
-                status = "Ready" + (
+                ready = any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in item.get("status", {}).get("conditions", [])
+                )
+                status = ("Ready" if ready else "NotReady") + (
                     ",SchedulingDisabled" if item.get("spec", {}).get("unschedulable") else ""
                 )
                 version = item.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
@@ -149,23 +158,32 @@ def _node(client: Client, name: str) -> dict[str, Any]:
     return items[0]
 
 
-def cmd_label(client: Client, args: argparse.Namespace) -> None:
+def node_metadata_changes(
+    client: Client, args: argparse.Namespace, field: str, items: list[str], overwrite_error: str
+) -> dict[str, str | None]:
+    """``key=value`` sets, ``key-`` removes; a different value needs --overwrite (labels, annotations)."""
     kind, _ = resolve(client, args.resource)
     if kind != "Node":
-        die("error: the lab stand-in labels nodes only")
-    node = _node(client, args.name)
-    current = node["metadata"].get("labels", {})
-    labels: dict[str, str | None] = {}
-    for item in args.labels:
+        die(f"error: the lab stand-in sets {field} on nodes only")
+    current = _node(client, args.name)["metadata"].get(field, {})
+    changes: dict[str, str | None] = {}
+    for item in items:
         if item.endswith("-") and "=" not in item:
-            labels[item[:-1]] = None
+            changes[item[:-1]] = None
             continue
         key, equals, value = item.partition("=")
         if not equals:
-            die(f"error: invalid label spec: {item}")
+            die(f"error: invalid {field[:-1]} spec: {item}")
         if key in current and current[key] != value and not args.overwrite:
-            die(f"error: '{key}' already has a value ({current[key]}), and --overwrite is false")
-        labels[key] = value
+            die("error: " + overwrite_error.format(key=key, value=current[key]))
+        changes[key] = value
+    return changes
+
+
+def cmd_label(client: Client, args: argparse.Namespace) -> None:
+    labels = node_metadata_changes(
+        client, args, "labels", args.labels, "'{key}' already has a value ({value}), and --overwrite is false"
+    )
     changed = client.ok("POST", f"/kubehaus/nodes/{args.name}", {"labels": labels})["changed"]
     print(f"node/{args.name} {'labeled' if changed else 'not labeled'}")
 
@@ -197,6 +215,19 @@ def cmd_taint(client: Client, args: argparse.Namespace) -> None:
     print(
         f"node/{args.name} {('untainted' if remove and not add else 'tainted') if changed['changed'] else 'modified'}"
     )
+
+
+def cmd_annotate(client: Client, args: argparse.Namespace) -> None:
+    annotations = node_metadata_changes(
+        client,
+        args,
+        "annotations",
+        args.annotations,
+        "--overwrite is false but found the following declared annotation(s): '{key}' already has a "
+        "value ({value})",
+    )
+    client.ok("POST", f"/kubehaus/nodes/{args.name}", {"annotations": annotations})
+    print(f"node/{args.name} annotated")
 
 
 def cmd_cordon(client: Client, args: argparse.Namespace, unschedulable: bool) -> None:
@@ -237,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     apply.add_argument("--field-manager")
     apply.add_argument("--force-conflicts", action="store_true")
     get = command("get")
-    get.add_argument("resource")
+    get.add_argument("resource", nargs="?")
+    get.add_argument("--raw")
     get.add_argument("name", nargs="?")
     get.add_argument("-o", "--output")
     get.add_argument("-A", "--all-namespaces", action="store_true")
@@ -246,6 +278,11 @@ def main(argv: list[str] | None = None) -> None:
     label.add_argument("name")
     label.add_argument("labels", nargs="+")
     label.add_argument("--overwrite", action="store_true")
+    annotate = command("annotate")
+    annotate.add_argument("resource")
+    annotate.add_argument("name")
+    annotate.add_argument("annotations", nargs="+")
+    annotate.add_argument("--overwrite", action="store_true")
     taint = command("taint")
     taint.add_argument("resource", choices=("node", "nodes", "no"))
     taint.add_argument("name")
@@ -276,8 +313,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd_taint(client, args)
     elif args.command in ("cordon", "uncordon"):
         cmd_cordon(client, args, args.command == "cordon")
+    elif args.command == "annotate":
+        cmd_annotate(client, args)
     elif args.command == "drain":
         cmd_cordon(client, args, True)
+        client.ok("POST", f"/kubehaus/nodes/{args.name}", {"drain": True})
         print("evicting 0 pods (the lab runs no pods)")
         print(f"node/{args.name} drained")
     elif args.command == "delete":

@@ -96,6 +96,15 @@ def parse_taints(items: list) -> list[dict[str, str]]:
     return taints
 
 
+def boot_id() -> str:
+    """The kernel's boot ID (nodeInfo.bootID): how the cluster sees that a node rebooted."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["--version"], ["version"]):
@@ -143,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
             + [t for t in flags.get("register-with-taints", "").split(",") if t]
         ),
         "kubeletVersion": f"v{upstream_version()}",
+        "bootID": boot_id(),
     }
     marker = path("/var/lib/kubelet/registered")
     while True:
