@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootstrap.lab.nvml_profile import NVML_PROFILE, render_nvml_profile
+from bootstrap.lab.profiles import build_machine
+
 from .lab_fixture import Lab, booted, on
 
 pytestmark = pytest.mark.lab
@@ -258,3 +261,29 @@ def test_an_apply_that_died_before_the_reboot_is_finished_by_the_next(
     changes = run.report["hosts"]["dgx-1"]["changes"]
     assert "upgrade: rebooted" in changes and "upgrade: health re-checked: passed" in changes
     assert run.report["hosts"]["dgx-1"]["health"]["healthy"]
+
+
+def test_a_node_that_comes_back_unhealthy_stays_cordoned_and_stops_the_upgrade(
+    rolled: Run, rolling_lab: Lab, site: Path
+) -> None:
+    """dgx-1 loses an NVLink across its driver-change reboot: it stays out, l40s-1 is not started."""
+    record = next(m for m in rolling_lab.record.machines if m.name == "dgx-1")
+    staged = Path(record.directory) / "merged" / NVML_PROFILE.lstrip("/")
+    staged.with_name(staged.name + ".next-boot").write_text(
+        render_nvml_profile(build_machine("dgx-1", "dgx-h100", ["nvlink-down"]))
+    )
+    started = max(e["seq"] for e in events(rolling_lab))
+    run = apply(inventory_at(rolling_lab, site, NEW_KUBERNETES, "580.95.05"))
+    assert run.code == 1
+    assert run.report["aborted"].startswith("the upgrade stopped at dgx-1 (dgx-1 came back unhealthy")
+    assert "not started: l40s-1" in run.report["aborted"]
+    assert "NVLINK_DOWN" in run.report["hosts"]["dgx-1"]["error"]
+    node = json.loads(on(rolling_lab, "cp-1", "kubectl get node dgx-1 -o json").stdout)
+    assert node["spec"]["unschedulable"] is True
+    annotations = node["metadata"]["annotations"]
+    assert "kubehaus.io/upgrading-to" in annotations
+    assert " failed NVLINK_DOWN " in annotations["kubehaus.io/health-checked"]
+    assert not [e for e in events(rolling_lab) if e["seq"] > started and e["node"] == "l40s-1"]
+    assert (
+        on(rolling_lab, "l40s-1", "dpkg-query -W -f='${Version}' nvidia-driver").stdout == f"{NEW_DRIVER}-1"
+    )

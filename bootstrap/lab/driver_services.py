@@ -9,6 +9,7 @@ sees service state and version exactly where it would look on a real node.
 from __future__ import annotations
 
 from .hardware import MachineHardware, Service
+from .nvml_profile import NVML_PROFILE
 from .standins import LIB, NVIDIA_MODULE_STATE
 
 # unit, binary, what `binary --version` prints (formats of the real tools)
@@ -39,14 +40,20 @@ MODULE_UNIT = "kubehaus-lab-nvidia-module"
 
 
 def _module_unit(hw: MachineHardware) -> str:
-    """At boot, "load the kernel module": the installed package's version, else the provisioned one."""
+    """At boot, "load the kernel module": the installed package's version, else the provisioned one.
+
+    A profile staged as ``nvml-profile.next-boot`` replaces the machine's NVML profile first: how tests
+    make a node come back from a reboot with a fault it did not have before.
+    """
     installed = f"/{LIB}/nvidia-driver/version"
     provisioned = f"else echo {hw.driver_version} > {NVIDIA_MODULE_STATE}; " if hw.driver_preinstalled else ""
+    # a fault staged for the next boot (the hardware as the new driver finds it) takes effect now
+    staged = f"[ -e {NVML_PROFILE}.next-boot ] && mv {NVML_PROFILE}.next-boot {NVML_PROFILE}; "
     return (
         "[Unit]\nDescription=Load the NVIDIA kernel module (kubehaus lab stand-in: records its version)\n"
         "Before=ssh.service nvidia-persistenced.service\n\n"
         "[Service]\nType=oneshot\nRemainAfterExit=yes\n"
-        f"ExecStart=/bin/sh -c 'mkdir -p {NVIDIA_MODULE_STATE.rsplit('/', 1)[0]}; "
+        f"ExecStart=/bin/sh -c '{staged}mkdir -p {NVIDIA_MODULE_STATE.rsplit('/', 1)[0]}; "
         f"if [ -e {installed} ]; then cp {installed} {NVIDIA_MODULE_STATE}; {provisioned}fi'\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     )

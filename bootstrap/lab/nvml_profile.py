@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..topology.pcie import pcie_path_type
 from .hardware import MachineHardware
 
+NVML_PROFILE = "/etc/kubehaus-lab/nvml-profile"  # where a machine's simulated libnvidia-ml reads it
 FABRIC_STATES = {"not_supported": 0, "not_started": 1, "in_progress": 2, "completed": 3}
 NVLINK_VERSION_ENUM = {1: 1, 2: 2, 3: 4, 4: 6, 5: 7, 6: 8}  # nvmlNvlinkVersion_t by NVLink generation
 
