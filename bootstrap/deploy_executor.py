@@ -111,22 +111,20 @@ def run_deploy(
     state.check_for_changes = dry_run
     logs: dict[str, HostLog] = {}
 
-    def work(pyinfra_host: PyinfraHost) -> HostLog:
+    def work(name: str) -> HostLog:
+        # the inventory's name: pyinfra's differs for @docker (kind) and @fake hosts
+        pyinfra_host = ctx.pyinfra_hosts[name]
         log = HostLog()
         _current.log, _current.state, _current.host, _current.dry_run = log, state, pyinfra_host, dry_run
         with ctx_host.use(pyinfra_host):  # greenlet-local in pyinfra
-            deploy(pyinfra_host.name)
+            deploy(name)
         return log
 
     wanted = set(hosts)
     # pyinfra's state context is process-wide, not per greenlet: set it once around all hosts (a
     # per-greenlet `use` would be undone by the first host to finish, under the others' feet).
     with ctx_state.use(state):
-        jobs = {
-            state.pool.spawn(_guarded, work, ctx.pyinfra_hosts[name]): name
-            for name in ctx.connected()
-            if name in wanted
-        }
+        jobs = {state.pool.spawn(_guarded, work, name): name for name in ctx.connected() if name in wanted}
         gevent.joinall(list(jobs))
     for job in jobs:
         name = jobs[job]
@@ -144,9 +142,9 @@ def run_deploy(
     return logs
 
 
-def _guarded(work: Callable[[Any], HostLog], host: Any) -> HostLog | Exception:
+def _guarded(work: Callable[[str], HostLog], name: str) -> HostLog | Exception:
     try:
-        return work(host)
+        return work(name)
     except Exception as exc:
         if os.environ.get("KUBEHAUS_DEBUG") and not isinstance(exc, StepFailed):
             traceback.print_exc()  # a bug, not a node problem: show where (never with secrets in it)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from pyinfra.api import Host as PyinfraHost
     from pyinfra.api import State
 
+    from deploys.node_state import Observed
+
     from .health.verdict import Verdict
 
 
@@ -94,6 +96,8 @@ class RunContext:
     notes: list[str] = field(default_factory=list)  # cluster-level findings for the report
     # cluster members whose versions only the upgrade phase may change (their upgrade is pending)
     held_versions: set[str] = field(default_factory=set)
+    observed: dict[str, Observed] = field(default_factory=dict)  # managed state read during discovery
+    in_sync: set[str] = field(default_factory=set)  # hosts whose node-side deploys have nothing to do
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""

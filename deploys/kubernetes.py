@@ -10,6 +10,7 @@ from bootstrap.deploy_executor import step
 from bootstrap.render.node_files import NodeFile
 
 from .files_on_node import put
+from .node_state import DesiredState, file_state
 from .operations import pinned_packages
 
 
@@ -27,3 +28,12 @@ def install_kubernetes(plan: KubernetesPlan) -> None:
     # A configured kubelet must pick the new drop-in up; an unconfigured one is started by kubeadm.
     step("kubelet restarted for its new drop-in", systemd.service, service="kubelet", running=None,
          restarted=changed)  # fmt: skip
+
+
+def desired_state(plan: KubernetesPlan) -> DesiredState:
+    drop_in = plan.kubelet_drop_in
+    return DesiredState(
+        files={drop_in.path: file_state(drop_in.content, drop_in.mode)},
+        pins=plan.pins,
+        units={"kubelet": ("enabled", None)},
+    )

@@ -10,6 +10,7 @@ from bootstrap.deploy_executor import step
 from bootstrap.render.node_files import NodeFile
 
 from .files_on_node import put
+from .node_state import DesiredState, file_state
 from .operations import command_if, pinned_packages, unit_masked
 
 
@@ -45,3 +46,15 @@ def install_nvidia(plan: NvidiaPlan) -> None:
     if plan.mask_imex:
         step("host IMEX off", systemd.service, service="nvidia-imex", running=False, enabled=False)
         step("host IMEX masked", unit_masked, unit="nvidia-imex")
+
+
+def desired_state(plan: NvidiaPlan) -> DesiredState:
+    units: dict[str, tuple[str | None, str | None]] = {"nvidia-persistenced": ("enabled", "active")}
+    if plan.fabric_manager:
+        units["nvidia-fabricmanager"] = ("enabled", "active")
+    if plan.mask_imex:
+        units["nvidia-imex"] = ("masked", "inactive")
+    blacklist = plan.nouveau_blacklist
+    return DesiredState(
+        files={blacklist.path: file_state(blacklist.content, blacklist.mode)}, pins=plan.pins, units=units
+    )

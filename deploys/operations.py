@@ -30,7 +30,7 @@ APT = (
 def pinned_packages(pins: dict[str, str], hold: bool = True):
     """Install each package at its pinned upstream version (any Debian revision) and hold it."""
     installed = host.get_fact(DebPackages, names=sorted(pins))
-    wrong = [name for name, version in pins.items() if not _matches(installed.get(name), version)]
+    wrong = [name for name, version in pins.items() if not matches_pin(installed.get(name), version)]
     if wrong:
         yield APT + " " + " ".join(shlex.quote(f"{name}={pins[name]}-*") for name in sorted(wrong))
     if hold:
@@ -39,7 +39,7 @@ def pinned_packages(pins: dict[str, str], hold: bool = True):
             yield "apt-mark hold " + " ".join(shlex.quote(n) for n in sorted(unheld))
 
 
-def _matches(found: tuple[str, bool] | None, upstream: str) -> bool:
+def matches_pin(found: tuple[str, bool] | None, upstream: str) -> bool:
     if found is None:
         return False
     version = found[0].split(":", 1)[-1]  # drop an epoch

@@ -10,6 +10,7 @@ from bootstrap.deploy_executor import step
 from bootstrap.render.node_files import NodeFile
 
 from .files_on_node import put, put_bytes
+from .node_state import DesiredState, file_state
 from .operations import (
     apt_update,
     modules_loaded,
@@ -52,3 +53,18 @@ def prepare_os(plan: OsPlan) -> None:
     step("apt lists", apt_update, sources_changed=keys_changed or sources_changed, marker=APT_MARKER)
     step("base packages", packages_present, names=plan.packages)
     step("time sync enabled", systemd.service, service="chrony", running=None, enabled=True)
+
+
+def desired_state(plan: OsPlan) -> DesiredState:
+    files = [plan.modules_file, *plan.extra_files, plan.sysctl_file, plan.sources_file]
+    return DesiredState(
+        files={f.path: file_state(f.content, f.mode) for f in files}
+        | {path: file_state(key, 0o644) for path, key in plan.keyrings.items()},
+        packages=tuple(plan.packages),
+        units={"chrony": ("enabled", None)},
+        sysctls=plan.sysctls,
+        modules=tuple(plan.modules),
+        swap_off=True,
+        rdma_exclusive=plan.rdma_netns_exclusive,
+        paths=(APT_MARKER,),
+    )

@@ -12,6 +12,7 @@ from bootstrap.deploy_executor import StepFailed, step
 from bootstrap.render.node_files import NodeFile, containerd_config_is_pristine
 
 from .files_on_node import put
+from .node_state import DesiredState, file_state
 from .operations import command_if, pinned_packages
 
 
@@ -45,4 +46,14 @@ def install_runtime(plan: RuntimePlan) -> None:
         running=True,
         enabled=True,
         restarted=installed or main_changed or drop_in_changed,
+    )
+
+
+def desired_state(plan: RuntimePlan) -> DesiredState:
+    """A customised main config (not ours) never counts as in state: the full deploy judges it."""
+    files = (plan.drop_in, plan.main_config)
+    return DesiredState(
+        files={f.path: file_state(f.content, f.mode) for f in files},
+        pins=plan.pins,
+        units={"containerd": ("enabled", "active")},
     )

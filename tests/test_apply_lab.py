@@ -183,6 +183,43 @@ def test_a_second_apply_changes_nothing(runs: tuple[Run, Run]) -> None:
     }
 
 
+NODE_DEPLOYS = {"os", "nvidia", "runtime", "kubernetes"}
+
+
+def test_a_no_op_apply_skips_the_node_deploys(runs: tuple[Run, Run]) -> None:
+    """Discovery's one command also read each node's managed state: nothing differed, nothing ran."""
+    _, second = runs
+    for name, entry in second.report["hosts"].items():
+        if entry["status"] == "ok":
+            assert "state-check" in entry["phases"] and not NODE_DEPLOYS & set(entry["phases"]), name
+
+
+def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None:
+    """A file edited by hand, a package at another version, a stopped service: each node repaired."""
+    edit = on(lab, "dgx-1", "echo '# edited by hand' >> /etc/sysctl.d/50-kubehaus.conf")
+    other_version = on(
+        lab,
+        "l40s-1",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-change-held-packages "
+        "containerd.io=2.1.5-1 >/dev/null 2>&1",
+    )
+    stopped = on(lab, "a100-1", "systemctl stop nvidia-persistenced")
+    assert edit.returncode == other_version.returncode == stopped.returncode == 0
+    run = apply(lab.inventory)
+    hosts = run.report["hosts"]
+    assert "os: sysctl drop-in" in hosts["dgx-1"]["changes"]
+    assert "runtime: containerd pinned" in hosts["l40s-1"]["changes"]
+    assert "nvidia: persistence daemon" in hosts["a100-1"]["changes"]
+    for name in MEMBERS - {"dgx-1", "l40s-1", "a100-1"}:
+        assert hosts[name]["changes"] == [] and "state-check" in hosts[name]["phases"], name
+    assert "edited by hand" not in on(lab, "dgx-1", "cat /etc/sysctl.d/50-kubehaus.conf").stdout
+    assert on(lab, "l40s-1", "dpkg-query -W -f='${Version}' containerd.io").stdout == "2.1.4-1"
+    assert on(lab, "a100-1", "systemctl is-active nvidia-persistenced").stdout.strip() == "active"
+    again = apply(lab.inventory)
+    assert all(not entry["changes"] for entry in again.report["hosts"].values())
+    assert all("state-check" in again.report["hosts"][name]["phases"] for name in MEMBERS)
+
+
 def test_labels_and_taints(runs: tuple[Run, Run], lab: Lab) -> None:
     nodes = {n["metadata"]["name"]: n for n in kubectl_json(lab, "get nodes")["items"]}
     dgx = nodes["dgx-1"]["metadata"]["labels"]

@@ -16,6 +16,8 @@ DESCRIPTION = """\
 Bring the cluster to what the inventory says, in named phases:
 
   connect, discover, verify   SSH with verified host keys; topology; the health gate
+  state-check                 nodes whose files, packages, units and kernel settings (read by the
+                              discovery command) already match skip os, nvidia, runtime, kubernetes
   os                          swap off, kernel modules and sysctls (drop-ins), apt source, base packages
   upgrade                     cluster members whose Kubernetes version or NVIDIA driver differs from
                               the inventory: skew rules checked first; control planes one by one,

@@ -22,14 +22,16 @@ def apply_phases() -> list[Phase]:
     from .prune import PrunePhase
     from .rediscover import RediscoverPhase
     from .runtime import RuntimePhase
+    from .state_check import StateCheckPhase
     from .upgrade import UpgradePhase
 
     return [
         ConnectPhase(),
         LockPhase(),
-        DiscoverPhase(),
+        DiscoverPhase(read_state=True),
         VerifyPhase(),
         HookPhase("before-os"),
+        StateCheckPhase(),
         OsPhase(),  # apt sources first: a new Kubernetes minor has its own repository
         UpgradePhase(),
         NvidiaPhase(),

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pyinfra.api import Host as PyinfraHost
 
+from deploys.node_state import parse_observed
+
 from ..runner import Phase, RunContext
 from ..topology.discovery import ProbeError, parse_probe_output, probe_command
 from ..topology.model import Topology
 from ..topology.shipping import NO_PYTHON_MESSAGE
+from .state_check import state_query
 
 # A real DGX answers in about a second; a node that takes minutes has a hung driver or disk, and
 # must not hold up the discovery of the rest.
@@ -22,15 +25,24 @@ class DiscoverPhase(Phase):
     name = "discover"
     title = "Discover hardware topology"
 
+    def __init__(self, read_state: bool = False) -> None:
+        # apply: the same command also reads every file, package and unit kubehaus manages there
+        self.read_state = read_state
+
     def should_run(self, ctx: RunContext) -> bool:
         return bool(ctx.connected())
 
     def run(self, ctx: RunContext) -> None:
         command = probe_command()
-        for name, result in ctx.on_connected_hosts(lambda host: probe_host(host, command)):
-            if isinstance(result, Exception):
-                ctx.fail(self, name, str(result))
+        if self.read_state:
+            command = f"{state_query(ctx.inventory.spec).command()}; {command}"
+        for name, answer in ctx.on_connected_hosts(lambda host: probe_output(host, command)):
+            if isinstance(answer, Exception):
+                ctx.fail(self, name, str(answer))
                 continue
+            result, lines = answer
+            if self.read_state:
+                ctx.observed[name] = parse_observed(lines)
             ctx.topologies[name] = result
             ctx.state_dir.write_json(ctx.state_dir.topology_file(name), result.model_dump(mode="json"))
             summary = (
@@ -41,6 +53,11 @@ class DiscoverPhase(Phase):
 
 def probe_host(host: PyinfraHost, command: str) -> Topology:
     """Run the probe on one node (one SSH command) and validate its answer."""
+    return probe_output(host, command)[0]
+
+
+def probe_output(host: PyinfraHost, command: str) -> tuple[Topology, list[str]]:
+    """The probe's validated answer, and every line the command printed (a state read before it)."""
     try:
         ok, output = host.run_shell_command(
             command, print_output=False, print_input=False, _timeout=PROBE_TIMEOUT_SECONDS
@@ -55,4 +72,4 @@ def probe_host(host: PyinfraHost, command: str) -> Topology:
         if NO_PYTHON_MESSAGE in stderr:
             raise ProbeError(stderr.replace("kubehaus: ", ""))
         raise ProbeError(f"probe failed: {stderr[-500:] or 'no error output'}")
-    return parse_probe_output("\n".join(output.stdout_lines))
+    return parse_probe_output("\n".join(output.stdout_lines)), list(output.stdout_lines)

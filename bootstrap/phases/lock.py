@@ -2,8 +2,8 @@
 
 Two applies at once would race on joins, tokens and upgrades; the second is refused with the
 holder's name. The lock is released when the run ends (also on failure), its heartbeat refreshed
-at every phase, and a lock abandoned by a dead apply is taken over after STALE_AFTER, or at once
-when that apply ran on this controller and its process is gone.
+before a phase once a minute has passed, and a lock abandoned by a dead apply is taken over after
+STALE_AFTER, or at once when that apply ran on this controller and its process is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import os
 import socket
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -28,6 +29,9 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+HEARTBEAT_EVERY_SECONDS = 60
 
 
 class LockPhase(Phase):
@@ -87,7 +91,13 @@ class LockPhase(Phase):
     def _hold(ctx: RunContext, record: LockRecord) -> None:
         host = ctx.pyinfra_hosts[first_control_plane(ctx).name]
 
+        last = [time.monotonic()]
+
         def heartbeat() -> None:
+            # a beat a minute is plenty against a 15-minute stale rule, and each beat is a round trip
+            if time.monotonic() - last[0] < HEARTBEAT_EVERY_SECONDS:
+                return
+            last[0] = time.monotonic()
             beat = replace(record, heartbeat=now_text())
             with contextlib.suppress(Exception):
                 host.run_shell_command(heartbeat_command(beat), print_output=False, print_input=False)

@@ -13,6 +13,11 @@ def connected_hosts(ctx: RunContext) -> list[Host]:
     return [h for h in ctx.active() if h.name in names]
 
 
+def hosts_to_deploy(ctx: RunContext) -> list[Host]:
+    """Connected hosts the node-side deploys run on: all but those found already in their desired state."""
+    return [h for h in connected_hosts(ctx) if h.name not in ctx.in_sync]
+
+
 def is_gpu_host(ctx: RunContext, host: Host) -> bool:
     topology = ctx.topologies.get(host.name)
     expected = ctx.inventory.profile_of(host).gpus.count

@@ -204,7 +204,8 @@ class UpgradePhase(Phase):
         wanted = {u.name: self._pins(ctx, u) for u in upgrades if self._pins(ctx, u)}
         refresh = not ctx.options.dry_run
         found = ctx.on_connected_hosts(
-            lambda host: missing_packages(host, wanted[host.name], refresh), only=set(wanted)
+            lambda host: missing_packages(host, wanted[host.data.get("kubehaus_host")], refresh),
+            only=set(wanted),
         )
         problems = []
         for name, result in found:

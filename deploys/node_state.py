@@ -1,0 +1,172 @@
+"""A node's whole managed state read in one command, and compared with what the deploys would make true.
+
+The no-op re-run's fast path: discovery already costs one SSH command per node, and this read rides
+along in it. Each node-side deploy says what it makes true (``desired_state`` in its module: file
+checksums and modes, pinned packages and their hold, base packages, units, live sysctls, modules,
+swap, the RDMA netns mode); where the node shows exactly that, apply skips the node's deploys
+entirely. Any difference (a file edited by hand, a package at another version or unheld, a stopped
+service) sends the node down the full deploy, which repairs it. The reads reuse the deploys' own
+facts, so the two paths can never disagree on what "in state" means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import DebPackages, MissingModules, PathsPresent, RdmaNetnsMode, Swap, Sysctls
+from .operations import matches_pin
+
+SECTION = "@@KUBEHAUS-STATE "
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """What a node must show for its deploys to have nothing to do."""
+
+    files: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (sha256, mode)
+    pins: dict[str, str] = field(default_factory=dict)  # package -> upstream version, held
+    packages: tuple[str, ...] = ()  # present at any version
+    units: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # (is-enabled, is-active)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()
+    swap_off: bool = False
+    rdma_exclusive: bool = False
+    paths: tuple[str, ...] = ()  # must exist (markers)
+
+    def __or__(self, other: DesiredState) -> DesiredState:
+        return DesiredState(
+            files={**self.files, **other.files},
+            pins={**self.pins, **other.pins},
+            packages=tuple(dict.fromkeys(self.packages + other.packages)),
+            units={**self.units, **other.units},
+            sysctls={**self.sysctls, **other.sysctls},
+            modules=tuple(dict.fromkeys(self.modules + other.modules)),
+            swap_off=self.swap_off or other.swap_off,
+            rdma_exclusive=self.rdma_exclusive or other.rdma_exclusive,
+            paths=tuple(dict.fromkeys(self.paths + other.paths)),
+        )
+
+
+def file_state(content: str | bytes, mode: int) -> tuple[str, int]:
+    data = content.encode() if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest(), mode
+
+
+@dataclass(frozen=True)
+class Observed:
+    files: dict[str, tuple[str, int] | None]
+    packages: dict[str, tuple[str, bool]]
+    units: dict[str, tuple[str, str]]
+    sysctls: dict[str, str]
+    missing_modules: list[str]
+    swap: dict[str, Any]
+    rdma_mode: str | None
+    paths: list[str]
+
+
+@dataclass(frozen=True)
+class StateQuery:
+    """What to read: everything any host of the inventory could have managed (host-independent)."""
+
+    files: tuple[str, ...]
+    packages: tuple[str, ...]
+    units: tuple[str, ...]
+    sysctls: tuple[str, ...]
+    modules: tuple[str, ...]
+    paths: tuple[str, ...]
+
+    def command(self) -> str:
+        files = " ".join(shlex.quote(p) for p in self.files)
+        units = " ".join(shlex.quote(u) for u in self.units)
+        sections = {
+            "files": f'for f in {files}; do if [ -f "$f" ]; then '
+            'echo "$(stat -c %a "$f") $(sha256sum < "$f" | cut -d" " -f1) $f"; '
+            'else echo "- - $f"; fi; done',
+            "packages": DebPackages().command(names=list(self.packages)),
+            "units": f'for u in {units}; do e=$(systemctl is-enabled "$u" 2>/dev/null); '
+            'a=$(systemctl is-active "$u" 2>/dev/null); echo "$u ${e:-none} ${a:-none}"; done',
+            "sysctls": Sysctls().command(keys=list(self.sysctls)),
+            "modules": MissingModules().command(names=list(self.modules)),
+            "swap": Swap().command(),
+            "rdma": RdmaNetnsMode().command(),
+            "paths": PathsPresent().command(paths=list(self.paths)),
+        }
+        body = "; ".join(
+            f"echo '{SECTION}{name}'; ( {command} ) 2>/dev/null" for name, command in sections.items()
+        )
+        return f"{body}; echo '{SECTION}end'"
+
+
+def parse_observed(lines: list[str]) -> Observed:
+    """The sections ``StateQuery.command`` printed, each parsed by its fact's own ``process``."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in lines:
+        if line.startswith(SECTION):
+            current = line[len(SECTION) :].strip()
+            if current == "end":
+                break  # what follows is another command's output (the topology probe)
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    files: dict[str, tuple[str, int] | None] = {}
+    for line in sections.get("files", []):
+        parts = line.split(" ", 2)
+        if len(parts) != 3:
+            continue
+        mode, digest, path = parts
+        files[path] = None if digest == "-" else (digest, int(mode, 8))
+    units = {}
+    for line in sections.get("units", []):
+        parts = line.split()
+        if len(parts) == 3:
+            units[parts[0]] = (parts[1], parts[2])
+    return Observed(
+        files=files,
+        packages=DebPackages().process(sections.get("packages", [])),
+        units=units,
+        sysctls=Sysctls().process(sections.get("sysctls", [])),
+        missing_modules=MissingModules().process(sections.get("modules", [])),
+        swap=Swap().process(sections.get("swap", [])),
+        rdma_mode=RdmaNetnsMode().process(sections.get("rdma", [])),
+        paths=PathsPresent().process(sections.get("paths", [])),
+    )
+
+
+def differences(desired: DesiredState, observed: Observed) -> list[str]:
+    """Why the node is not in the desired state (empty: its deploys would change nothing)."""
+    found = []
+    for path, wanted in sorted(desired.files.items()):
+        have = observed.files.get(path)
+        if have is None:
+            found.append(f"{path} missing")
+        elif have[0] != wanted[0]:
+            found.append(f"{path} changed")
+        elif have[1] != wanted[1]:
+            found.append(f"{path} mode {have[1]:o}, not {wanted[1]:o}")
+    for name, version in sorted(desired.pins.items()):
+        have = observed.packages.get(name)
+        if not matches_pin(have, version):
+            found.append(f"{name} {have[0] if have else 'not installed'}, pinned {version}")
+        elif have is not None and not have[1]:
+            found.append(f"{name} not held")
+    found += [f"{name} not installed" for name in desired.packages if name not in observed.packages]
+    for unit, (enabled, active) in sorted(desired.units.items()):
+        have_enabled, have_active = observed.units.get(unit, ("none", "none"))
+        if enabled is not None and have_enabled != enabled:
+            found.append(f"{unit} {have_enabled}, not {enabled}")
+        if active is not None and have_active != active:
+            found.append(f"{unit} {have_active}, not {active}")
+    for key, value in sorted(desired.sysctls.items()):
+        if observed.sysctls.get(key) != value:
+            found.append(f"sysctl {key}={observed.sysctls.get(key)}, not {value}")
+    found += [f"module {m} not loaded" for m in desired.modules if m in observed.missing_modules]
+    if desired.swap_off and (observed.swap["active"] or observed.swap["fstab"]):
+        found.append("swap on")
+    if desired.rdma_exclusive and observed.rdma_mode == "shared":
+        found.append("RDMA netns mode shared")
+    found += [f"{p} missing" for p in desired.paths if p not in observed.paths]
+    return found

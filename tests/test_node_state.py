@@ -1,0 +1,97 @@
+"""The one-command state read and its comparison with the desired state, run in a local shell."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from deploys.node_state import DesiredState, StateQuery, differences, file_state, parse_observed
+
+
+def read(query: StateQuery) -> list[str]:
+    """The query as a node runs it, followed by another command's output (the probe's JSON)."""
+    command = f"{query.command()}; echo '{{\"probe\": true}}'"
+    return subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> tuple[StateQuery, DesiredState, Path]:
+    managed = tmp_path / "50-kubehaus.conf"
+    managed.write_text("net.ipv4.ip_forward = 1\n")
+    managed.chmod(0o644)
+    marker = tmp_path / "marker"
+    marker.write_text("")
+    installed = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "bash"], capture_output=True, text=True, check=True
+    ).stdout.split("-")[0]
+    query = StateQuery(
+        files=(str(managed), str(tmp_path / "absent")),
+        packages=("bash", "coreutils"),
+        units=("kubehaus-no-such-unit",),
+        sysctls=("kernel.ostype",),
+        modules=(),
+        paths=(str(marker),),
+    )
+    desired = DesiredState(
+        files={str(managed): file_state(managed.read_text(), 0o644)},
+        packages=("coreutils",),
+        sysctls={"kernel.ostype": "Linux"},
+        units={"kubehaus-no-such-unit": ("none", None)},
+        paths=(str(marker),),
+    )
+    assert installed  # bash's upstream version, for the pin tests
+    return query, desired, managed
+
+
+def test_a_node_in_its_desired_state_shows_no_difference(node: tuple[StateQuery, DesiredState, Path]) -> None:
+    query, desired, _ = node
+    observed = parse_observed(read(query))
+    assert differences(desired, observed) == []
+    assert observed.files[query.files[1]] is None  # absent files read as absent
+    assert str(query.paths[0]) in observed.paths and "{" not in " ".join(observed.paths)  # the probe's line
+
+
+def test_an_edited_file_a_new_mode_and_a_missing_marker_are_differences(
+    node: tuple[StateQuery, DesiredState, Path],
+) -> None:
+    query, desired, managed = node
+    managed.write_text("net.ipv4.ip_forward = 0\n")
+    Path(query.paths[0]).unlink()
+    found = differences(desired, parse_observed(read(query)))
+    assert found == [f"{managed} changed", f"{query.paths[0]} missing"]
+    managed.write_text("net.ipv4.ip_forward = 1\n")
+    managed.chmod(0o600)
+    assert differences(desired, parse_observed(read(query)))[0] == f"{managed} mode 600, not 644"
+
+
+def test_packages_units_and_sysctls_are_compared(node: tuple[StateQuery, DesiredState, Path]) -> None:
+    query, _, _ = node
+    observed = parse_observed(read(query))
+    wanted = DesiredState(
+        pins={"bash": "0.0.1", "coreutils": observed.packages["coreutils"][0].split("-")[0]},
+        packages=("kubehaus-not-a-package",),
+        units={"kubehaus-no-such-unit": ("enabled", "active")},
+        sysctls={"kernel.ostype": "Plan9"},
+        swap_off=False,
+    )
+    found = differences(wanted, observed)
+    assert found[0].startswith("bash ") and found[0].endswith("pinned 0.0.1")
+    held = {"coreutils not held"} & set(found)  # this machine holds nothing: pins need a hold
+    assert held == {"coreutils not held"}
+    assert "kubehaus-not-a-package not installed" in found
+    assert (
+        "kubehaus-no-such-unit none, not enabled" in found
+        and "kubehaus-no-such-unit none, not active" in found
+    )
+    assert "sysctl kernel.ostype=Linux, not Plan9" in found
+
+
+def test_desired_states_merge() -> None:
+    a = DesiredState(files={"/a": ("1", 0o644)}, packages=("x",), modules=("overlay",))
+    b = DesiredState(files={"/b": ("2", 0o644)}, packages=("x", "y"), swap_off=True)
+    merged = a | b
+    assert set(merged.files) == {"/a", "/b"} and merged.packages == ("x", "y") and merged.swap_off
