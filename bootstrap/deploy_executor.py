@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pyinfra.api import Host as PyinfraHost
     from pyinfra.api import State
 
+    from deploys.node_state import Observed
+
     from .runner import Phase, RunContext
 
 # Values that must never reach a log, a report or the terminal.
@@ -90,6 +92,11 @@ def step(name: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) ->
     return changed
 
 
+def known_state() -> Observed | None:
+    """What discovery read of the current host's managed state (None: nothing trustworthy)."""
+    return getattr(_current, "known", None)
+
+
 def record(name: str, changed: bool = True) -> None:
     """Log a step the phase did outside pyinfra (a kubectl call from the control plane, a reboot)."""
     _current.log.steps.append((name, changed))
@@ -116,6 +123,9 @@ def run_deploy(
         pyinfra_host = ctx.pyinfra_hosts[name]
         log = HostLog()
         _current.log, _current.state, _current.host, _current.dry_run = log, state, pyinfra_host, dry_run
+        # a hook playbook may have changed the node since discovery read it: then read it afresh
+        hooked = any(p.startswith("hooks:") for p in ctx.phases_run.get(name, []))
+        _current.known = None if hooked else ctx.observed.get(name)
         with ctx_host.use(pyinfra_host):  # greenlet-local in pyinfra
             deploy(name)
         return log

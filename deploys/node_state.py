@@ -20,6 +20,7 @@ from .facts import DebPackages, MissingModules, PathsPresent, RdmaNetnsMode, Swa
 from .operations import matches_pin
 
 SECTION = "@@KUBEHAUS-STATE "
+ROOT_OWNED = "root:root"
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,15 @@ class StateQuery:
     sysctls: tuple[str, ...]
     modules: tuple[str, ...]
     paths: tuple[str, ...]
+    globs: tuple[str, ...] = ()  # kubehaus's own constant patterns (never inventory text): expanded
 
     def command(self) -> str:
-        files = " ".join(shlex.quote(p) for p in self.files)
+        files = " ".join([*(shlex.quote(p) for p in self.files), *self.globs])
         units = " ".join(shlex.quote(u) for u in self.units)
         sections = {
             "files": f'for f in {files}; do if [ -f "$f" ]; then '
-            'echo "$(stat -c %a "$f") $(sha256sum < "$f" | cut -d" " -f1) $f"; '
-            'else echo "- - $f"; fi; done',
+            'echo "$(stat -c "%a %U:%G" "$f") $(sha256sum < "$f" | cut -d" " -f1) $f"; '
+            'else echo "- - - $f"; fi; done',
             "packages": DebPackages().command(names=list(self.packages)),
             "units": f'for u in {units}; do e=$(systemctl is-enabled "$u" 2>/dev/null); '
             'a=$(systemctl is-active "$u" 2>/dev/null); echo "$u ${e:-none} ${a:-none}"; done',
@@ -114,10 +116,12 @@ def parse_observed(lines: list[str]) -> Observed:
             sections[current].append(line)
     files: dict[str, tuple[str, int] | None] = {}
     for line in sections.get("files", []):
-        parts = line.split(" ", 2)
-        if len(parts) != 3:
+        parts = line.split(" ", 3)
+        if len(parts) != 4:
             continue
-        mode, digest, path = parts
+        mode, owner, digest, path = parts
+        if digest != "-" and owner != ROOT_OWNED:  # kubehaus writes its files as root:root
+            digest = f"owned by {owner}"
         files[path] = None if digest == "-" else (digest, int(mode, 8))
     units = {}
     for line in sections.get("units", []):
@@ -136,6 +140,11 @@ def parse_observed(lines: list[str]) -> Observed:
     )
 
 
+def file_in_state(observed: Observed | None, path: str, wanted: tuple[str, int]) -> bool:
+    """Whether discovery saw ``path`` with exactly this content and mode, owned by root."""
+    return observed is not None and observed.files.get(path) == wanted
+
+
 def differences(desired: DesiredState, observed: Observed) -> list[str]:
     """Why the node is not in the desired state (empty: its deploys would change nothing)."""
     found = []
@@ -143,6 +152,8 @@ def differences(desired: DesiredState, observed: Observed) -> list[str]:
         have = observed.files.get(path)
         if have is None:
             found.append(f"{path} missing")
+        elif have[0].startswith("owned by "):
+            found.append(f"{path} {have[0]}")
         elif have[0] != wanted[0]:
             found.append(f"{path} changed")
         elif have[1] != wanted[1]:

@@ -204,15 +204,19 @@ def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None
         "containerd.io=2.1.5-1 >/dev/null 2>&1",
     )
     stopped = on(lab, "a100-1", "systemctl stop nvidia-persistenced")
-    assert edit.returncode == other_version.returncode == stopped.returncode == 0
+    # a file only the first control plane has, whose check the discovery read made free
+    kubeadm = on(lab, "cp-1", "echo '# edited by hand' >> /etc/kubernetes/kubehaus-kubeadm.yaml")
+    assert edit.returncode == other_version.returncode == stopped.returncode == kubeadm.returncode == 0
     run = apply(lab.inventory)
     hosts = run.report["hosts"]
     assert "os: sysctl drop-in" in hosts["dgx-1"]["changes"]
     assert "runtime: containerd pinned" in hosts["l40s-1"]["changes"]
     assert "nvidia: persistence daemon" in hosts["a100-1"]["changes"]
-    for name in MEMBERS - {"dgx-1", "l40s-1", "a100-1"}:
+    assert hosts["cp-1"]["changes"] == ["control-plane: kubeadm configuration"]
+    for name in MEMBERS - {"dgx-1", "l40s-1", "a100-1", "cp-1"}:
         assert hosts[name]["changes"] == [] and "state-check" in hosts[name]["phases"], name
     assert "edited by hand" not in on(lab, "dgx-1", "cat /etc/sysctl.d/50-kubehaus.conf").stdout
+    assert "edited by hand" not in on(lab, "cp-1", "cat /etc/kubernetes/kubehaus-kubeadm.yaml").stdout
     assert on(lab, "l40s-1", "dpkg-query -W -f='${Version}' containerd.io").stdout == "2.1.4-1"
     assert on(lab, "a100-1", "systemctl is-active nvidia-persistenced").stdout.strip() == "active"
     again = apply(lab.inventory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -95,3 +96,17 @@ def test_desired_states_merge() -> None:
     b = DesiredState(files={"/b": ("2", 0o644)}, packages=("x", "y"), swap_off=True)
     merged = a | b
     assert set(merged.files) == {"/a", "/b"} and merged.packages == ("x", "y") and merged.swap_off
+
+
+def test_a_file_not_owned_by_root_and_files_found_by_pattern(
+    node: tuple[StateQuery, DesiredState, Path],
+) -> None:
+    query, desired, managed = node
+    extra = managed.with_name("60-other.conf")
+    extra.write_text("x\n")
+    pattern = str(managed.parent / "*.conf")
+    observed = parse_observed(read(StateQuery((), (), (), (), (), (), globs=(pattern,))))
+    assert set(observed.files) == {str(managed), str(extra)}
+    os.chown(managed, 65534, 65534)
+    found = differences(desired, parse_observed(read(query)))
+    assert len(found) == 1 and found[0].startswith(f"{managed} owned by ")

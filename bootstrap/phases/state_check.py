@@ -27,6 +27,8 @@ UNITS = ("chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabri
 
 def state_query(spec: InventorySpec) -> StateQuery:
     """Everything any node of this inventory could have managed: the same read for every node."""
+    from .addons import ADDONS_DIR
+    from .control_plane import KUBEADM_CONFIG
     from .os_prep import BASE_PACKAGES, RDMA_MODULES
 
     files = (
@@ -38,6 +40,7 @@ def state_query(spec: InventorySpec) -> StateQuery:
         node_files.CONTAINERD_MAIN,
         SOURCES_FILE,
         DROP_IN_PATH,
+        KUBEADM_CONFIG,  # the first control plane's files: read so that their checks cost nothing
         *(repo.keyring for repo in apt_repositories(spec)),
     )
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
@@ -48,6 +51,7 @@ def state_query(spec: InventorySpec) -> StateQuery:
         sysctls=tuple(node_files.sysctl_settings()),
         modules=("overlay", "br_netfilter", *RDMA_MODULES),
         paths=(os_deploy.APT_MARKER,),
+        globs=(f"{ADDONS_DIR}/*.yaml",),
     )
 
 
