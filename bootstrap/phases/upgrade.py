@@ -201,7 +201,7 @@ class UpgradePhase(Phase):
 
     def _unavailable(self, ctx: RunContext, upgrades: list[NodeUpgrade]) -> str:
         """Before anything is cordoned: every package each node will install is in its apt lists."""
-        wanted = {u.name: self._pins(ctx, u) for u in upgrades if self._pins(ctx, u)}
+        wanted = {u.name: pins for u in upgrades if (pins := self._pins(ctx, u))}
         refresh = not ctx.options.dry_run
         found = ctx.on_connected_hosts(
             lambda host: missing_packages(host, wanted[host.data.get("kubehaus_host")], refresh),

@@ -294,10 +294,6 @@ def cmd_join(args: argparse.Namespace) -> None:
     print("\nThis node has joined the cluster.")
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return apiserver.version_tuple(text)
-
-
 def cmd_upgrade_apply(args: argparse.Namespace) -> None:
     """``kubeadm upgrade apply vX.Y.Z``: the first control plane; kubeadm must be upgraded first."""
     if not args.version:
@@ -312,18 +308,21 @@ def cmd_upgrade_apply(args: argparse.Namespace) -> None:
     mine = upstream_version()
     print(f'[upgrade/version] You have chosen to change the cluster version to "v{target}"')
     print(f"[upgrade/versions] Cluster version: v{current}\n[upgrade/versions] kubeadm version: v{mine}")
-    if _version(target) > _version(mine):
+    if apiserver.version_tuple(target) > apiserver.version_tuple(mine):
         die(
             f"[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n\t- Specified "
             f'version to upgrade to "v{target}" is higher than the kubeadm version "v{mine}". Upgrade kubeadm '
             "first using the tool you used to install kubeadm"
         )
-    if _version(target)[:2] > (_version(current)[0], _version(current)[1] + 1):
+    if apiserver.version_tuple(target)[:2] > (
+        apiserver.version_tuple(current)[0],
+        apiserver.version_tuple(current)[1] + 1,
+    ):
         die(
             f'[upgrade/version] FATAL: Specified version to upgrade to "v{target}" is too high; kubeadm can '
             "upgrade only 1 minor version at a time"
         )
-    if _version(target) < _version(current):
+    if apiserver.version_tuple(target) < apiserver.version_tuple(current):
         die(
             f'[upgrade/version] FATAL: Specified version to upgrade to "v{target}" is lower than the cluster '
             f'version "v{current}". Downgrades are not supported'
@@ -355,7 +354,7 @@ def cmd_upgrade_node(args: argparse.Namespace) -> None:
     client = Client(kubeconfig)
     current = client.ok("GET", "/version")["gitVersion"].lstrip("v")
     mine = upstream_version()
-    if _version(mine)[:2] < _version(current)[:2]:
+    if apiserver.version_tuple(mine)[:2] < apiserver.version_tuple(current)[:2]:
         die(
             f"[upgrade/version] FATAL: kubeadm v{mine} is older than the cluster's control plane v{current}: "
             "upgrade kubeadm first"
