@@ -3,11 +3,12 @@
 Run: .venv/bin/python benchmarks/plan_at_scale.py [--hosts 1000]
 No lab, no root: every host is a pyinfra ``@fake`` host whose probe answers with what the real probe
 reports for a simulated DGX H100 (or CPU-only control plane), produced once by running the probe
-against the lab's simulated sysfs and NVML. Every other command answers with nothing, as on a bare
-machine, so the plan has the full first-apply amount of work to decide. Measures the whole plan
-(all apply phases in check mode: connect, discover, verify, state-check, every deploy's facts and
-decisions) and peak RSS. Writes benchmarks/results/plan-at-scale.json. Issue 8's target: 1000 hosts
-planned in under 30 s.
+against the lab's simulated sysfs and NVML, after the managed-state and cluster reads as a bare
+machine answers them (no managed file, package or unit, no cluster). Every other command answers
+with nothing, as on a bare machine, so the plan has the full first-apply amount of work to decide.
+Measures the whole plan (all apply phases in check mode: connect, discover, verify, state-check,
+every deploy's facts and decisions) and peak RSS. Writes benchmarks/results/plan-at-scale.json.
+Issue 8's target: 1000 hosts planned in under 30 s.
 """
 
 from __future__ import annotations
@@ -39,10 +40,23 @@ from bootstrap.lab.profiles import build_machine
 from bootstrap.lab.spec import parse_spec
 from bootstrap.lab.sysfs import render_sysfs, write_tree
 from bootstrap.phases import ConnectPhase, apply_phases
+from bootstrap.phases.state_check import state_query
 from bootstrap.runner import RunContext, Runner, RunOptions
 from bootstrap.state_dir import StateDir
+from deploys.cluster_state import SECTION as CLUSTER_SECTION
+from deploys.node_state import SECTION
 
 PROBE = "import json; from bootstrap.topology import probe; print(json.dumps(probe.probe()))"
+
+
+def bare_state(files: tuple[str, ...]) -> str:
+    """The managed-state read's answer on a bare machine: every file missing, nothing else found."""
+    lines = [f"{SECTION}files", *(f"- - - {path}" for path in files)]
+    lines += [f"{SECTION}{name}" for name in ("packages", "units", "sysctls", "modules", "swap", "rdma")]
+    # the first control plane's cluster read finds no admin kubeconfig: no cluster yet
+    return "\n".join(
+        [f"{CLUSTER_SECTION}absent", f"{CLUSTER_SECTION}end", *lines, f"{SECTION}paths", f"{SECTION}end"]
+    )
 
 
 def probe_answer(profile: str, work: Path, library: Path) -> str:
@@ -76,12 +90,14 @@ class FakeConnectPhase(ConnectPhase):
         from pyinfra.api import State
 
         from bootstrap.phases.connect import pyinfra_config
+        from bootstrap.pyinfra_speedups import fill_argument_defaults
 
         names_data = []
+        state = bare_state(state_query(ctx.inventory.spec).files)
         for host in ctx.active():
             profile = host.profile or "cpu-only"
             responses = {
-                re.compile(r"exec python3 -c"): self.answers[profile],
+                re.compile(r"exec python3 -c"): f"{state}\n{self.answers[profile]}",
                 "get nodes -o json": '{"items": []}',
             }
             names_data.append(
@@ -96,6 +112,7 @@ class FakeConnectPhase(ConnectPhase):
                 )
             )
         state = State(PyinfraInventory((names_data, {})), pyinfra_config(ctx.options.parallel))
+        fill_argument_defaults(state)
         ctx.state = state
         for pyinfra_host in state.inventory:
             pyinfra_host.connect(raise_exceptions=True)

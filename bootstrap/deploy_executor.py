@@ -97,6 +97,16 @@ def known_state() -> Observed | None:
     return getattr(_current, "known", None)
 
 
+def planning() -> bool:
+    """Whether the current deploy only plans (a dry run) rather than changes the node."""
+    return bool(getattr(_current, "dry_run", False))
+
+
+def changed_so_far() -> bool:
+    """Whether the current host's deploy has changed anything yet (in a plan: would have)."""
+    return any(changed for _, changed in _current.log.steps)
+
+
 def record(name: str, changed: bool = True) -> None:
     """Log a step the phase did outside pyinfra (a kubectl call from the control plane, a reboot)."""
     _current.log.steps.append((name, changed))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pyinfra.api import Host as PyinfraHost
     from pyinfra.api import State
 
+    from deploys.cluster_state import ClusterObserved
     from deploys.node_state import Observed
 
     from .health.verdict import Verdict
@@ -66,6 +67,17 @@ class NoProgress:
         pass
 
 
+@dataclass(frozen=True)
+class RideAlong:
+    """A read or claim sent in the same SSH command as a host's discovery, saving its round trip.
+
+    ``settle`` gets every line that command printed, or None when no answer came (the host could not
+    be reached): then the ride-along must do its work by itself."""
+
+    command: str
+    settle: Callable[[list[str] | None], None]
+
+
 @dataclass
 class HostFailure:
     phase: str
@@ -98,6 +110,21 @@ class RunContext:
     held_versions: set[str] = field(default_factory=set)
     observed: dict[str, Observed] = field(default_factory=dict)  # managed state read during discovery
     in_sync: set[str] = field(default_factory=set)  # hosts whose node-side deploys have nothing to do
+    # reads and claims that go in a host's discovery command (the lock, the cluster read)
+    ride_along: dict[str, list[RideAlong]] = field(default_factory=dict)
+    cluster_read: ClusterObserved | None = None  # the cluster as discovery read it (first control plane)
+
+    def unchanged_since_discovery(self) -> bool:
+        """Whether what discovery read still holds: always in a plan; in an apply until the first
+        change (or hook, which may change anything) anywhere in the run."""
+        if self.options.dry_run:
+            return True
+        hooked = any(p.startswith("hooks:") for phases in self.phases_run.values() for p in phases)
+        return not hooked and not any(self.changes.values())
+
+    def cluster_view(self) -> ClusterObserved | None:
+        """The cluster read, while it still holds (None: each phase reads the cluster itself)."""
+        return self.cluster_read if self.unchanged_since_discovery() else None
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""

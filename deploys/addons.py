@@ -1,17 +1,24 @@
-"""Add-ons from the first control plane, where the admin credentials live: manifests and Helm charts."""
+"""Add-ons from the first control plane, where the admin credentials live: manifests and Helm charts.
+
+The cluster read that rode along in discovery (cluster_state.py) already has each manifest's
+server-side dry run and each release: while nothing has changed since, a step it shows in state is
+not asked again.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bootstrap.deploy_executor import step
+from bootstrap.deploy_executor import changed_so_far, known_state, planning, record, step
 from bootstrap.render.node_files import NodeFile
 from bootstrap.render.sources import Chart
 
+from .cluster_state import ClusterObserved
 from .control_plane import ADMIN_KUBECONFIG
 from .files_on_node import put
-from .operations import helm_release, manifest_applied, pinned_packages
+from .node_state import pins_in_state
+from .operations import helm_release, manifest_applied, pinned_packages, release_in_state
 
 
 @dataclass(frozen=True)
@@ -28,15 +35,31 @@ class ChartStep:
     values_file: NodeFile
 
 
-def install_addons(helm_pin: dict[str, str], steps: list[ManifestStep | ChartStep]) -> None:
-    step("helm pinned", pinned_packages, pins=helm_pin)
+def install_addons(
+    helm_pin: dict[str, str], steps: list[ManifestStep | ChartStep], view: ClusterObserved | None = None
+) -> None:
+    if pins_in_state(known_state(), helm_pin):
+        record("helm pinned", changed=False)
+    else:
+        step("helm pinned", pinned_packages, pins=helm_pin)
     for item in steps:
         if isinstance(item, ManifestStep):
-            put(item.file, f"{item.title}: manifest")
+            written = put(item.file, f"{item.title}: manifest")
+            read = _still_valid(view, written)
+            if read is not None and read.pending.get(item.file.path) == []:
+                record(item.title, changed=False)  # the dry run in the cluster read changed nothing
+                continue
             step(item.title, manifest_applied, path=item.file.path, kubeconfig=ADMIN_KUBECONFIG)
         else:
-            put(item.values_file, f"{item.title}: values")
+            written = put(item.values_file, f"{item.title}: values")
             chart = item.chart
+            read = _still_valid(view, written)
+            found = read.releases.get((chart.release, chart.namespace)) if read is not None else None
+            if found is not None and release_in_state(
+                found, chart.release, chart.name, chart.version, item.values
+            ):
+                record(item.title, changed=False)
+                continue
             step(
                 item.title,
                 helm_release,
@@ -50,3 +73,11 @@ def install_addons(helm_pin: dict[str, str], steps: list[ManifestStep | ChartSte
                 values=item.values,
                 kubeconfig=ADMIN_KUBECONFIG,
             )
+
+
+def _still_valid(view: ClusterObserved | None, written: bool) -> ClusterObserved | None:
+    """The cluster read, if it still describes this step: the file it used is the one wanted, and no
+    earlier step of this deploy changed the cluster since (a plan changes nothing)."""
+    if view is None or written or (changed_so_far() and not planning()):
+        return None
+    return view

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bootstrap.deploy_executor import step
+from bootstrap.deploy_executor import known_state, planning, record, step
 from bootstrap.render.node_files import NodeFile
 
 from .files_on_node import put
@@ -13,4 +13,10 @@ ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
 
 def init_control_plane(config: NodeFile, upload_certs: bool) -> None:
     put(config, "kubeadm configuration")
-    step("kubeadm init", kubeadm_init, config_path=config.path, upload_certs=upload_certs)
+    seen = known_state()  # discovery's read says whether admin.conf, kubeadm init's result, exists
+    if seen is not None and ADMIN_KUBECONFIG in seen.paths:
+        record("kubeadm init", changed=False)
+    elif seen is not None and seen.complete and planning():
+        record("kubeadm init", changed=True)
+    else:
+        step("kubeadm init", kubeadm_init, config_path=config.path, upload_certs=upload_certs)

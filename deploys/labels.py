@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyinfra import host
 
 from bootstrap.deploy_executor import step
@@ -15,8 +17,11 @@ def label_nodes(
     wanted: dict[str, tuple[dict[str, str], list[dict[str, str]]]],
     managed_taints: list[str],
     joining: set[str],
+    nodes: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    nodes = host.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)  # once, for every node
+    """``nodes``: every Node as read already (discovery's cluster read); None: read them here, once."""
+    if nodes is None:
+        nodes = host.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)
     for node, (labels, taints) in sorted(wanted.items()):
         step(
             f"labels and taints of {node}",

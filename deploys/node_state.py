@@ -66,6 +66,7 @@ class Observed:
     swap: dict[str, Any]
     rdma_mode: str | None
     paths: list[str]
+    complete: bool = True  # False: the read was cut short, and absence proves nothing
 
 
 @dataclass(frozen=True)
@@ -102,20 +103,31 @@ class StateQuery:
         return f"{body}; echo '{SECTION}end'"
 
 
-def parse_observed(lines: list[str]) -> Observed:
-    """The sections ``StateQuery.command`` printed, each parsed by its fact's own ``process``."""
-    sections: dict[str, list[str]] = {}
+def sections(lines: list[str], prefix: str) -> dict[str, list[str]] | None:
+    """Lines grouped under ``prefix``-marked headers up to ``<prefix>end`` (None: no end, cut short).
+
+    What follows the end is another command's output (the topology probe's JSON)."""
+    found: dict[str, list[str]] = {}
     current = None
     for line in lines:
-        if line.startswith(SECTION):
-            current = line[len(SECTION) :].strip()
+        if line.startswith(prefix):
+            current = line[len(prefix) :].strip()
             if current == "end":
-                break  # what follows is another command's output (the topology probe)
-            sections[current] = []
+                return found
+            found[current] = []
         elif current is not None:
-            sections[current].append(line)
+            found[current].append(line)
+    return None
+
+
+def parse_observed(lines: list[str]) -> Observed:
+    """The sections ``StateQuery.command`` printed, each parsed by its fact's own ``process``.
+
+    A read cut short counts as nothing seen: every check then runs on the node itself."""
+    found = sections(lines, SECTION)
+    sections_found = found or {}
     files: dict[str, tuple[str, int] | None] = {}
-    for line in sections.get("files", []):
+    for line in sections_found.get("files", []):
         parts = line.split(" ", 3)
         if len(parts) != 4:
             continue
@@ -124,25 +136,36 @@ def parse_observed(lines: list[str]) -> Observed:
             digest = f"owned by {owner}"
         files[path] = None if digest == "-" else (digest, int(mode, 8))
     units = {}
-    for line in sections.get("units", []):
+    for line in sections_found.get("units", []):
         parts = line.split()
         if len(parts) == 3:
             units[parts[0]] = (parts[1], parts[2])
     return Observed(
         files=files,
-        packages=DebPackages().process(sections.get("packages", [])),
+        packages=DebPackages().process(sections_found.get("packages", [])),
         units=units,
-        sysctls=Sysctls().process(sections.get("sysctls", [])),
-        missing_modules=MissingModules().process(sections.get("modules", [])),
-        swap=Swap().process(sections.get("swap", [])),
-        rdma_mode=RdmaNetnsMode().process(sections.get("rdma", [])),
-        paths=PathsPresent().process(sections.get("paths", [])),
+        sysctls=Sysctls().process(sections_found.get("sysctls", [])),
+        missing_modules=MissingModules().process(sections_found.get("modules", [])),
+        swap=Swap().process(sections_found.get("swap", [])),
+        rdma_mode=RdmaNetnsMode().process(sections_found.get("rdma", [])),
+        paths=PathsPresent().process(sections_found.get("paths", [])),
+        complete=found is not None,
     )
 
 
 def file_in_state(observed: Observed | None, path: str, wanted: tuple[str, int]) -> bool:
     """Whether discovery saw ``path`` with exactly this content and mode, owned by root."""
     return observed is not None and observed.files.get(path) == wanted
+
+
+def pins_in_state(observed: Observed | None, pins: dict[str, str]) -> bool:
+    """Whether discovery saw every package at its pinned version, and held."""
+    if observed is None:
+        return False
+    return all(
+        matches_pin(observed.packages.get(name), version) and observed.packages[name][1]
+        for name, version in pins.items()
+    )
 
 
 def differences(desired: DesiredState, observed: Observed) -> list[str]:

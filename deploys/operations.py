@@ -166,6 +166,19 @@ def manifest_applied(path: str, kubeconfig: str):
         yield f"kubectl --kubeconfig {shlex.quote(kubeconfig)} apply -f {shlex.quote(path)}"
 
 
+def release_in_state(
+    found: dict[str, Any] | None, release: str, chart: str, version: str, values: dict[str, Any]
+) -> bool:
+    """Whether the HelmRelease fact shows the release deployed at this chart version and values."""
+    deployed = [r for r in (found or {}).get("releases", []) if r.get("name") == release]
+    return bool(
+        deployed
+        and deployed[0].get("chart") == f"{chart}-{version}"
+        and deployed[0].get("status") == "deployed"
+        and (found or {}).get("values") == values
+    )
+
+
 @operation()
 def helm_release(
     release: str,
@@ -180,13 +193,7 @@ def helm_release(
 ):
     """helm upgrade --install, only when the release's chart version or values differ."""
     found = host.get_fact(HelmRelease, release=release, namespace=namespace, kubeconfig=kubeconfig)
-    deployed = [r for r in (found or {}).get("releases", []) if r.get("name") == release]
-    if (
-        deployed
-        and deployed[0].get("chart") == f"{chart}-{version}"
-        and deployed[0].get("status") == "deployed"
-        and (found or {}).get("values") == values
-    ):
+    if release_in_state(found, release, chart, version, values):
         return
     repo_flag = f" --repo {shlex.quote(repo)}" if repo else ""
     yield (

@@ -224,6 +224,27 @@ def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None
     assert all("state-check" in again.report["hosts"][name]["phases"] for name in MEMBERS)
 
 
+def test_cluster_drift_is_found_by_the_read_in_discovery(runs: tuple[Run, Run], lab: Lab) -> None:
+    """A label removed and a KAI queue deleted by hand, every node in state: the cluster read riding in
+    discovery's command shows both, the labels and addons phases repair them, node deploys stay skipped."""
+    removed = on(lab, "cp-1", "kubectl label node dgx-1 kubehaus.io/rack-")
+    deleted = on(lab, "cp-1", "kubectl delete queue team-a")
+    assert removed.returncode == deleted.returncode == 0, removed.stderr + deleted.stderr
+    run = apply(lab.inventory)
+    hosts = run.report["hosts"]
+    assert hosts["cp-1"]["changes"] == [
+        "addons: KAI queues and topology",
+        "labels: labels and taints of dgx-1",
+    ]
+    for name in MEMBERS - {"cp-1"}:
+        assert hosts[name]["changes"] == [] and "state-check" in hosts[name]["phases"], name
+    labels = kubectl_json(lab, "get node dgx-1")["metadata"]["labels"]
+    assert labels["kubehaus.io/rack"] == "r1"
+    assert kubectl_json(lab, "get queue team-a")["spec"]["parentQueue"] == "research"
+    again = apply(lab.inventory)
+    assert all(not entry["changes"] for entry in again.report["hosts"].values())
+
+
 def test_labels_and_taints(runs: tuple[Run, Run], lab: Lab) -> None:
     nodes = {n["metadata"]["name"]: n for n in kubectl_json(lab, "get nodes")["items"]}
     dgx = nodes["dgx-1"]["metadata"]["labels"]

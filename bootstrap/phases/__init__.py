@@ -27,7 +27,7 @@ def apply_phases() -> list[Phase]:
 
     return [
         ConnectPhase(),
-        LockPhase(),
+        LockPhase(ride_along=True),
         DiscoverPhase(read_state=True),
         VerifyPhase(),
         HookPhase("before-os"),

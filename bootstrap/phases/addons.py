@@ -12,8 +12,11 @@ import urllib.request
 import yaml
 
 from deploys.addons import ChartStep, ManifestStep, install_addons
+from deploys.cluster_state import ClusterQuery
+from deploys.control_plane import ADMIN_KUBECONFIG
 
 from ..deploy_executor import run_deploy
+from ..inventory.models import InventorySpec
 from ..render import addons as render
 from ..render.labels import node_labels
 from ..render.node_files import NodeFile
@@ -23,6 +26,32 @@ from ..topology.model import Topology
 from .node_roles import control_plane_ready, first_control_plane, may_join
 
 ADDONS_DIR = "/etc/kubehaus/addons"
+DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS = "dranet", "dranet-deviceclass", "kai-queues-topology"
+
+
+def manifest_names(spec: InventorySpec) -> list[str]:
+    """The manifests the phase applies, by file name (the same for the cluster read below)."""
+    names = [f"cni-{cni_manifest(spec).name}"]
+    if spec.addons.dranet.enabled:
+        names += [DRANET, DRANET_DEVICE_CLASS]
+    kai = spec.addons.kai_scheduler
+    if kai.enabled and (render.kai_queues(kai) or kai.topology is not None):
+        names.append(KAI_OBJECTS)
+    return names
+
+
+def cluster_query(spec: InventorySpec) -> ClusterQuery:
+    """What the no-op fast path reads of the cluster in discovery's command (deploys/cluster_state.py)."""
+    charts = []
+    if spec.addons.dra_gpu_driver.enabled:
+        charts.append(dra_chart(spec))
+    if spec.addons.kai_scheduler.enabled:
+        charts.append(kai_chart(spec))
+    return ClusterQuery(
+        ADMIN_KUBECONFIG,
+        manifests=tuple(f"{ADDONS_DIR}/{name}.yaml" for name in manifest_names(spec)),
+        releases=tuple((chart.release, chart.namespace) for chart in charts),
+    )
 
 
 def fetch(manifest: Manifest) -> list[dict]:
@@ -67,7 +96,10 @@ class AddonsPhase(Phase):
             ctx.fail(self, first_control_plane(ctx).name, f"cannot fetch an add-on manifest: {exc}")
             return
         helm_pin = {"helm": spec.versions.helm}
-        run_deploy(ctx, self, [first_control_plane(ctx).name], lambda _name: install_addons(helm_pin, steps))
+        view = ctx.cluster_view()
+        run_deploy(
+            ctx, self, [first_control_plane(ctx).name], lambda _name: install_addons(helm_pin, steps, view)
+        )
 
     def _steps(self, ctx: RunContext) -> list[ManifestStep | ChartStep]:
         spec = ctx.inventory.spec
@@ -79,10 +111,10 @@ class AddonsPhase(Phase):
         if addons.dranet.enabled:
             dranet = dranet_manifest(spec)
             documents = render.pin_dranet_image(fetch(dranet), dranet.version)
-            steps.append(ManifestStep(f"Dranet {dranet.version}", manifest_file("dranet", documents)))
+            steps.append(ManifestStep(f"Dranet {dranet.version}", manifest_file(DRANET, documents)))
             steps.append(
                 ManifestStep(
-                    "Dranet DeviceClass", manifest_file("dranet-deviceclass", [render.dranet_device_class()])
+                    "Dranet DeviceClass", manifest_file(DRANET_DEVICE_CLASS, [render.dranet_device_class()])
                 )
             )
         if addons.dra_gpu_driver.enabled:
@@ -108,9 +140,7 @@ class AddonsPhase(Phase):
                     render.kai_topology(addons.kai_scheduler.topology, render.has_nvl72_cliques(labels))
                 )
             if documents:
-                steps.append(
-                    ManifestStep("KAI queues and topology", manifest_file("kai-queues-topology", documents))
-                )
+                steps.append(ManifestStep("KAI queues and topology", manifest_file(KAI_OBJECTS, documents)))
         return steps
 
     @staticmethod

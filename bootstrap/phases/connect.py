@@ -13,6 +13,7 @@ from pyinfra.api import Inventory as PyinfraInventory
 from pyinfra.connectors.sshuserclient import client as ssh_client
 
 from ..connection import connection_plan
+from ..pyinfra_speedups import fill_argument_defaults
 from ..runner import Phase, RunContext
 
 
@@ -55,6 +56,7 @@ class ConnectPhase(Phase):
         # pyinfra memoizes known_hosts per process; this run must see the file as it is now.
         ssh_client.get_host_keys.cache.clear()
         state = State(PyinfraInventory((plan.names_data, {})), pyinfra_config(ctx.options.parallel))
+        fill_argument_defaults(state)
         ctx.state = state
         by_name = {host.data.get("kubehaus_host"): host for host in state.inventory}
         jobs = {state.pool.spawn(_connect, host): name for name, host in by_name.items()}

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from pyinfra.api import Host as PyinfraHost
 
+from deploys.cluster_state import parse_cluster
 from deploys.node_state import parse_observed
 
-from ..runner import Phase, RunContext
+from ..runner import Phase, RideAlong, RunContext
 from ..topology.discovery import ProbeError, parse_probe_output, probe_command
 from ..topology.model import Topology
 from ..topology.shipping import NO_PYTHON_MESSAGE
+from .addons import cluster_query
+from .node_roles import first_control_plane
 from .state_check import state_query
 
 # A real DGX answers in about a second; a node that takes minutes has a hung driver or disk, and
@@ -36,7 +39,18 @@ class DiscoverPhase(Phase):
         command = probe_command()
         if self.read_state:
             command = f"{state_query(ctx.inventory.spec).command()}; {command}"
-        for name, answer in ctx.on_connected_hosts(lambda host: probe_output(host, command)):
+            self._read_cluster(ctx)
+
+        def discover(host: PyinfraHost) -> tuple[Topology, list[str]]:
+            rides = ctx.ride_along.get(host.data.get("kubehaus_host"), [])
+            return probe_output(host, "; ".join([*(r.command for r in rides), command]))
+
+        for name, answer in ctx.on_connected_hosts(discover):
+            lines = answer.lines if isinstance(answer, ProbeError) else None
+            if not isinstance(answer, Exception):
+                lines = answer[1]
+            for ride in ctx.ride_along.pop(name, []):
+                ride.settle(lines)
             if isinstance(answer, Exception):
                 ctx.fail(self, name, str(answer))
                 continue
@@ -44,11 +58,28 @@ class DiscoverPhase(Phase):
             if self.read_state:
                 ctx.observed[name] = parse_observed(lines)
             ctx.topologies[name] = result
-            ctx.state_dir.write_json(ctx.state_dir.topology_file(name), result.model_dump(mode="json"))
+            ctx.state_dir.write_json(
+                ctx.state_dir.topology_file(name), result.model_dump(mode="json"), indent=False
+            )
             summary = (
                 f"{len(result.gpus)} GPU(s), {len(result.nics)} RDMA NIC(s), {len(result.numa)} NUMA node(s)"
             )
             ctx.progress.host_done(self, name, True, summary)
+        for rides in ctx.ride_along.values():  # hosts that gave no answer
+            for ride in rides:
+                ride.settle(None)
+        ctx.ride_along.clear()
+
+    @staticmethod
+    def _read_cluster(ctx: RunContext) -> None:
+        """The cluster read rides along on the first control plane (phases after trust it until a change)."""
+        first = first_control_plane(ctx).name
+
+        def settle(lines: list[str] | None) -> None:
+            ctx.cluster_read = parse_cluster(lines) if lines is not None else None
+
+        ride = RideAlong(cluster_query(ctx.inventory.spec).command(), settle)
+        ctx.ride_along.setdefault(first, []).append(ride)
 
 
 def probe_host(host: PyinfraHost, command: str) -> Topology:
@@ -68,8 +99,12 @@ def probe_output(host: PyinfraHost, command: str) -> tuple[Topology, list[str]]:
             "driver? Check `nvidia-smi` and the kernel log on the node"
         ) from None
     stderr = "\n".join(output.stderr_lines).strip()
+    lines = list(output.stdout_lines)
     if not ok:
         if NO_PYTHON_MESSAGE in stderr:
-            raise ProbeError(stderr.replace("kubehaus: ", ""))
-        raise ProbeError(f"probe failed: {stderr[-500:] or 'no error output'}")
-    return parse_probe_output("\n".join(output.stdout_lines)), list(output.stdout_lines)
+            raise ProbeError(stderr.replace("kubehaus: ", ""), lines)
+        raise ProbeError(f"probe failed: {stderr[-500:] or 'no error output'}", lines)
+    try:
+        return parse_probe_output("\n".join(lines)), lines
+    except ProbeError as exc:
+        raise ProbeError(str(exc), lines) from None

@@ -46,6 +46,18 @@ def registered_nodes(host: PyinfraHost) -> set[str]:
     return {line.strip().removeprefix("node/") for line in lines if line.strip()}
 
 
+def cluster_members(ctx: RunContext, host: PyinfraHost) -> set[str]:
+    """The cluster's node names: from discovery's cluster read while it holds, else asked now.
+
+    Raises JoinError when they cannot be listed (no cluster yet, the API server down)."""
+    view = ctx.cluster_view()
+    if view is not None and view.nodes is not None:
+        if not view.nodes and not ctx.options.dry_run:
+            return registered_nodes(host)  # none read: confirm (a cluster always has its first node)
+        return set(view.nodes)
+    return registered_nodes(host)
+
+
 def describe_not_joined(ctx: RunContext, host: Host) -> str:
     verdict = ctx.verdicts.get(host.name)
     if verdict is None:
@@ -77,7 +89,7 @@ class JoinPhase(Phase):
         if not candidates:
             return
         try:
-            members = registered_nodes(cp_host)
+            members = cluster_members(ctx, cp_host)
         except JoinError as exc:
             if not ctx.options.dry_run:
                 ctx.aborted = f"cannot list the cluster's nodes on {first.name}: {exc}"

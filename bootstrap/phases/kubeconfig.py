@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 
@@ -20,6 +21,10 @@ class KubeconfigPhase(Phase):
 
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)
+        target = ctx.state_dir.kubeconfig
+        if self._have_it(ctx, first.name):
+            ctx.progress.host_done(self, first.name, True, f"{target} (0600)")
+            return
         buffer = io.BytesIO()
         try:
             ctx.pyinfra_hosts[first.name].get_file(
@@ -28,7 +33,6 @@ class KubeconfigPhase(Phase):
         except Exception as exc:  # the connector raises its own types
             ctx.fail(self, first.name, f"cannot fetch {ADMIN_KUBECONFIG}: {exc}")
             return
-        target = ctx.state_dir.kubeconfig
         content = buffer.getvalue()
         changed = (
             not target.exists() or target.read_bytes() != content or (target.stat().st_mode & 0o777) != 0o600
@@ -42,3 +46,14 @@ class KubeconfigPhase(Phase):
             os.replace(temporary, target)
             ctx.changes.setdefault("(controller)", []).append(f"kubeconfig: {target}")
         ctx.progress.host_done(self, first.name, True, f"{target} (0600){' updated' if changed else ''}")
+
+    @staticmethod
+    def _have_it(ctx: RunContext, first: str) -> bool:
+        """Whether the local copy is the file discovery saw on the node (and nothing changed since)."""
+        seen = ctx.observed.get(first)
+        target = ctx.state_dir.kubeconfig
+        if seen is None or not ctx.unchanged_since_discovery() or not target.exists():
+            return False
+        remote = seen.files.get(ADMIN_KUBECONFIG)
+        local = hashlib.sha256(target.read_bytes()).hexdigest()
+        return remote is not None and remote[0] == local and (target.stat().st_mode & 0o777) == 0o600

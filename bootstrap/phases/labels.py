@@ -38,4 +38,8 @@ class LabelsPhase(Phase):
         first = first_control_plane(ctx)
         # in a plan, nodes that would join (or the cluster that would be made) get their labels too
         joining = {name for name, state in ctx.cluster.items() if state.startswith("would ")}
-        run_deploy(ctx, self, [first.name], lambda _name: label_nodes(wanted, [UNHEALTHY_TAINT_KEY], joining))
+        view = ctx.cluster_view()  # the nodes as discovery's command read them, if that still holds
+        nodes = view.nodes if view is not None else None
+        run_deploy(
+            ctx, self, [first.name], lambda _name: label_nodes(wanted, [UNHEALTHY_TAINT_KEY], joining, nodes)
+        )

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..lock import LockRecord, acquire_command, heartbeat_command, now_text, release_command, replace_command
-from ..runner import Phase, RunContext
+from ..runner import Phase, RideAlong, RunContext
 from .node_roles import first_control_plane
 
 
@@ -34,9 +34,17 @@ def process_alive(pid: int) -> bool:
 HEARTBEAT_EVERY_SECONDS = 60
 
 
+LOCK_SECTION = "@@KUBEHAUS-LOCK"
+
+
 class LockPhase(Phase):
     name = "lock"
     title = "Take the cluster lock"
+
+    def __init__(self, ride_along: bool = False) -> None:
+        # apply: the lock is taken in the same command as the first control plane's discovery (the
+        # next phase), so a no-op re-run costs that host no round trip of its own to take it
+        self.ride_along = ride_along
 
     def should_run(self, ctx: RunContext) -> bool:
         return not ctx.options.dry_run
@@ -59,12 +67,41 @@ class LockPhase(Phase):
         started = now_text()
         owner = f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})"
         record = LockRecord(owner=owner, run=started, acquired=started, heartbeat=started)
+        if self.ride_along:
+            # discovery reads only: nothing changes before the lock's answer is settled below
+            command = f"echo {LOCK_SECTION}; {acquire_command(record)}; echo {LOCK_SECTION}-end"
+            ride = RideAlong(command, lambda lines: self._settle(ctx, record, lines))
+            ctx.ride_along.setdefault(first.name, []).append(ride)
+            return
+        self._take(ctx, record)
+
+    def _settle(self, ctx: RunContext, record: LockRecord, lines: list[str] | None) -> None:
+        """What the acquire answered inside discovery's command; no answer: ask on its own."""
+        if lines is None or LOCK_SECTION not in lines:
+            self._take(ctx, record)
+            return
+        start = lines.index(LOCK_SECTION) + 1
+        end = lines.index(f"{LOCK_SECTION}-end") if f"{LOCK_SECTION}-end" in lines else len(lines)
+        self._answered(ctx, record, lines[start:end])
+
+    def _take(self, ctx: RunContext, record: LockRecord) -> None:
+        host = ctx.pyinfra_hosts[first_control_plane(ctx).name]
         ok, output = host.run_shell_command(acquire_command(record), print_output=False, print_input=False)
-        lines = list(output.stdout_lines) if ok else []
+        self._answered(ctx, record, list(output.stdout_lines) if ok else [], list(output.stderr_lines))
+
+    def _answered(
+        self, ctx: RunContext, record: LockRecord, lines: list[str], errors: list[str] | None = None
+    ) -> None:
+        first = first_control_plane(ctx)
+        host = ctx.pyinfra_hosts[first.name]
         if lines[:1] != ["KUBEHAUS-LOCKED"]:
             held_text = "\n".join(lines[1:]).strip()
             holder = LockRecord.parse(held_text)
             here = socket.gethostname()
+            if holder == record:  # our own record: an earlier try took it, its answer was lost
+                ctx.progress.host_done(self, first.name, True, f"held by {record.owner}")
+                self._hold(ctx, record)
+                return
             if holder is not None and (
                 holder.is_stale(datetime.now(UTC)) or holder.abandoned_on(here, process_alive)
             ):
@@ -77,14 +114,14 @@ class LockPhase(Phase):
                     )
                     self._hold(ctx, record)
                     return
-            who = holder.describe() if holder else (held_text or "\n".join(output.stderr_lines) or "unknown")
+            who = holder.describe() if holder else (held_text or "\n".join(errors or []) or "unknown")
             ctx.aborted = (
                 f"another apply holds the cluster lock on {first.name}: {who}. Wait for it to finish; if it "
                 f"died, the lock is taken over once its heartbeat is 15 minutes old (or remove "
                 f"/var/lib/kubehaus/apply.lock on {first.name} yourself)"
             )
             return
-        ctx.progress.host_done(self, first.name, True, f"held by {owner}")
+        ctx.progress.host_done(self, first.name, True, f"held by {record.owner}")
         self._hold(ctx, record)
 
     @staticmethod

@@ -8,7 +8,7 @@ reach them (``kubehaus reset`` before removing a host from the inventory cleans 
 from __future__ import annotations
 
 from ..runner import Phase, RunContext
-from .join import JoinError, registered_nodes
+from .join import JoinError, cluster_members
 from .node_maintenance import remove_from_cluster
 from .node_roles import control_plane_ready, first_control_plane
 
@@ -24,7 +24,7 @@ class PrunePhase(Phase):
         first = first_control_plane(ctx)
         control_plane = ctx.pyinfra_hosts[first.name]
         try:
-            members = registered_nodes(control_plane)
+            members = cluster_members(ctx, control_plane)
         except JoinError:
             return  # no cluster yet
         extra = sorted(members - {h.name for h in ctx.inventory.hosts})

@@ -37,7 +37,9 @@ class RediscoverPhase(Phase):
                 continue
             ctx.topologies[name] = result
             ctx.phases_run.setdefault(name, []).append(self.name)
-            ctx.state_dir.write_json(ctx.state_dir.topology_file(name), result.model_dump(mode="json"))
+            ctx.state_dir.write_json(
+                ctx.state_dir.topology_file(name), result.model_dump(mode="json"), indent=False
+            )
             verdict = judge(ctx, ctx.inventory.host(name))
             ctx.progress.host_done(
                 self, name, verdict.healthy, f"{len(result.gpus)} GPU(s); {verdict.action}"

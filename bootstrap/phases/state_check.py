@@ -13,6 +13,7 @@ from deploys import kubernetes as kubernetes_deploy
 from deploys import nvidia as nvidia_deploy
 from deploys import os_prep as os_deploy
 from deploys import runtime as runtime_deploy
+from deploys.control_plane import ADMIN_KUBECONFIG
 from deploys.node_state import StateQuery, differences
 
 from ..inventory.models import InventorySpec
@@ -41,16 +42,17 @@ def state_query(spec: InventorySpec) -> StateQuery:
         SOURCES_FILE,
         DROP_IN_PATH,
         KUBEADM_CONFIG,  # the first control plane's files: read so that their checks cost nothing
+        ADMIN_KUBECONFIG,  # its digest: the kubeconfig phase fetches it only when it differs
         *(repo.keyring for repo in apt_repositories(spec)),
     )
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     return StateQuery(
         files=tuple(dict.fromkeys(files)),
-        packages=(*pins, *BASE_PACKAGES),
+        packages=(*pins, *BASE_PACKAGES, "helm"),  # helm: pinned on the first control plane
         units=UNITS,
         sysctls=tuple(node_files.sysctl_settings()),
         modules=("overlay", "br_netfilter", *RDMA_MODULES),
-        paths=(os_deploy.APT_MARKER,),
+        paths=(os_deploy.APT_MARKER, ADMIN_KUBECONFIG),  # admin.conf: kubeadm init is done
         globs=(f"{ADDONS_DIR}/*.yaml",),
     )
 

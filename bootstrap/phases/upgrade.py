@@ -108,9 +108,18 @@ class UpgradePhase(Phase):
 
     def run(self, ctx: RunContext) -> None:
         control_plane = ctx.pyinfra_hosts[first_control_plane(ctx).name]
+        view = ctx.cluster_view()  # what discovery's command read of the cluster, if it still holds
         try:
-            nodes = control_plane.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)
-            api_server = api_server_version(control_plane) if nodes else ""
+            if view is not None and view.nodes is not None:
+                nodes = view.nodes
+            else:
+                nodes = control_plane.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)
+            if not nodes:
+                api_server = ""
+            elif view is not None and view.version:
+                api_server = view.version
+            else:
+                api_server = api_server_version(control_plane)
         except Exception as exc:  # pyinfra's fact errors, a broken API answer
             ctx.aborted = f"cannot read the cluster's nodes and version: {exc}"
             return
@@ -324,7 +333,9 @@ class UpgradePhase(Phase):
         """Discovery and the health gate again on the rebooted node; an unhealthy one stays cordoned."""
         topology = probe_host(ctx.pyinfra_hosts[name], probe_command())
         ctx.topologies[name] = topology
-        ctx.state_dir.write_json(ctx.state_dir.topology_file(name), topology.model_dump(mode="json"))
+        ctx.state_dir.write_json(
+            ctx.state_dir.topology_file(name), topology.model_dump(mode="json"), indent=False
+        )
         verdict = judge(ctx, ctx.inventory.host(name))
         write_health_report(ctx)
         failing = sorted({f.code for f in verdict.findings if f.severity is Severity.FAIL})

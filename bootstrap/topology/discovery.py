@@ -23,6 +23,10 @@ def probe_command() -> str:
 class ProbeError(RuntimeError):
     """The probe ran but its answer could not be used; the message says why."""
 
+    def __init__(self, message: str, lines: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.lines = lines  # what the command printed, for what rode along in it (the lock)
+
 
 def parse_probe_output(stdout: str) -> Topology:
     lines = [line for line in stdout.splitlines() if line.strip()]

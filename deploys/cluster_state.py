@@ -1,0 +1,94 @@
+"""The cluster as the first control plane's admin credentials show it, read in discovery's one command.
+
+On a no-op re-run five phases each asked the API server again (upgrade: nodes and version; join and
+prune: the node names; labels: the nodes; addons: a server-side dry run per manifest and each Helm
+release): twelve round trips to the first control plane. This read rides along in discovery's
+command there and reuses the very facts those phases use (``KubernetesNodes``, ``ManifestPending``,
+``HelmRelease``), so the two paths cannot disagree. Its answer is only as good as the moment it was
+read: apply trusts it until the run changes something (``RunContext.cluster_view``); after that
+each phase reads afresh, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from .facts import HelmRelease, KubernetesNodes, ManifestPending
+from .node_state import sections
+
+SECTION = "@@KUBEHAUS-CLUSTER "
+
+
+@dataclass(frozen=True)
+class ClusterQuery:
+    """What to read: the nodes, the API server's version, each add-on manifest and Helm release."""
+
+    kubeconfig: str
+    manifests: tuple[str, ...] = ()  # paths on the control plane, as the addons phase writes them
+    releases: tuple[tuple[str, str], ...] = ()  # (release, namespace)
+
+    def command(self) -> str:
+        config = shlex.quote(self.kubeconfig)
+        sections = {
+            "nodes": KubernetesNodes().command(kubeconfig=self.kubeconfig),
+            "version": f"kubectl --kubeconfig {config} get --raw /version",
+        }
+        for path in self.manifests:
+            sections[f"manifest {path}"] = ManifestPending().command(path=path, kubeconfig=self.kubeconfig)
+        for release, namespace in self.releases:
+            sections[f"release {namespace} {release}"] = HelmRelease().command(
+                release=release, namespace=namespace, kubeconfig=self.kubeconfig
+            )
+        # each section is a kubectl or helm process of its own: all at once, each into its own file,
+        # printed in order when all are done (ten of them one after another took seconds)
+        started = " ".join(
+            f'( {command} ) > "$d/{index}" 2>/dev/null &' for index, command in enumerate(sections.values())
+        )
+        shown = "; ".join(
+            f'echo {shlex.quote(SECTION + name)}; cat "$d/{index}"' for index, name in enumerate(sections)
+        )
+        body = f'd=$(mktemp -d) && {{ {started} wait; {shown}; rm -rf "$d"; }}'
+        # no admin kubeconfig: no cluster yet, said as such (an empty answer is "not read", not this)
+        return f"if [ -e {config} ]; then {body}; else echo '{SECTION}absent'; fi; echo '{SECTION}end'"
+
+
+@dataclass(frozen=True)
+class ClusterObserved:
+    """What the read found; None where a part could not be read (its phase then reads it itself)."""
+
+    nodes: dict[str, dict[str, Any]] | None
+    version: str | None  # the API server's, without the "v"
+    pending: dict[str, list[str]]  # manifest path -> what a server-side dry run would change
+    releases: dict[tuple[str, str], dict[str, Any] | None]  # (release, namespace) -> HelmRelease fact
+
+
+def parse_cluster(lines: list[str]) -> ClusterObserved | None:
+    found = sections(lines, SECTION)
+    if found is None:
+        return None
+    if "absent" in found:  # no admin kubeconfig on the node: no cluster
+        return ClusterObserved(nodes={}, version=None, pending={}, releases={})
+    try:
+        nodes = KubernetesNodes().process(found["nodes"]) if "nodes" in found else None
+    except (ValueError, KeyError, TypeError):
+        nodes = None
+    try:
+        version = str(json.loads("\n".join(found.get("version", [])))["gitVersion"]).lstrip("v")
+    except (ValueError, KeyError, TypeError):
+        version = None
+    pending = {}
+    releases = {}
+    for name, body in found.items():
+        kind, _, rest = name.partition(" ")
+        if kind == "manifest":
+            pending[rest] = ManifestPending().process(body)
+        elif kind == "release":
+            namespace, _, release = rest.partition(" ")
+            try:
+                releases[(release, namespace)] = HelmRelease().process(body)
+            except ValueError:
+                continue  # unreadable: the addons phase asks Helm itself
+    return ClusterObserved(nodes=nodes, version=version, pending=pending, releases=releases)
