@@ -4,9 +4,10 @@ On a no-op re-run five phases each asked the API server again (upgrade: nodes an
 prune: the node names; labels: the nodes; addons: a server-side dry run per manifest and each Helm
 release): twelve round trips to the first control plane. This read rides along in discovery's
 command there and reuses the very facts those phases use (``KubernetesNodes``, ``ManifestPending``,
-``HelmRelease``), so the two paths cannot disagree. Its answer is only as good as the moment it was
-read: apply trusts it until the run changes something (``RunContext.cluster_view``); after that
-each phase reads afresh, as before.
+``HelmRelease``), so the two paths cannot disagree. All the manifests get one dry run together: when
+it shows any change, none counts as read and each step dry-runs its own manifest as before. Its
+answer is only as good as the moment it was read: apply trusts it until the run changes something
+(``RunContext.cluster_view``); after that each phase reads afresh, as before.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ class ClusterQuery:
             "nodes": KubernetesNodes().command(kubeconfig=self.kubeconfig),
             "version": f"kubectl --kubeconfig {config} get --raw /version",
         }
-        for path in self.manifests:
-            sections[f"manifest {path}"] = ManifestPending().command(path=path, kubeconfig=self.kubeconfig)
+        if self.manifests:  # one dry run of all: in state is the usual answer (kubehaus's paths: no spaces)
+            sections[f"manifests {' '.join(self.manifests)}"] = ManifestPending().command(
+                path=list(self.manifests), kubeconfig=self.kubeconfig
+            )
         for release, namespace in self.releases:
             sections[f"release {namespace} {release}"] = HelmRelease().command(
                 release=release, namespace=namespace, kubeconfig=self.kubeconfig
@@ -61,7 +64,7 @@ class ClusterObserved:
 
     nodes: dict[str, dict[str, Any]] | None
     version: str | None  # the API server's, without the "v"
-    pending: dict[str, list[str]]  # manifest path -> what a server-side dry run would change
+    pending: dict[str, list[str]]  # manifest path -> what a server-side dry run would change (read: [])
     releases: dict[tuple[str, str], dict[str, Any] | None]  # (release, namespace) -> HelmRelease fact
 
 
@@ -83,8 +86,8 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
     releases = {}
     for name, body in found.items():
         kind, _, rest = name.partition(" ")
-        if kind == "manifest":
-            pending[rest] = ManifestPending().process(body)
+        if kind == "manifests" and not ManifestPending().process(body):
+            pending = {path: [] for path in rest.split()}  # else unknown: each step dry-runs its own
         elif kind == "release":
             namespace, _, release = rest.partition(" ")
             try:

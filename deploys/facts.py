@@ -10,33 +10,28 @@ from pyinfra.api import FactBase
 
 
 class DebPackages(FactBase):
-    """Installed version and hold state of the named packages: {name: (version, held)}."""
+    """Installed version and hold state of the named packages: {name: (version, held)}.
+
+    The hold is dpkg's selection, the first letter of ``db:Status-Abbrev`` (``h``), which is what
+    ``apt-mark hold`` sets and ``apt-mark showhold`` reads: asked of dpkg directly, this costs 10 ms
+    where ``apt-mark``, which loads apt's whole cache first, cost 100-700 ms on every node read.
+    """
 
     default = dict
 
     def command(self, names: list[str]) -> str:
         quoted = " ".join(shlex.quote(n) for n in names)
-        return (
-            f"dpkg-query -W -f='${{Package}} ${{Version}} ${{db:Status-Abbrev}}\\n' {quoted} 2>/dev/null; "
-            f"echo HELD; apt-mark showhold {quoted} 2>/dev/null; true"
-        )
+        fields = "${Package} ${Version} ${db:Status-Abbrev}\\n"
+        return f"dpkg-query -W -f='{fields}' {quoted} 2>/dev/null; true"
 
     def process(self, output: list[str]) -> dict[str, tuple[str, bool]]:
-        installed: dict[str, str] = {}
-        held: set[str] = set()
-        in_held = False
+        found: dict[str, tuple[str, bool]] = {}
         for line in output:
-            if line.strip() == "HELD":
-                in_held = True
-                continue
-            if in_held:
-                held.add(line.strip())
-                continue
             parts = line.split()
-            # db:Status-Abbrev: desired state (i install, h hold, ...) then the current one (i installed)
+            # db:Status-Abbrev: the selection (i install, h hold, ...) then the state (i installed)
             if len(parts) >= 3 and parts[2][1:2] == "i":
-                installed[parts[0]] = parts[1]
-        return {name: (version, name in held) for name, version in installed.items()}
+                found[parts[0]] = (parts[1], parts[2][:1] == "h")
+        return found
 
 
 class Swap(FactBase):
@@ -147,10 +142,11 @@ class ManifestPending(FactBase):
 
     default = list
 
-    def command(self, path: str, kubeconfig: str) -> str:
+    def command(self, path: str | list[str], kubeconfig: str) -> str:
+        files = " ".join(f"-f {shlex.quote(p)}" for p in ([path] if isinstance(path, str) else path))
         return (
             f"kubectl --kubeconfig {shlex.quote(kubeconfig)} apply --dry-run=server "
-            f"-f {shlex.quote(path)} 2>&1 || echo KUBEHAUS-DRY-RUN-FAILED"
+            f"{files} 2>&1 || echo KUBEHAUS-DRY-RUN-FAILED"
         )
 
     def process(self, output: list[str]) -> list[str]:

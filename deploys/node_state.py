@@ -89,8 +89,14 @@ class StateQuery:
             'echo "$(stat -c "%a %U:%G" "$f") $(sha256sum < "$f" | cut -d" " -f1) $f"; '
             'else echo "- - - $f"; fi; done',
             "packages": DebPackages().command(names=list(self.packages)),
-            "units": f'for u in {units}; do e=$(systemctl is-enabled "$u" 2>/dev/null); '
-            'a=$(systemctl is-active "$u" 2>/dev/null); echo "$u ${e:-none} ${a:-none}"; done',
+            # one systemctl for all units (a pair per unit cost 100 ms a node): its blocks come in
+            # the order asked, blank-line separated; UnitFileState and ActiveState are what
+            # is-enabled and is-active print ("" for a unit not installed: none)
+            "units": f"systemctl show -p UnitFileState -p ActiveState {units} 2>/dev/null | "
+            f"{{ set -- {units}; a=; e=; while IFS= read -r line; do case $line in "
+            "ActiveState=*) a=${line#*=} ;; UnitFileState=*) e=${line#*=} ;; "
+            '"") echo "$1 ${e:-none} ${a:-none}"; shift; a=; e= ;; esac; done; '
+            '[ -n "$a$e" ] && echo "$1 ${e:-none} ${a:-none}"; }',
             "sysctls": Sysctls().command(keys=list(self.sysctls)),
             "modules": MissingModules().command(names=list(self.modules)),
             "swap": Swap().command(),

@@ -110,3 +110,50 @@ def test_a_file_not_owned_by_root_and_files_found_by_pattern(
     os.chown(managed, 65534, 65534)
     found = differences(desired, parse_observed(read(query)))
     assert len(found) == 1 and found[0].startswith(f"{managed} owned by ")
+
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# systemctl show -p UnitFileState -p ActiveState U...: a block per unit, in the order asked
+shift 5
+first=1
+for unit in "$@"; do
+  [ $first = 1 ] || echo
+  first=0
+  case $unit in
+    kubelet) printf 'ActiveState=active\\nUnitFileState=enabled\\n' ;;
+    containerd) printf 'ActiveState=failed\\nUnitFileState=disabled\\n' ;;
+    *) printf 'ActiveState=inactive\\nUnitFileState=\\n' ;;
+  esac
+done
+"""
+
+
+def test_units_are_read_with_one_systemctl(tmp_path: Path) -> None:
+    """One ``systemctl show`` for every unit; its blocks map back to the units in order."""
+    (tmp_path / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (tmp_path / "systemctl").chmod(0o755)
+    query = StateQuery(
+        files=(),
+        packages=(),
+        units=("kubelet", "nvidia-imex", "containerd"),
+        sysctls=(),
+        modules=(),
+        paths=(),
+    )
+    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}")
+    lines = subprocess.run(
+        ["sh", "-c", query.command()], capture_output=True, text=True, check=True, env=env
+    ).stdout.splitlines()
+    assert parse_observed(lines).units == {
+        "kubelet": ("enabled", "active"),
+        "nvidia-imex": ("none", "inactive"),  # not installed: what is-enabled's empty answer meant
+        "containerd": ("disabled", "failed"),
+    }
+
+
+def test_a_hold_is_dpkgs_selection() -> None:
+    """``apt-mark hold`` sets dpkg's selection to hold: the first letter of db:Status-Abbrev."""
+    from deploys.facts import DebPackages
+
+    lines = ["kubelet 1.34.2-1.1 hi ", "bash 5.2.15-2+b8 ii ", "old 1.0-1 rc ", "gone 2.0-1 hn "]
+    assert DebPackages().process(lines) == {"kubelet": ("1.34.2-1.1", True), "bash": ("5.2.15-2+b8", False)}

@@ -85,8 +85,14 @@ class LockPhase(Phase):
         self._answered(ctx, record, lines[start:end])
 
     def _take(self, ctx: RunContext, record: LockRecord) -> None:
-        host = ctx.pyinfra_hosts[first_control_plane(ctx).name]
-        ok, output = host.run_shell_command(acquire_command(record), print_output=False, print_input=False)
+        first = first_control_plane(ctx).name
+        try:
+            ok, output = ctx.pyinfra_hosts[first].run_shell_command(
+                acquire_command(record), print_output=False, print_input=False
+            )
+        except Exception as exc:  # the connection's own error types
+            ctx.aborted = f"cannot take the cluster lock on {first}: {exc} (apply changes nothing without it)"
+            return
         self._answered(ctx, record, list(output.stdout_lines) if ok else [], list(output.stderr_lines))
 
     def _answered(
