@@ -18,6 +18,19 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def controller_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """What the controller caches (the cut-down pynvml) goes under the test run's temporary tree."""
+    path = tmp_path_factory.mktemp("controller-cache")
+    previous = os.environ.get("KUBEHAUS_CONTROLLER_CACHE_DIR")
+    os.environ["KUBEHAUS_CONTROLLER_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("KUBEHAUS_CONTROLLER_CACHE_DIR", None)
+    else:
+        os.environ["KUBEHAUS_CONTROLLER_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -368,6 +369,15 @@ def test_secrets_never_reach_output_or_reports(runs: tuple[Run, Run], lab: Lab) 
 
 
 def test_a_second_apply_is_refused_while_one_runs(runs: tuple[Run, Run], lab: Lab) -> None:
+    # a converged re-run holds the lock for about a second: give the first apply a package to
+    # repair (seconds of apt), and freeze it while it holds the lock, so the second surely meets it
+    downgraded = on(
+        lab,
+        "l40s-1",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-change-held-packages "
+        "containerd.io=2.1.5-1 >/dev/null 2>&1",
+    )
+    assert downgraded.returncode == 0, downgraded.stderr
     first = subprocess.Popen(
         [sys.executable, "-m", "bootstrap", "apply", str(lab.inventory), "-o", "json"],
         stdout=subprocess.PIPE,
@@ -379,13 +389,18 @@ def test_a_second_apply_is_refused_while_one_runs(runs: tuple[Run, Run], lab: La
         while on(lab, "cp-1", "test -e /var/lib/kubehaus/apply.lock").returncode != 0:
             assert first.poll() is None and time.monotonic() < deadline, "the first apply never took the lock"
             time.sleep(0.2)
-        second = apply(lab.inventory)
+        first.send_signal(signal.SIGSTOP)
+        try:
+            second = apply(lab.inventory)
+        finally:
+            first.send_signal(signal.SIGCONT)
     finally:
         output, _ = first.communicate(timeout=600)
     assert second.code == 1
     assert second.report["aborted"].startswith("another apply holds the cluster lock on cp-1: ")
     assert f"(pid {first.pid})" in second.report["aborted"]
-    assert json.loads(output)["hosts"]["cp-1"]["changes"] == []  # the first one carried on undisturbed
+    hosts = json.loads(output)["hosts"]  # the first one carried on undisturbed
+    assert hosts["cp-1"]["changes"] == [] and "runtime: containerd pinned" in hosts["l40s-1"]["changes"]
     assert on(lab, "cp-1", "test -e /var/lib/kubehaus/apply.lock").returncode == 1  # released at its end
 
 
