@@ -2,10 +2,11 @@
 
 Run as root: .venv/bin/python benchmarks/apply_rerun.py [--sizes 4 8]
 For each N: boots N lab machines (a CPU-only control plane, then DGX H100, L40S, DGX A100 and
-GB200 workers in turn), applies twice (the second must change nothing), and reports wall time,
-the slowest phases, SSH commands and file transfers per host (the connector is instrumented),
-then tears the lab down. Writes benchmarks/results/apply-rerun.json. Issue 8's target for the
-no-op re-run is one or two round trips per host; this measures how far from it apply is.
+GB200 workers in turn), applies once, then three times more (each must change nothing; the median
+is reported), and reports wall time, the slowest phases, SSH commands and file transfers per host
+(the connector is instrumented), then tears the lab down. Writes
+benchmarks/results/apply-rerun.json. Issue 8's targets for the no-op re-run: one or two round trips
+per host, 32 machines in under 5 s.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bootstrap.runner import Runner
 from bootstrap.state_dir import StateDir
 
 PROFILES = ["dgx-h100", "l40s-pcie", "dgx-a100", "gb200-tray"]
+NO_OP_RUNS = 3
 
 
 def counted_run(inventory_path: Path, state: Path) -> dict[str, object]:
@@ -54,7 +56,13 @@ def measure(count: int) -> dict[str, object]:
     up(spec, inventory_out=workdir / "inventory.yaml", log=lambda _m: None)
     try:
         first = counted_run(workdir / "inventory.yaml", workdir / "state")
-        second = counted_run(workdir / "inventory.yaml", workdir / "state")
+        # three no-op runs, the median reported: the first one right after an apply meets the
+        # machines' stand-in daemons still settling (on 2 cores that moved 32 machines by a second)
+        runs = sorted(
+            (counted_run(workdir / "inventory.yaml", workdir / "state") for _ in range(NO_OP_RUNS)),
+            key=lambda r: float(r["wall_seconds"]),  # type: ignore[arg-type]
+        )
+        second = dict(runs[len(runs) // 2], wall_seconds_all=[r["wall_seconds"] for r in runs])
         return {"machines": count, "first_apply": first, "no_op_apply": second}
     finally:
         down(spec.name, log=lambda _m: None)
@@ -75,7 +83,9 @@ def main() -> None:
             r = result[run]
             trips = r["round_trips_per_host"]
             print(
-                f"{size:3d} machines, {run.replace('_', ' ')}: {r['wall_seconds']} s, "
+                f"{size:3d} machines, {run.replace('_', ' ')}: {r['wall_seconds']} s"
+                + (f" (median of {r['wall_seconds_all']})" if "wall_seconds_all" in r else "")
+                + ", "
                 f"{r['changes']} change(s), "
                 f"round trips per host {trips['min']}-{trips['max']}, slowest phases {r['slowest_phases']}"
                 + (f"  (FAILED: {r['failed_hosts']})" if r["failed_hosts"] else "")
