@@ -134,8 +134,7 @@ def run_deploy(
         log = HostLog()
         _current.log, _current.state, _current.host, _current.dry_run = log, state, pyinfra_host, dry_run
         # a hook playbook may have changed the node since discovery read it: then read it afresh
-        hooked = any(p.startswith("hooks:") for p in ctx.phases_run.get(name, []))
-        _current.known = None if hooked else ctx.observed.get(name)
+        _current.known = None if ctx.hook_ran(name) else ctx.observed.get(name)
         with ctx_host.use(pyinfra_host):  # greenlet-local in pyinfra
             deploy(name)
         return log

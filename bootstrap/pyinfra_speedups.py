@@ -17,40 +17,32 @@ five layers of data and raises five exceptions. At 300 hosts the two were half o
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from pyinfra.api import State, arguments, connectors, inventory
 
 
-def _memoize_global_arguments() -> None:
-    original = getattr(arguments, "all_global_arguments", None)
+def _memoize(name: str, fresh: Callable[[Any], Any], *modules: ModuleType) -> None:
+    """``name`` in each of ``modules`` becomes a memo of the first module's function, handing every
+    caller a fresh copy (``fresh``) as the original does; done once, and not where it is missing."""
+    original = getattr(modules[0], name, None)
     if original is None or getattr(original, "kubehaus_memoized", False):
         return
-    computed = functools.cache(lambda: tuple(original()))
+    computed = functools.cache(original)
 
-    def all_global_arguments() -> list[tuple[str, type]]:
-        return list(computed())  # a fresh list each call, as the original returns
+    def memoized() -> Any:
+        return fresh(computed())
 
-    all_global_arguments.kubehaus_memoized = True  # type: ignore[attr-defined]
-    arguments.all_global_arguments = all_global_arguments
-
-
-def _memoize_connectors() -> None:
-    original = connectors.get_all_connectors
-    if getattr(original, "kubehaus_memoized", False):
-        return
-    scanned = functools.cache(original)
-
-    def get_all_connectors() -> dict[str, Any]:
-        return dict(scanned())
-
-    get_all_connectors.kubehaus_memoized = True  # type: ignore[attr-defined]
-    connectors.get_all_connectors = get_all_connectors  # get_execution_connectors looks it up here
-    inventory.get_all_connectors = get_all_connectors  # imported by name there
+    memoized.kubehaus_memoized = True  # type: ignore[attr-defined]
+    for module in modules:
+        setattr(module, name, memoized)
 
 
-_memoize_global_arguments()
-_memoize_connectors()
+_memoize("all_global_arguments", list, arguments)  # pop_global_arguments looks it up there
+# get_execution_connectors looks it up in connectors; inventory imported it by name
+_memoize("get_all_connectors", dict, connectors, inventory)
 
 
 def fill_argument_defaults(state: State) -> None:

@@ -114,13 +114,16 @@ class RunContext:
     ride_along: dict[str, list[RideAlong]] = field(default_factory=dict)
     cluster_read: ClusterObserved | None = None  # the cluster as discovery read it (first control plane)
 
+    def hook_ran(self, host: str | None = None) -> bool:
+        """Whether a hook playbook ran on ``host`` (None: on any host) in this run: it may have changed
+        anything there since discovery read it."""
+        runs = [self.phases_run.get(host, [])] if host else self.phases_run.values()
+        return any(phase.startswith("hooks:") for phases in runs for phase in phases)
+
     def unchanged_since_discovery(self) -> bool:
         """Whether what discovery read still holds: always in a plan; in an apply until the first
-        change (or hook, which may change anything) anywhere in the run."""
-        if self.options.dry_run:
-            return True
-        hooked = any(p.startswith("hooks:") for phases in self.phases_run.values() for p in phases)
-        return not hooked and not any(self.changes.values())
+        change (or hook) anywhere in the run."""
+        return self.options.dry_run or not (self.hook_ran() or any(self.changes.values()))
 
     def cluster_view(self) -> ClusterObserved | None:
         """The cluster read, while it still holds (None: each phase reads the cluster itself)."""

@@ -1,7 +1,7 @@
 """Add-ons from the first control plane, where the admin credentials live: manifests and Helm charts.
 
-The cluster read that rode along in discovery (cluster_state.py) already has each manifest's
-server-side dry run and each release: while nothing has changed since, a step it shows in state is
+The cluster read that rode along in discovery (cluster_state.py) already has a server-side dry run
+of all the manifests and each release: while nothing has changed since, a step it shows in state is
 not asked again.
 """
 

@@ -12,12 +12,11 @@ answer is only as good as the moment it was read: apply trusts it until the run 
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from .facts import HelmRelease, KubernetesNodes, ManifestPending
+from .facts import ApiServerVersion, HelmRelease, KubernetesNodes, ManifestPending
 from .node_state import sections
 
 SECTION = "@@KUBEHAUS-CLUSTER "
@@ -35,7 +34,7 @@ class ClusterQuery:
         config = shlex.quote(self.kubeconfig)
         sections = {
             "nodes": KubernetesNodes().command(kubeconfig=self.kubeconfig),
-            "version": f"kubectl --kubeconfig {config} get --raw /version",
+            "version": ApiServerVersion().command(kubeconfig=self.kubeconfig),
         }
         if self.manifests:  # one dry run of all: in state is the usual answer (kubehaus's paths: no spaces)
             sections[f"manifests {' '.join(self.manifests)}"] = ManifestPending().command(
@@ -79,7 +78,7 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
     except (ValueError, KeyError, TypeError):
         nodes = None
     try:
-        version = str(json.loads("\n".join(found.get("version", [])))["gitVersion"]).lstrip("v")
+        version = ApiServerVersion().process(found.get("version", []))
     except (ValueError, KeyError, TypeError):
         version = None
     pending = {}

@@ -173,6 +173,16 @@ class HelmRelease(FactBase):
         return {"releases": releases, "values": json.loads(values.strip() or "null")}
 
 
+class ApiServerVersion(FactBase):
+    """The API server's version, without the "v" (raises on an answer that is not one)."""
+
+    def command(self, kubeconfig: str) -> str:
+        return f"kubectl --kubeconfig {shlex.quote(kubeconfig)} get --raw /version"
+
+    def process(self, output: list[str]) -> str:
+        return str(json.loads("\n".join(output))["gitVersion"]).lstrip("v")
+
+
 class KubernetesNodes(FactBase):
     """Every Node object as the API server has it."""
 

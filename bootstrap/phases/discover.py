@@ -46,15 +46,14 @@ class DiscoverPhase(Phase):
             return probe_output(host, "; ".join([*(r.command for r in rides), command]))
 
         for name, answer in ctx.on_connected_hosts(discover):
-            lines = answer.lines if isinstance(answer, ProbeError) else None
-            if not isinstance(answer, Exception):
-                lines = answer[1]
-            for ride in ctx.ride_along.pop(name, []):
-                ride.settle(lines)
             if isinstance(answer, Exception):
+                for ride in ctx.ride_along.pop(name, []):
+                    ride.settle(answer.lines if isinstance(answer, ProbeError) else None)
                 ctx.fail(self, name, str(answer))
                 continue
             result, lines = answer
+            for ride in ctx.ride_along.pop(name, []):
+                ride.settle(lines)
             if self.read_state:
                 ctx.observed[name] = parse_observed(lines)
             ctx.topologies[name] = result

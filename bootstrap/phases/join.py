@@ -52,8 +52,6 @@ def cluster_members(ctx: RunContext, host: PyinfraHost) -> set[str]:
     Raises JoinError when they cannot be listed (no cluster yet, the API server down)."""
     view = ctx.cluster_view()
     if view is not None and view.nodes is not None:
-        if not view.nodes and not ctx.options.dry_run:
-            return registered_nodes(host)  # none read: confirm (a cluster always has its first node)
         return set(view.nodes)
     return registered_nodes(host)
 

@@ -15,6 +15,7 @@ import gevent
 from pyinfra.api import Host as PyinfraHost
 
 from deploys.control_plane import ADMIN_KUBECONFIG
+from deploys.facts import ApiServerVersion
 
 from ..deploy_executor import redact
 
@@ -44,7 +45,7 @@ def node_object(control_plane: PyinfraHost, node: str) -> dict[str, Any]:
 
 
 def api_server_version(control_plane: PyinfraHost) -> str:
-    return json.loads("\n".join(kubectl(control_plane, "get --raw /version")))["gitVersion"].lstrip("v")
+    return ApiServerVersion().process(kubectl(control_plane, "get --raw /version"))
 
 
 def cordon(control_plane: PyinfraHost, node: str, unschedulable: bool = True) -> None:

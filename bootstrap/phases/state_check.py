@@ -63,11 +63,7 @@ class StateCheckPhase(Phase):
 
     def hosts(self, ctx: RunContext) -> list[str]:
         # a before-os hook may have changed the node since discovery read it: the full path for it
-        return [
-            h.name
-            for h in connected_hosts(ctx)
-            if h.name in ctx.observed and "hooks:before-os" not in ctx.phases_run.get(h.name, [])
-        ]
+        return [h.name for h in connected_hosts(ctx) if h.name in ctx.observed and not ctx.hook_ran(h.name)]
 
     def should_run(self, ctx: RunContext) -> bool:
         return bool(self.hosts(ctx))

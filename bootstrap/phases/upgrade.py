@@ -110,15 +110,11 @@ class UpgradePhase(Phase):
         control_plane = ctx.pyinfra_hosts[first_control_plane(ctx).name]
         view = ctx.cluster_view()  # what discovery's command read of the cluster, if it still holds
         try:
-            if view is not None and view.nodes is not None:
-                nodes = view.nodes
-            else:
+            nodes = view.nodes if view is not None else None
+            if nodes is None:
                 nodes = control_plane.get_fact(KubernetesNodes, kubeconfig=ADMIN_KUBECONFIG)
-            if not nodes:
-                api_server = ""
-            elif view is not None and view.version:
-                api_server = view.version
-            else:
+            api_server = (view.version if view is not None else None) or ""
+            if nodes and not api_server:
                 api_server = api_server_version(control_plane)
         except Exception as exc:  # pyinfra's fact errors, a broken API answer
             ctx.aborted = f"cannot read the cluster's nodes and version: {exc}"
