@@ -40,9 +40,11 @@ class ClusterQuery:
             sections[f"manifests {' '.join(self.manifests)}"] = ManifestPending().command(
                 path=list(self.manifests), kubeconfig=self.kubeconfig
             )
+        if self.releases:  # one listing of all namespaces, then each release's values
+            sections["helm-list"] = HelmRelease.list_command(self.kubeconfig)
         for release, namespace in self.releases:
-            sections[f"release {namespace} {release}"] = HelmRelease().command(
-                release=release, namespace=namespace, kubeconfig=self.kubeconfig
+            sections[f"release {namespace} {release}"] = HelmRelease.values_command(
+                release, namespace, self.kubeconfig
             )
         # each section is a kubectl or helm process of its own: all at once, each into its own file,
         # printed in order when all are done (ten of them one after another took seconds)
@@ -87,10 +89,11 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
         kind, _, rest = name.partition(" ")
         if kind == "manifests" and not ManifestPending().process(body):
             pending = {path: [] for path in rest.split()}  # else unknown: each step dry-runs its own
-        elif kind == "release":
+        elif kind == "release" and "helm-list" in found:
             namespace, _, release = rest.partition(" ")
             try:
-                releases[(release, namespace)] = HelmRelease().process(body)
-            except ValueError:
+                listing = "\n".join(found["helm-list"])
+                releases[(release, namespace)] = HelmRelease.from_parts(listing, "\n".join(body), namespace)
+            except (ValueError, AttributeError):
                 continue  # unreadable: the addons phase asks Helm itself
     return ClusterObserved(nodes=nodes, version=version, pending=pending, releases=releases)

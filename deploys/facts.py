@@ -160,16 +160,33 @@ class HelmRelease(FactBase):
     """A Helm release's chart, version and user-supplied values (None when not installed)."""
 
     def command(self, release: str, namespace: str, kubeconfig: str) -> str:
-        args = f"--kubeconfig {shlex.quote(kubeconfig)} -n {shlex.quote(namespace)}"
         return (
-            f"helm {args} list -o json 2>/dev/null || echo '[]'; echo KUBEHAUS-VALUES; "
-            f"helm {args} get values {shlex.quote(release)} -o json 2>/dev/null || echo null"
+            f"{self.list_command(kubeconfig, namespace)}; echo KUBEHAUS-VALUES; "
+            f"{self.values_command(release, namespace, kubeconfig)}"
         )
 
+    @staticmethod
+    def list_command(kubeconfig: str, namespace: str | None = None) -> str:
+        """The releases of one namespace, or of all (None): the cluster read lists them once."""
+        config = f"--kubeconfig {shlex.quote(kubeconfig)}"
+        listing = f"-n {shlex.quote(namespace)} list" if namespace is not None else "list -A"
+        return f"helm {config} {listing} -o json 2>/dev/null || echo '[]'"
+
+    @staticmethod
+    def values_command(release: str, namespace: str, kubeconfig: str) -> str:
+        args = f"--kubeconfig {shlex.quote(kubeconfig)} -n {shlex.quote(namespace)}"
+        return f"helm {args} get values {shlex.quote(release)} -o json 2>/dev/null || echo null"
+
     def process(self, output: list[str]) -> dict[str, Any] | None:
-        text = "\n".join(output)
-        listing, _, values = text.partition("KUBEHAUS-VALUES")
+        listing, _, values = "\n".join(output).partition("KUBEHAUS-VALUES")
+        return self.from_parts(listing, values)
+
+    @staticmethod
+    def from_parts(listing: str, values: str, namespace: str | None = None) -> dict[str, Any]:
+        """The fact from a listing (of all namespaces: kept to ``namespace``) and the values."""
         releases = json.loads(listing.strip() or "[]")
+        if namespace is not None:
+            releases = [r for r in releases if r.get("namespace") == namespace]
         return {"releases": releases, "values": json.loads(values.strip() or "null")}
 
 

@@ -85,9 +85,12 @@ class StateQuery:
         files = " ".join([*(shlex.quote(p) for p in self.files), *self.globs])
         units = " ".join(shlex.quote(u) for u in self.units)
         sections = {
-            "files": f'for f in {files}; do if [ -f "$f" ]; then '
-            'echo "$(stat -c "%a %U:%G" "$f") $(sha256sum < "$f" | cut -d" " -f1) $f"; '
-            'else echo "- - - $f"; fi; done',
+            # two commands for all files (a stat and a digest per file cost 30 ms a node), over
+            # the regular files only (a FIFO would hang sha256sum): "- PATH" for each one not there,
+            # then "MODE OWNER PATH" lines and sha256sum's "DIGEST  PATH" lines
+            "files": f'set --; for f in {files}; do if [ -f "$f" ]; then set -- "$@" "$f"; '
+            'else echo "- $f"; fi; done; '
+            '[ $# -eq 0 ] || { stat -c "%a %U:%G %n" -- "$@"; sha256sum -- "$@"; }',
             "packages": DebPackages().command(names=list(self.packages)),
             # one systemctl for all units (a pair per unit cost 100 ms a node): its blocks come in
             # the order asked, blank-line separated; UnitFileState and ActiveState are what
@@ -132,15 +135,7 @@ def parse_observed(lines: list[str]) -> Observed:
     A read cut short counts as nothing seen: every check then runs on the node itself."""
     found = sections(lines, SECTION)
     sections_found = found or {}
-    files: dict[str, tuple[str, int] | None] = {}
-    for line in sections_found.get("files", []):
-        parts = line.split(" ", 3)
-        if len(parts) != 4:
-            continue
-        mode, owner, digest, path = parts
-        if digest != "-" and owner != ROOT_OWNED:  # kubehaus writes its files as root:root
-            digest = f"owned by {owner}"
-        files[path] = None if digest == "-" else (digest, int(mode, 8))
+    files = _files(sections_found.get("files", []))
     units = {}
     for line in sections_found.get("units", []):
         parts = line.split()
@@ -157,6 +152,30 @@ def parse_observed(lines: list[str]) -> Observed:
         paths=PathsPresent().process(sections_found.get("paths", [])),
         complete=found is not None,
     )
+
+
+def _files(lines: list[str]) -> dict[str, tuple[str, int] | None]:
+    """Each regular file's digest and mode, from the stat and sha256sum lines (in any order)."""
+    stats: dict[str, tuple[str, str]] = {}
+    digests: dict[str, str] = {}
+    for line in lines:
+        first, _, rest = line.partition(" ")
+        if len(first) == 64 and rest.startswith(" "):  # sha256sum: DIGEST, two spaces, PATH
+            digests[rest[1:]] = first
+            continue
+        if first == "-":
+            stats[rest] = ("-", "")
+            continue
+        owner, _, path = rest.partition(" ")
+        if first.isdigit() and path:
+            stats[path] = (first, owner)
+    files: dict[str, tuple[str, int] | None] = {}
+    for path, (mode, owner) in stats.items():
+        digest = None if mode == "-" else digests.get(path)
+        if digest is not None and owner != ROOT_OWNED:  # kubehaus writes its files as root:root
+            digest = f"owned by {owner}"
+        files[path] = None if digest is None else (digest, int(mode, 8))
+    return files
 
 
 def file_in_state(observed: Observed | None, path: str, wanted: tuple[str, int]) -> bool:

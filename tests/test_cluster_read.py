@@ -36,7 +36,8 @@ esac
 """
 FAKE_HELM = """#!/bin/sh
 case "$*" in
-  *list*) echo '[{"name": "kai", "chart": "kai-scheduler-v0.12.0", "status": "deployed"}]' ;;
+  *"list -A"*) echo '[{"name": "kai", "namespace": "kai-scheduler", "chart": "kai-scheduler-v0.12.0",'\
+    '"status": "deployed"}, {"name": "kai", "namespace": "elsewhere", "chart": "kai-scheduler-v0.11.0"}]' ;;
   *"get values"*) echo '{"a": 1}' ;;
 esac
 """
@@ -66,6 +67,8 @@ def test_one_command_reads_nodes_version_dry_runs_and_releases(tmp_path: Path, t
     assert seen.pending == {"/x/a.yaml": [], "/x/b.yaml": []}  # one dry run of both: nothing to change
     release = seen.releases[("kai", "kai-scheduler")]
     assert release is not None and release["values"] == {"a": 1}
+    # one listing of every namespace, kept to the release's own: what `helm -n kai-scheduler list` shows
+    assert [r["chart"] for r in release["releases"]] == ["kai-scheduler-v0.12.0"]
     # one manifest with something to change: none is known in state, each step dry-runs its own
     changed = ClusterQuery(str(kubeconfig), ("/x/a.yaml", "/x/changed.yaml"))
     seen = parse_cluster(read(changed, tools))

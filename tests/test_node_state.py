@@ -112,6 +112,19 @@ def test_a_file_not_owned_by_root_and_files_found_by_pattern(
     assert len(found) == 1 and found[0].startswith(f"{managed} owned by ")
 
 
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    fifo, directory, plain = tmp_path / "fifo", tmp_path / "dir", tmp_path / "plain"
+    os.mkfifo(fifo)  # sha256sum would wait on it for ever
+    directory.mkdir()
+    plain.write_text("x\n")
+    observed = parse_observed(read(StateQuery((str(fifo), str(directory), str(plain)), (), (), (), (), ())))
+    assert observed.files == {
+        str(fifo): None,
+        str(directory): None,
+        str(plain): file_state("x\n", plain.stat().st_mode & 0o777),
+    }
+
+
 FAKE_SYSTEMCTL = """#!/bin/sh
 # systemctl show -p UnitFileState -p ActiveState U...: a block per unit, in the order asked
 shift 5

@@ -18,13 +18,21 @@ from bootstrap.topology.shipping import module_source
 from .probe_helpers import probe_machine
 
 MODULE = """import os
+import json as unused_json
+from ctypes import *
 LIMIT = 3
+UNUSED_LIMIT = LIMIT + 1
+ERR_ONE = 1
+ERR_TWO = 2
+EFFECT = dict(LIMIT=LIMIT)
 def _helper():
     return LIMIT
 def used():
-    return _helper()
+    return _helper() + len(os.sep)
 def by_name():
     return "called through getattr"
+def errors():
+    return sorted(n for n in globals() if n.startswith("ERR_"))
 @staticmethod
 def decorated():
     return 1
@@ -38,22 +46,27 @@ TABLE = {"key": decorated}
 
 
 def test_only_what_the_script_reaches_is_kept() -> None:
-    pruned = prune_module(MODULE, 'import m\nm.used()\ngetattr(m, "by_name")()\n')
+    script = 'import m\nm.used()\ngetattr(m, "by_name")()\nm.errors()\nm.TABLE\n'
+    pruned = prune_module(MODULE, script)
     namespace: dict = {}
     exec(compile(pruned, "<pruned>", "exec"), namespace)
-    assert namespace["used"]() == 3  # and _helper, which it calls
+    assert namespace["used"]() == 4  # and _helper, LIMIT and os, which it uses
     assert namespace["by_name"]() == "called through getattr"  # named in a string
-    assert "decorated" in namespace and "@staticmethod" in pruned  # reached from a kept statement
+    assert namespace["errors"]() == ["ERR_ONE", "ERR_TWO"]  # looked up by a prefix in a string
+    assert "decorated" in namespace and "@staticmethod" in pruned  # reached through TABLE
     assert "Unused" not in namespace and "unused" not in namespace
-    assert "import os" in pruned and "LIMIT = 3" in pruned  # module set-up always stays
+    assert "UNUSED_LIMIT" not in namespace and "unused_json" not in namespace  # nothing uses them
+    assert "from ctypes import *" in pruned and "c_uint" in namespace  # a star import always stays
+    assert namespace["EFFECT"] == {"LIMIT": 3}  # a call may have effects: always kept
 
 
 def test_the_shipped_pynvml_is_a_fraction_and_still_compiles() -> None:
     full = module_source("pynvml")
     shipped = shipped_pynvml(full, probe_source())
-    assert len(shipped) < len(full) / 2
+    assert len(shipped) < len(full) / 10
+    assert "ctypes.util" not in shipped  # imported for a name the probe never reaches
     compile(shipped, "<pynvml>", "exec")
-    assert len(probe_command()) < 64_000  # far below the remote shell's 128 KiB argument limit
+    assert len(probe_command()) < 32_000  # far below the remote shell's 128 KiB argument limit
 
 
 def shipped_probe(hardware_name: str, faults: list[str], root: Path, library: Path) -> str:

@@ -106,3 +106,43 @@ def test_each_fault_is_visible_to_the_probe(
 def test_bad_probe_output_is_explained(output: str, message: str) -> None:
     with pytest.raises(ProbeError, match=message):
         parse_probe_output(output)
+
+
+def test_services_are_asked_of_systemctl_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bootstrap.topology import probe
+
+    calls = tmp_path / "systemctl-calls"
+    tools = {
+        # prints one state per unit, in order, as systemctl does
+        "systemctl": f'echo "$*" >> {calls}\nfor u in "$@"; do case $u in nvidia-fabricmanager) '
+        "echo active;; is-active) ;; *) echo inactive;; esac; done",
+        "nv-fabricmanager": 'echo "Fabric Manager version is : 580.95.05"',
+        "nvidia-imex": "echo 'IMEX version is: 580.95.05'",
+    }
+    for name, body in tools.items():
+        (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    if any(
+        Path(d, "nvidia-persistenced.service").exists()
+        for d in ("/etc/systemd/system", "/lib/systemd/system")
+    ):
+        pytest.skip("this machine has nvidia-persistenced installed")
+    found = probe.read_services()
+    assert found["fabric_manager"] == {"installed": True, "active": True, "version": "580.95.05"}
+    assert found["imex"] == {"installed": True, "active": False, "version": "580.95.05"}
+    assert found["persistenced"] is None
+    assert calls.read_text() == "is-active nvidia-fabricmanager nvidia-imex\n"
+
+
+def test_commands_run_without_subprocess(tmp_path: Path) -> None:
+    import time
+
+    from bootstrap.topology.probe import run
+
+    assert run(["sh", "-c", "echo ' out '; echo err >&2"]) == "out"  # stderr dropped, stripped
+    assert run(["kubehaus-no-such-binary"]) is None
+    begin = time.monotonic()
+    assert run(["sh", "-c", "echo partial; exec sleep 30"], timeout=0.5) is None  # hung: killed
+    assert run(["sh", "-c", "exec 1>&-; exec sleep 30"], timeout=0.5) is None  # closed stdout, still hung
+    assert time.monotonic() - begin < 5

@@ -22,11 +22,13 @@ NO_PYTHON_MESSAGE = "python3 is not installed on this node"
 
 CACHE_DIR = "/var/cache/kubehaus"
 # Compiling a shipped module costs more than running it (pynvml: over a second of CPU per probe), so
-# its code object is kept in CACHE_DIR, named by the source's digest and the Python version, and
-# used only from a directory and file that the running user owns and nobody else can write.
+# its code object, and the script's, is kept in CACHE_DIR, named by the source's digest and the
+# Python version, and used only from a directory and file that the running user owns and nobody
+# else can write. python3 runs with -S: the script needs only the standard library and what is
+# shipped, and importing site costs every node a few milliseconds on every run.
 _LOADER = (
-    "import base64,json,marshal,os,sys,types,zlib\n"
-    "d=json.loads(zlib.decompress(base64.b64decode(''.join(sys.argv[1:]))))\n"
+    "import binascii,json,marshal,os,sys,types,zlib\n"
+    "d=json.loads(zlib.decompress(binascii.a2b_base64(''.join(sys.argv[1:]))))\n"
     f"D=os.environ.get('KUBEHAUS_CACHE_DIR') or {CACHE_DIR!r}\n"
     "def mine(p):\n"
     " try:\n"
@@ -53,7 +55,7 @@ _LOADER = (
     "for n,s in d['modules'].items():\n"
     " m=types.ModuleType(n);m.__file__='<kubehaus:'+n+'>';sys.modules[n]=m\n"
     " exec(code(n,s,d['digests'][n]),m.__dict__)\n"
-    "sys.argv=['kubehaus-remote'];g={'__name__':'__main__'};exec(compile(d['main'],'<kubehaus:main>','exec'),g)\n"
+    "sys.argv=['kubehaus-remote'];g={'__name__':'__main__'};exec(code('__main__',d['main'],d['digests']['__main__']),g)\n"
 )
 
 
@@ -68,7 +70,8 @@ def module_source(name: str) -> str:
 def python_command(main: str, modules: dict[str, str] | None = None) -> str:
     """A shell command running ``main`` with ``modules`` importable; fails clearly without python3."""
     modules = modules or {}
-    digests = {name: hashlib.sha256(source.encode()).hexdigest()[:32] for name, source in modules.items()}
+    sources = {**modules, "__main__": main}
+    digests = {name: hashlib.sha256(source.encode()).hexdigest()[:32] for name, source in sources.items()}
     payload = json.dumps({"modules": modules, "digests": digests, "main": main}).encode()
     encoded = base64.b64encode(zlib.compress(payload, 9)).decode()
     chunks = [encoded[i : i + CHUNK] for i in range(0, len(encoded), CHUNK)] or [""]
@@ -78,5 +81,5 @@ def python_command(main: str, modules: dict[str, str] | None = None) -> str:
     )
     return (
         f"command -v python3 >/dev/null 2>&1 || {{ {missing}; exit {NO_PYTHON_EXIT}; }}; "
-        f"exec python3 -c {shlex.quote(_LOADER)} " + " ".join(chunks)
+        f"exec python3 -S -c {shlex.quote(_LOADER)} " + " ".join(chunks)
     )

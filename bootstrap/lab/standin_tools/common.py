@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from typing import Any, NoReturn
+
+# Imports are deferred to where they are needed: a stand-in kubectl or helm is one short process per
+# call, and urllib.request, jsonschema and tarfile made each cost 100-240 ms of CPU at start-up,
+# several times what the real Go binaries cost (the lab's benchmarks count every node's CPU).
 
 STATE_ROOT = os.environ.get("KUBEHAUS_STANDIN_ROOT", "/")
 API_PORT = 6443
@@ -62,6 +64,9 @@ def read_text(source: str) -> str:
     if source == "-":
         return sys.stdin.read()
     if source.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(source, timeout=30) as response:
                 return response.read().decode()
@@ -182,22 +187,40 @@ def notify_ready() -> None:
 
 
 def request(method: str, url: str, body: Any = None, token: str = "") -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
+    """One HTTP request to the stand-in API server (plain HTTP, JSON both ways), over a socket."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    data = b"" if body is None else json.dumps(body).encode()
+    head = [
+        f"{method} {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Connection: close",
+        "Content-Type: application/json",
+        f"Content-Length: {len(data)}",
+    ]
     if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        head.append(f"Authorization: Bearer {token}")
+    chunks = []
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        payload = exc.read()
-        try:
-            return exc.code, json.loads(payload)
-        except ValueError:
-            return exc.code, {"message": payload.decode(errors="replace")}
-    except (urllib.error.URLError, OSError) as exc:
-        host = url.split("/")[2]
+        with socket.create_connection((parts.hostname or "localhost", parts.port or 80), timeout=30) as sock:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        header, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+        status = int(header.split(b" ", 2)[1])
+    except (OSError, IndexError, ValueError) as exc:
         die(
-            f"The connection to the server {host} was refused - did you specify the right host or port? ({exc})"
+            f"The connection to the server {parts.netloc} was refused - did you specify the right host or "
+            f"port? ({exc})"
         )
+    if status < 400:
+        return status, json.loads(payload or b"null")
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, {"message": payload.decode(errors="replace")}

@@ -13,24 +13,24 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import json
 import os
 import re
 import sys
-import tarfile
 import time
-import urllib.request
 from typing import Any
 from urllib.parse import urlencode
 
-import jsonschema
 import yaml
 
 from .common import Client, die, load_documents, parse_with_globals, read_text, upstream_version, version_line
 
 
 def load_chart(reference: str) -> dict[str, Any]:
+    import io
+    import tarfile
+    import urllib.request
+
     if reference.startswith("oci://"):
         host = reference[len("oci://") :].split("/")[0]
         die(
@@ -156,6 +156,8 @@ def check_chart(
             "(the lab stand-in refuses keys the chart's values.yaml does not define)"
         )
     if chart["schema"] is not None:
+        import jsonschema
+
         errors = list(jsonschema.Draft7Validator(chart["schema"]).iter_errors(merged))
         if errors:
             die("Error: values don't meet the specifications of the schema(s): " + errors[0].message)
