@@ -51,7 +51,7 @@ PROBE = "import json; from bootstrap.topology import probe; print(json.dumps(pro
 
 def bare_state(files: tuple[str, ...]) -> str:
     """The managed-state read's answer on a bare machine: every file missing, nothing else found."""
-    lines = [f"{SECTION}files", *(f"- - - {path}" for path in files)]
+    lines = [f"{SECTION}files", *(f"- {path}" for path in files)]
     lines += [f"{SECTION}{name}" for name in ("packages", "units", "sysctls", "modules", "swap", "rdma")]
     # the first control plane's cluster read finds no admin kubeconfig: no cluster yet
     return "\n".join(
@@ -97,7 +97,7 @@ class FakeConnectPhase(ConnectPhase):
         for host in ctx.active():
             profile = host.profile or "cpu-only"
             responses = {
-                re.compile(r"exec python3 -c"): f"{state}\n{self.answers[profile]}",
+                re.compile(r"exec python3 "): f"{state}\n{self.answers[profile]}",
                 "get nodes -o json": '{"items": []}',
             }
             names_data.append(
@@ -188,14 +188,18 @@ def main() -> None:
     for count in args.hosts:
         result = measure(count, work, answers, mirror)
         results.append(result)
+        failed: dict = result["failed_hosts"]  # type: ignore[assignment]
         print(
             f"{count:5d} @fake hosts: plan {result['wall_seconds']} s, "
             f"peak RSS {result['peak_rss_mib']} MiB, "
             f"{result['planned_changes']} planned change(s), "
-            f"{len(result['failed_hosts'])} failed {result['failed_hosts']}, "
+            f"{len(failed)} failed {dict(list(failed.items())[:3])}, "
             f"slowest phases {result['slowest_phases']}"
             + (f"  ABORTED: {result['aborted']}" if result["aborted"] else "")
         )
+        if failed or result["aborted"]:
+            # a plan that failed measured nothing worth keeping: the fake answers no longer fit
+            raise SystemExit(f"{count} @fake hosts: the plan failed; results not written")
     out = write_results("plan-at-scale", host, results, "1000 @fake hosts planned in under 30 s")
     print(f"written: {out}")
 
