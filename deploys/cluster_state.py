@@ -85,14 +85,14 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
         version = None
     pending = {}
     releases = {}
+    listing = "\n".join(found["helm-list"]) if "helm-list" in found else None
     for name, body in found.items():
         kind, _, rest = name.partition(" ")
         if kind == "manifests" and not ManifestPending().process(body):
             pending = {path: [] for path in rest.split()}  # else unknown: each step dry-runs its own
-        elif kind == "release" and "helm-list" in found:
+        elif kind == "release" and listing is not None:
             namespace, _, release = rest.partition(" ")
             try:
-                listing = "\n".join(found["helm-list"])
                 releases[(release, namespace)] = HelmRelease.from_parts(listing, "\n".join(body), namespace)
             except (ValueError, AttributeError):
                 continue  # unreadable: the addons phase asks Helm itself

@@ -156,25 +156,24 @@ def parse_observed(lines: list[str]) -> Observed:
 
 def _files(lines: list[str]) -> dict[str, tuple[str, int] | None]:
     """Each regular file's digest and mode, from the stat and sha256sum lines (in any order)."""
-    stats: dict[str, tuple[str, str]] = {}
+    files: dict[str, tuple[str, int] | None] = {}
+    stats: dict[str, tuple[int, str]] = {}
     digests: dict[str, str] = {}
     for line in lines:
         first, _, rest = line.partition(" ")
-        if len(first) == 64 and rest.startswith(" "):  # sha256sum: DIGEST, two spaces, PATH
+        if first == "-":  # not there, or not a regular file
+            files[rest] = None
+        elif len(first) == 64 and rest.startswith(" "):  # sha256sum: DIGEST, two spaces, PATH
             digests[rest[1:]] = first
-            continue
-        if first == "-":
-            stats[rest] = ("-", "")
-            continue
-        owner, _, path = rest.partition(" ")
-        if first.isdigit() and path:
-            stats[path] = (first, owner)
-    files: dict[str, tuple[str, int] | None] = {}
+        elif first.isdigit():  # stat: MODE OWNER PATH
+            owner, _, path = rest.partition(" ")
+            if path:
+                stats[path] = (int(first, 8), owner)
     for path, (mode, owner) in stats.items():
-        digest = None if mode == "-" else digests.get(path)
+        digest = digests.get(path)
         if digest is not None and owner != ROOT_OWNED:  # kubehaus writes its files as root:root
             digest = f"owned by {owner}"
-        files[path] = None if digest is None else (digest, int(mode, 8))
+        files[path] = None if digest is None else (digest, mode)
     return files
 
 
