@@ -4,10 +4,12 @@
     files/manifests/<name>-<version>.yaml     (kubectl apply -f <url>)
     files/index.json                          (every file with its sha256)
 
-A production mirror holds the real artifacts. The lab builds stand-in charts from upstream data in
-../shared/reference (the real chart's name, version, default values and CRDs; see
-standin_tools/helm.py for what a stand-in chart cannot do) and serves Dranet's real install
-manifest. The CNI has no upstream data here, so its manifest is a small stand-in that says so.
+A production mirror holds the real artifacts. The lab builds stand-ins from the add-on data kubehaus
+carries (addon_data.py: the real chart's name, version, the values keys kubehaus may set with their
+types and defaults, what its templates refuse, its CRDs' fields; Dranet's install objects); see
+standin_tools/helm.py for what a stand-in chart cannot do. Nothing outside the checkout is read. The
+CNI's manifest is a small stand-in that says so. A files area that cannot be built completely is an
+error naming what is missing: a lab without its charts cannot finish an apply.
 """
 
 from __future__ import annotations
@@ -18,90 +20,43 @@ import json
 import tarfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from ..inventory import defaults
+from . import addon_data
+from .addon_data import ChartData, ManifestData
 from .host import LabError
-from .reference import ENV, reference_dir
 
-DRA_CHART = "nvidia-dra-driver-gpu"
-KAI_CHART = "kai-scheduler"
-STANDIN_NOTE = "STAND-IN built by the kubehaus lab from the upstream chart's values and CRDs; no templates"
+STANDIN_NOTE = "STAND-IN built by the kubehaus lab from its own add-on data; no templates"
 
 
-def _device_class(name: str, driver: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "resource.k8s.io/v1",
-        "kind": "DeviceClass",
-        "metadata": {"name": name},
-        "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{driver}"'}}]},
-    }
-
-
-def _queue(name: str, parent: str | None, resources: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"resources": resources}
-    if parent:
-        spec["parentQueue"] = parent
-    return {"apiVersion": "scheduling.run.ai/v2", "kind": "Queue", "metadata": {"name": name}, "spec": spec}
-
-
-def dra_chart_rules() -> dict[str, Any]:
-    """What the real nvidia-dra-driver-gpu templates refuse, and what an install creates."""
-    return {
-        "refuse": [
-            {
-                "when": {"namespace": "default"},
-                "unless": {"allowDefaultNamespace": True},
-                "message": "installing into the default namespace is not supported: "
-                "set allowDefaultNamespace",
-            },
-            {
-                "when": {"resources.gpus.enabled": True},
-                "unless": {"gpuResourcesEnabledOverride": True},
-                "message": "resources.gpus.enabled needs gpuResourcesEnabledOverride=true (the GPU kubelet "
-                "plugin must not run beside the classic device plugin)",
-            },
-        ],
-        "objects": [
-            _device_class("gpu.nvidia.com", "gpu.nvidia.com"),
-            _device_class("mig.nvidia.com", "gpu.nvidia.com"),
-            _device_class("compute-domain-daemon.nvidia.com", "compute-domain.nvidia.com"),
-            _device_class("compute-domain-default-channel.nvidia.com", "compute-domain.nvidia.com"),
-        ],
-    }
-
-
-def kai_chart_rules(values: dict[str, Any]) -> dict[str, Any]:
-    default = values.get("defaultQueue", {})
-    objects = []
-    if default.get("createDefaultQueue"):
-        objects = [
-            _queue(default["parentName"], None, default["parentResources"]),
-            _queue(default["childName"], default["parentName"], default["childResources"]),
-        ]
-    return {"refuse": [], "objects": objects}
-
-
-def chart_archive(
-    name: str, version: str, kube_version: str, values_text: str, crds: list[Path], rules: dict[str, Any]
-) -> bytes:
-    chart = {
+def chart_archive(chart: ChartData) -> bytes:
+    """A chart .tgz: Chart.yaml, values.yaml (the keys kubehaus knows, upstream defaults), their
+    types as values.schema.json, crds/, and kubehaus-standin.yaml (refusals, created objects)."""
+    values = addon_data.nested(chart.values)
+    meta = {
         "apiVersion": "v2",
-        "name": name,
-        "version": version,
-        "appVersion": version,
-        "kubeVersion": kube_version,
+        "name": chart.name,
+        "version": chart.version,
+        "appVersion": chart.version,
+        "kubeVersion": chart.kube_version,
         "description": STANDIN_NOTE,
     }
-    members = {
-        f"{name}/Chart.yaml": yaml.safe_dump(chart, sort_keys=False),
-        f"{name}/values.yaml": values_text,
-        f"{name}/kubehaus-standin.yaml": yaml.safe_dump(rules, sort_keys=False),
+    rules = {
+        "refuse": [{"when": r.when, "unless": r.unless, "message": r.message} for r in chart.refusals],
+        "objects": chart.creates(values),
     }
-    for crd in crds:
-        members[f"{name}/crds/{crd.name}"] = crd.read_text()
+    members = {
+        f"{chart.name}/Chart.yaml": yaml.safe_dump(meta, sort_keys=False),
+        f"{chart.name}/values.yaml": yaml.safe_dump(values, sort_keys=False),
+        f"{chart.name}/values.schema.json": json.dumps(addon_data.values_schema(chart.values), indent=1),
+        f"{chart.name}/kubehaus-standin.yaml": yaml.safe_dump(rules, sort_keys=False),
+    }
+    for crd in chart.crds:
+        members[f"{chart.name}/crds/{crd.group}_{crd.plural}.yaml"] = yaml.safe_dump(
+            addon_data.crd_object(crd), sort_keys=False
+        )
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for member, text in members.items():
@@ -110,6 +65,13 @@ def chart_archive(
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def manifest_text(manifest: ManifestData) -> str:
+    header = (
+        f"# kubehaus lab STAND-IN for {manifest.name} {manifest.version}'s install, from kubehaus's data\n"
+    )
+    return header + yaml.safe_dump_all(manifest.objects(), sort_keys=False)
 
 
 def calico_standin(version: str) -> str:
@@ -140,45 +102,42 @@ def calico_standin(version: str) -> str:
     )
 
 
-def build_files_area(files: Path, reference: Path | None = None) -> list[str]:
-    """Write the files area; returns what could not be built (and why) so lab up can say so."""
-    reference = reference or reference_dir()
+def wanted_files() -> dict[str, str]:
+    """Every file the lab's files area must hold (the default pins), and what it is."""
+    calico = defaults.CNI_VERSIONS["calico"]
+    return {
+        f"charts/nvidia-dra-driver-gpu-{defaults.DRA_GPU_DRIVER}.tgz": "the DRA GPU driver chart",
+        f"charts/kai-scheduler-{defaults.KAI_SCHEDULER}.tgz": "the KAI scheduler chart",
+        f"manifests/dranet-{defaults.DRANET}-install.yaml": "Dranet's install manifest",
+        f"manifests/calico-{calico}.yaml": "the CNI (Calico) manifest",
+    }
+
+
+def build_files_area(
+    files: Path,
+    charts: tuple[ChartData, ...] = addon_data.CHARTS,
+    manifests: tuple[ManifestData, ...] = addon_data.MANIFESTS,
+) -> None:
+    """Write the files area; raise LabError naming every wanted file that could not be built."""
     (files / "charts").mkdir(parents=True, exist_ok=True)
     (files / "manifests").mkdir(parents=True, exist_ok=True)
-    missing: list[str] = []
     calico = defaults.CNI_VERSIONS["calico"]
     (files / "manifests" / f"calico-{calico}.yaml").write_text(calico_standin(calico))
-    if reference is None:
-        missing.append(f"charts and the Dranet manifest: no reference data (set {ENV})")
-    else:
-        dra_values = reference / f"chart-values-nvidia-dra-driver-gpu-v{defaults.DRA_GPU_DRIVER}.yaml"
-        kai_values = reference / f"chart-values-kai-scheduler-{defaults.KAI_SCHEDULER}.yaml"
-        dranet = reference / f"dranet-{defaults.DRANET}-install.yaml"
-        for needed in (dra_values, kai_values, dranet):
-            if not needed.is_file():
-                raise LabError(f"reference file {needed} is missing")
-        crds = reference / "crds"
-        (files / "charts" / f"{DRA_CHART}-{defaults.DRA_GPU_DRIVER}.tgz").write_bytes(
-            chart_archive(
-                DRA_CHART,
-                defaults.DRA_GPU_DRIVER,
-                ">=1.32.0-0",
-                dra_values.read_text(),
-                sorted(crds.glob("nvidia-dra-driver-gpu-*.yaml")),
-                dra_chart_rules(),
-            )
+    for chart in charts:
+        (files / "charts" / f"{chart.name}-{chart.version}.tgz").write_bytes(chart_archive(chart))
+    for manifest in manifests:
+        (files / "manifests" / f"{manifest.name}-{manifest.version}-install.yaml").write_text(
+            manifest_text(manifest)
         )
-        (files / "charts" / f"{KAI_CHART}-{defaults.KAI_SCHEDULER}.tgz").write_bytes(
-            chart_archive(
-                KAI_CHART,
-                defaults.KAI_SCHEDULER,
-                ">=1.24.0-0",
-                kai_values.read_text(),
-                sorted(crds.glob("kai-*.yaml")),
-                kai_chart_rules(yaml.safe_load(kai_values.read_text())),
-            )
+    missing = [
+        f"{what} (files/{path})" for path, what in wanted_files().items() if not (files / path).is_file()
+    ]
+    if missing:
+        raise LabError(
+            "the mirror's files area is incomplete, kubehaus carries no data for: "
+            + "; ".join(missing)
+            + " (each pin in bootstrap/inventory/defaults.py needs its data in bootstrap/lab/addon_data.py)"
         )
-        (files / "manifests" / f"dranet-{defaults.DRANET}-install.yaml").write_text(dranet.read_text())
     index = {
         str(p.relative_to(files)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(files.rglob("*"))
@@ -187,4 +146,3 @@ def build_files_area(files: Path, reference: Path | None = None) -> list[str]:
     (files / "index.json").write_text(
         json.dumps({"built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": index}, indent=1)
     )
-    return missing

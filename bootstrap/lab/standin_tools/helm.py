@@ -1,12 +1,14 @@
 """helm stand-in: upgrade --install, install, list, get values, status, uninstall, version.
 
 Charts come as .tgz files (a path or an http URL on the lab mirror); the lab's stand-in charts
-carry the real chart's name, version, default values.yaml and crds/, plus a small
-``kubehaus-standin.yaml`` saying what the real chart's templates refuse (namespace, required
-acknowledgements) and which objects an install creates. Releases are stored in the stand-in API
-server with their values, so tests see exactly what a deploy handed to Helm. Stricter than the real
-helm in one way, said plainly: a values key the chart's values.yaml does not have is refused
-(it would be silently ignored by the real chart, which is how typos go unnoticed).
+(built from kubehaus's add-on data, bootstrap/lab/addon_data.py) carry the real chart's name and
+version, the values keys kubehaus knows with their upstream defaults (values.yaml) and types
+(values.schema.json), its crds/, plus a small ``kubehaus-standin.yaml`` saying what the real chart's
+templates refuse (namespace, required acknowledgements) and which objects an install creates.
+Releases are stored in the stand-in API server with their values, so tests see exactly what a deploy
+handed to Helm. Stricter than the real helm in one way, said plainly: a values key the chart's
+values.yaml does not have is refused (it would be silently ignored by the real chart, which is how
+typos go unnoticed); so is a key the data does not know, even where the real chart has it.
 """
 
 from __future__ import annotations
