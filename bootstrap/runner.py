@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+# how a cluster-level step went: done (it changed something), in place (nothing to do), held out (the
+# health gate kept the node out, as the policy says), failed, not attempted (an earlier step failed)
+STEP_RESULTS = ("done", "in place", "held out", "failed", "not attempted")
+STEP_OK = ("done", "in place", "held out")
 
 
 @dataclass
@@ -106,6 +110,7 @@ class RunContext:
     before_phase: list[Callable[[], None]] = field(default_factory=list)  # e.g. the lock's heartbeat
     at_end: list[Callable[[], None]] = field(default_factory=list)  # run even after a failure (lock release)
     notes: list[str] = field(default_factory=list)  # cluster-level findings for the report
+    steps: list[dict[str, Any]] = field(default_factory=list)  # cluster-level steps and how each went
     # cluster members whose versions only the upgrade phase may change (their upgrade is pending)
     held_versions: set[str] = field(default_factory=set)
     observed: dict[str, Observed] = field(default_factory=dict)  # managed state read during discovery
@@ -158,6 +163,17 @@ class RunContext:
         for job in gevent.iwait(list(jobs)):
             yield jobs[job], job.get()
 
+    def cluster_step(self, step: str, name: str, host: str, result: str, detail: str = "") -> None:
+        """Record a cluster-level step (init, a join, an add-on) for the report; ``result`` is one of
+        STEP_RESULTS. A plan records none: it did not do them."""
+        if self.options.dry_run:
+            return
+        assert result in STEP_RESULTS, result
+        entry = {"step": step, "name": name, "host": host, "result": result, "ok": result in STEP_OK}
+        if detail:
+            entry["detail"] = detail
+        self.steps.append(entry)
+
     def fail(self, phase: Phase, host: str, message: str) -> None:
         self.failures.setdefault(host, HostFailure(phase.name, message))
         self.progress.host_done(phase, host, False, message)
@@ -191,6 +207,8 @@ class RunReport:
     aborted: str | None = None
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    outcome: dict[str, Any] | None = None  # apply's verdict on the whole run (bootstrap/outcome.py)
 
     @property
     def ok(self) -> bool:
@@ -205,6 +223,8 @@ class RunReport:
             "ok": self.ok,
             "aborted": self.aborted,
             "notes": self.notes,
+            **({"outcome": self.outcome} if self.outcome is not None else {}),
+            "steps": self.steps,
             "phases": [vars(p) for p in self.phases],
             "hosts": self.hosts,
         }
@@ -218,11 +238,13 @@ class Runner:
         options: RunOptions | None = None,
         progress: Progress | None = None,
         state_dir: StateDir | None = None,
+        judge: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         options = options or RunOptions()
         # The runner reports per host itself; pyinfra's own log lines would say it twice.
         logging.getLogger("pyinfra").setLevel(logging.CRITICAL)
         self.phases = list(phases)
+        self.judge = judge  # apply: what the report adds up to, written into it
         self.ctx = RunContext(
             inventory=inventory,
             options=options,
@@ -261,7 +283,10 @@ class Runner:
             ctx.aborted,
             ctx.options.dry_run,
             ctx.notes,
+            ctx.steps,
         )
+        if self.judge is not None:
+            report.outcome = self.judge(report.as_dict())
         ctx.state_dir.write_json(ctx.state_dir.new_run_dir() / "report.json", report.as_dict())
         return report
 

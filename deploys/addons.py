@@ -35,44 +35,57 @@ class ChartStep:
     values_file: NodeFile
 
 
+HELM_STEP = "helm pinned"
+
+
 def install_addons(
-    helm_pin: dict[str, str], steps: list[ManifestStep | ChartStep], view: ClusterObserved | None = None
+    helm_pin: dict[str, str],
+    steps: list[ManifestStep | ChartStep],
+    view: ClusterObserved | None = None,
+    done: dict[str, bool] | None = None,
 ) -> None:
+    """Install each add-on in order; ``done`` gets each finished step's title and whether it changed
+    something, so the phase can say which add-on failed and which were not attempted."""
+    done = {} if done is None else done
     if pins_in_state(known_state(), helm_pin):
-        record("helm pinned", changed=False)
+        record(HELM_STEP, changed=False)
+        done[HELM_STEP] = False
     else:
-        step("helm pinned", pinned_packages, pins=helm_pin)
+        done[HELM_STEP] = step(HELM_STEP, pinned_packages, pins=helm_pin)
     for item in steps:
-        if isinstance(item, ManifestStep):
-            written = put(item.file, f"{item.title}: manifest")
-            read = _still_valid(view, written)
-            if read is not None and read.pending.get(item.file.path) == []:
-                record(item.title, changed=False)  # the dry run in the cluster read changed nothing
-                continue
-            step(item.title, manifest_applied, path=item.file.path, kubeconfig=ADMIN_KUBECONFIG)
-        else:
-            written = put(item.values_file, f"{item.title}: values")
-            chart = item.chart
-            read = _still_valid(view, written)
-            found = read.releases.get((chart.release, chart.namespace)) if read is not None else None
-            if found is not None and release_in_state(
-                found, chart.release, chart.name, chart.version, item.values
-            ):
-                record(item.title, changed=False)
-                continue
-            step(
-                item.title,
-                helm_release,
-                release=chart.release,
-                namespace=chart.namespace,
-                chart=chart.name,
-                version=chart.version,
-                reference=chart.reference,
-                repo=chart.repo,
-                values_path=item.values_file.path,
-                values=item.values,
-                kubeconfig=ADMIN_KUBECONFIG,
-            )
+        done[item.title] = _install(item, view)
+
+
+def _install(item: ManifestStep | ChartStep, view: ClusterObserved | None) -> bool:
+    """One add-on; returns whether it changed anything (in a plan: would)."""
+    if isinstance(item, ManifestStep):
+        written = put(item.file, f"{item.title}: manifest")
+        read = _still_valid(view, written)
+        if read is not None and read.pending.get(item.file.path) == []:
+            record(item.title, changed=False)  # the dry run in the cluster read changed nothing
+            return written
+        return step(item.title, manifest_applied, path=item.file.path, kubeconfig=ADMIN_KUBECONFIG) or written
+    written = put(item.values_file, f"{item.title}: values")
+    chart = item.chart
+    read = _still_valid(view, written)
+    found = read.releases.get((chart.release, chart.namespace)) if read is not None else None
+    if found is not None and release_in_state(found, chart.release, chart.name, chart.version, item.values):
+        record(item.title, changed=False)
+        return written
+    changed = step(
+        item.title,
+        helm_release,
+        release=chart.release,
+        namespace=chart.namespace,
+        chart=chart.name,
+        version=chart.version,
+        reference=chart.reference,
+        repo=chart.repo,
+        values_path=item.values_file.path,
+        values=item.values,
+        kubeconfig=ADMIN_KUBECONFIG,
+    )
+    return changed or written
 
 
 def _still_valid(view: ClusterObserved | None, written: bool) -> ClusterObserved | None:

@@ -20,7 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootstrap import quickstart
+from bootstrap.inventory import defaults
 from bootstrap.inventory.models import Addons
+from bootstrap.outcome import EXIT_FAILED, EXIT_HELD_OUT
 from bootstrap.render.addons import dra_gpu_driver_values
 
 from .lab_fixture import Lab, on
@@ -121,7 +124,22 @@ def test_only_healthy_nodes_join(runs: tuple[Run, Run], lab: Lab) -> None:
         "gb200-1": "joined",
         "dgx-4": "joined",
     }
-    assert first.code == 1  # quarantined nodes are left out of the cluster: the exit code says so
+    # converged, with quarantined nodes held out: its own exit code, apart from success and failure
+    assert first.code == EXIT_HELD_OUT, first.report.get("outcome")
+    outcome = first.report["outcome"]
+    assert outcome["failed"] == [] and set(outcome["held_out"]) == {"dgx-2", "dgx-3"}
+    steps = {(s["step"], s["name"]): s["result"] for s in first.report["steps"]}
+    assert steps[("init", "kubeadm init")] == "done"
+    assert {name: result for (kind, name), result in steps.items() if kind == "join"} == {
+        **{h: "done" for h in MEMBERS - {"cp-1"}},
+        "dgx-2": "held out",
+        "dgx-3": "held out",
+    }
+    addons = {name: result for (kind, name), result in steps.items() if kind == "add-on"}
+    wanted = {f"DRA GPU driver {defaults.DRA_GPU_DRIVER}", f"KAI scheduler {defaults.KAI_SCHEDULER}"}
+    assert set(addons) >= wanted | {f"Dranet {defaults.DRANET}", "KAI queues and topology"}
+    assert set(addons.values()) == {"done"}
+    assert quickstart.check_first_apply(first.code, first.report) == []
 
 
 def test_a_node_without_its_driver_is_judged_again_once_it_has_one(
@@ -182,6 +200,10 @@ def test_a_second_apply_changes_nothing(runs: tuple[Run, Run]) -> None:
     assert {h: e["cluster"] for h, e in second.report["hosts"].items() if h in MEMBERS - {"cp-1"}} == {
         h: "member" for h in MEMBERS - {"cp-1"}
     }
+    # and it succeeded: every cluster step in place (0 changes alone would pass over a failure)
+    assert second.code == EXIT_HELD_OUT and second.report["outcome"]["failed"] == []
+    assert {s["result"] for s in second.report["steps"] if s["step"] != "join"} == {"in place"}
+    assert quickstart.check_second_apply(second.code, second.report) == []
 
 
 NODE_DEPLOYS = {"os", "nvidia", "runtime", "kubernetes"}
@@ -269,6 +291,7 @@ def test_addons_at_pinned_versions_with_their_values(runs: tuple[Run, Run], lab:
         ("kai-scheduler", "kai-scheduler-v0.12.0", "deployed"),
     }
     assert all(r["revision"] == "1" for r in releases)  # the second apply did not upgrade them
+    assert quickstart.check_releases(quickstart.expected_releases(lab.inventory), releases) == []
     values = json.loads(
         on(lab, "cp-1", "helm get values nvidia-dra-driver-gpu -n nvidia-dra-driver-gpu -o json").stdout
     )
@@ -451,3 +474,40 @@ def test_an_unreachable_node_does_not_stop_the_others(
     assert all(
         run.report["hosts"][h]["status"] == "ok" and run.report["hosts"][h]["changes"] == [] for h in MEMBERS
     )
+
+
+def test_an_add_on_that_cannot_install_fails_the_apply_and_the_quick_start_checks(
+    runs: tuple[Run, Run], lab: Lab
+) -> None:
+    """A mirror missing one chart: apply exits with the failure code, not the held-out one, the report
+    says which add-on failed, and each of the quick start's checks catches it."""
+    chart = lab.paths.mirror / "files" / "charts" / f"kai-scheduler-{defaults.KAI_SCHEDULER}.tgz"
+    hidden = chart.with_name(chart.name + ".hidden")
+    assert on(lab, "cp-1", "helm uninstall kai-scheduler -n kai-scheduler").returncode == 0
+    chart.rename(hidden)
+    try:
+        run = apply(lab.inventory)
+        listed = json.loads(on(lab, "cp-1", "helm list -A -o json").stdout)
+    finally:
+        hidden.rename(chart)
+    assert run.code == EXIT_FAILED, run.report.get("outcome")
+    assert run.report["outcome"]["result"] == "failed" and set(run.report["outcome"]["held_out"]) == {
+        "dgx-2",
+        "dgx-3",
+    }
+    steps = {s["name"]: s for s in run.report["steps"] if s["step"] == "add-on"}
+    kai = steps[f"KAI scheduler {defaults.KAI_SCHEDULER}"]
+    assert kai["result"] == "failed" and not kai["ok"] and "404" in kai["detail"], kai
+    assert steps["KAI queues and topology"]["result"] == "not attempted"
+    assert steps[f"DRA GPU driver {defaults.DRA_GPU_DRIVER}"]["result"] == "in place"
+    assert run.report["hosts"]["cp-1"]["failed_phase"] == "addons"
+    assert any("KAI scheduler" in p for p in quickstart.check_first_apply(run.code, run.report))
+    assert any("KAI scheduler" in p for p in quickstart.check_second_apply(run.code, run.report))
+    expected = quickstart.expected_releases(lab.inventory)
+    assert quickstart.check_releases(expected, listed) == [
+        "release kai-scheduler in kai-scheduler is not installed"
+    ]
+    repaired = apply(lab.inventory)  # the chart is back: the next apply installs it
+    assert repaired.code == EXIT_HELD_OUT, repaired.report.get("outcome")
+    listed = json.loads(on(lab, "cp-1", "helm list -A -o json").stdout)
+    assert quickstart.check_releases(expected, listed) == []

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, prepare_run, register_host_verb
+from ..outcome import EXIT_CODES_HELP, judge_apply
+from .common import EXIT_USAGE, prepare_run, register_host_verb
 
 HELP = "provision every node and form the cluster: health gate, node stack, kubeadm, add-ons"
 DESCRIPTION = """\
@@ -42,17 +43,21 @@ Bring the cluster to what the inventory says, in named phases:
 Every step checks the node first and changes only what differs, so a second apply with the same
 inventory reports 0 changes. A failing or unreachable node does not stop the others (except under
 the strict health policy, which aborts before any change). Bootstrap tokens and certificate keys
-are never printed or logged. A run report is written to <state_dir>/runs/<time>/report.json.
+are never printed or logged. A run report is written to <state_dir>/runs/<time>/report.json: per
+node its health, phases, changes and place in the cluster; per cluster-level step (kubeadm init, each
+join, each add-on) whether it succeeded ("steps"); and the run's "outcome" (the exit code and why).
 """
-EPILOG = """\
+EPILOG = (
+    """\
 examples:
   kubehaus lab up && kubehaus apply inventory/lab.yaml
   kubehaus apply site.yaml --limit control-plane       only the control planes
   kubehaus apply site.yaml -o json | jq '.hosts | map_values(.cluster)'
+  kubehaus apply site.yaml -o json | jq '.outcome, [.steps[] | select(.ok | not)]'
 
-exit codes: 0 every node converged, 1 some node failed or was left out of the cluster
-(quarantined, unreachable), 2 usage or inventory error.
 """
+    + EXIT_CODES_HELP
+)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -67,20 +72,31 @@ def register(verbs: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..phases import apply_phases
 
-    prepared = prepare_run(args, apply_phases)
+    prepared = prepare_run(args, apply_phases, judge=judge_apply)
     if prepared is None:
         return EXIT_USAGE
     inventory, runner = prepared
     report = runner.run()
     data = report.as_dict()
-    members = ("joined", "member", "control plane")
-    left_out = [
-        name for name, entry in data["hosts"].items() if not entry.get("cluster", "").startswith(members)
-    ]
+    outcome = data["outcome"]
     show_report(args.output, inventory.name, data, "apply")
     if args.output != "json":
-        Console(highlight=False).print(f"kubeconfig: {runner.ctx.state_dir.kubeconfig}")
-    return EXIT_OK if report.ok and not left_out else EXIT_FAILED
+        console = Console(highlight=False)
+        console.print(f"kubeconfig: {runner.ctx.state_dir.kubeconfig}")
+        show_outcome(console, outcome)
+    return int(outcome["exit_code"])
+
+
+def show_outcome(console: Console, outcome: dict) -> None:
+    """The run's verdict last, where an operator looks: what failed, who was held out, the code."""
+    for failure in outcome["failed"]:
+        console.print(f"[red]failed: {escape(failure)}[/]", soft_wrap=True)
+    for name, reason in outcome["held_out"].items():
+        console.print(
+            f"[yellow]held out by the health gate: {escape(name)}: {escape(reason)}[/]", soft_wrap=True
+        )
+    colour = {0: "green", 3: "yellow"}.get(outcome["exit_code"], "red")
+    console.print(f"[{colour}]outcome: {outcome['result']} (exit code {outcome['exit_code']})[/]")
 
 
 def show_report(output: str, cluster: str, data: dict, verb: str) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..inventory import Inventory, InventoryError, load_inventory
+from ..outcome import EXIT_FAILED, EXIT_HELD_OUT, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from ..runner import Runner
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FAILED", "EXIT_HELD_OUT", "EXIT_OK", "EXIT_USAGE"]
 
 
 def add_verb(
@@ -98,18 +99,25 @@ def register_host_verb(
 
 
 def prepare_run(
-    args: argparse.Namespace, phases: Callable[[], list], dry_run: bool = False
+    args: argparse.Namespace,
+    phases: Callable[[], list],
+    dry_run: bool = False,
+    judge: Callable[[dict], dict] | None = None,
 ) -> tuple[Inventory, Runner] | None:
     """Load the inventory and build the runner; None after reporting why not (exit 2)."""
     inventory = load_or_report(args.inventory)
     if inventory is None:
         return None
-    runner = build_runner(args, inventory, phases(), dry_run)
+    runner = build_runner(args, inventory, phases(), dry_run, judge)
     return None if runner is None else (inventory, runner)
 
 
 def build_runner(
-    args: argparse.Namespace, inventory: Inventory, phases: list, dry_run: bool = False
+    args: argparse.Namespace,
+    inventory: Inventory,
+    phases: list,
+    dry_run: bool = False,
+    judge: Callable[[dict], dict] | None = None,
 ) -> Runner | None:
     """The runner for a verb's phases with the shared options; None after reporting a bad --limit."""
     from ..runner import Runner, RunOptions
@@ -125,7 +133,7 @@ def build_runner(
             prune=getattr(args, "prune", False),
         )
         state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
-        return Runner(inventory, phases, options, ConsoleProgress(), state_dir)
+        return Runner(inventory, phases, options, ConsoleProgress(), state_dir, judge)
     except KeyError as exc:
         print(f"--limit names unknown hosts: {exc.args[0]}", file=sys.stderr)
         return None

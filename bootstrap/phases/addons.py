@@ -11,7 +11,7 @@ import urllib.request
 
 import yaml
 
-from deploys.addons import ChartStep, ManifestStep, install_addons
+from deploys.addons import HELM_STEP, ChartStep, ManifestStep, install_addons
 from deploys.cluster_state import ClusterQuery
 from deploys.control_plane import ADMIN_KUBECONFIG
 
@@ -55,8 +55,11 @@ def cluster_query(spec: InventorySpec) -> ClusterQuery:
 
 
 def fetch(manifest: Manifest) -> list[dict]:
-    with urllib.request.urlopen(manifest.url, timeout=30) as response:
-        text = response.read().decode()
+    try:
+        with urllib.request.urlopen(manifest.url, timeout=30) as response:
+            text = response.read().decode()
+    except OSError as exc:  # the error alone ("HTTP Error 404") does not say what was asked for
+        raise OSError(f"{manifest.name} {manifest.version} from {manifest.url}: {exc}") from exc
     return [d for d in yaml.safe_load_all(text) if d]
 
 
@@ -90,16 +93,48 @@ class AddonsPhase(Phase):
 
     def run(self, ctx: RunContext) -> None:
         spec = ctx.inventory.spec
+        first = first_control_plane(ctx).name
         try:
             steps = self._steps(ctx)
         except (OSError, ValueError) as exc:
-            ctx.fail(self, first_control_plane(ctx).name, f"cannot fetch an add-on manifest: {exc}")
+            message = f"cannot fetch an add-on manifest: {exc}"
+            ctx.fail(self, first, message)
+            ctx.cluster_step("add-on", "add-on manifests", first, "failed", message)
+            for title in self.enabled(spec):
+                ctx.cluster_step(
+                    "add-on", title, first, "not attempted", "an add-on manifest could not be fetched"
+                )
             return
         helm_pin = {"helm": spec.versions.helm}
         view = ctx.cluster_view()
-        run_deploy(
-            ctx, self, [first_control_plane(ctx).name], lambda _name: install_addons(helm_pin, steps, view)
-        )
+        done: dict[str, bool] = {}
+        run_deploy(ctx, self, [first], lambda _name: install_addons(helm_pin, steps, view, done))
+        failure = ctx.failures.get(first)
+        blamed = False
+        for title in [f"{HELM_STEP} {spec.versions.helm}", *(item.title for item in steps)]:
+            key = HELM_STEP if title.startswith(HELM_STEP) else title
+            if key in done:
+                ctx.cluster_step("add-on", title, first, "done" if done[key] else "in place")
+            elif failure is not None and not blamed:
+                blamed = True
+                ctx.cluster_step("add-on", title, first, "failed", failure.message)
+            else:
+                ctx.cluster_step(
+                    "add-on", title, first, "not attempted", f"an earlier add-on step failed on {first}"
+                )
+
+    @staticmethod
+    def enabled(spec: InventorySpec) -> list[str]:
+        """The add-ons the inventory asks for, by the titles their steps carry."""
+        addons, cni = spec.addons, spec.cluster.cni
+        titles = [f"CNI {cni.plugin} {cni.version}"]
+        if addons.dranet.enabled:
+            titles += [f"Dranet {spec.versions.dranet}", "Dranet DeviceClass"]
+        if addons.dra_gpu_driver.enabled:
+            titles.append(f"DRA GPU driver {spec.versions.dra_gpu_driver}")
+        if addons.kai_scheduler.enabled:
+            titles.append(f"KAI scheduler {spec.versions.kai_scheduler}")
+        return titles
 
     def _steps(self, ctx: RunContext) -> list[ManifestStep | ChartStep]:
         spec = ctx.inventory.spec

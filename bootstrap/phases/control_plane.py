@@ -30,6 +30,7 @@ class ControlPlanePhase(Phase):
                 f"the first control plane {first.name} did not pass the health gate "
                 f"({verdict.action if verdict else 'not checked'}): the cluster cannot be formed"
             )
+            ctx.cluster_step("init", "kubeadm init", first.name, "failed", ctx.aborted)
             return
         documents = kubeadm_init_config(ctx.inventory)
         config = NodeFile(KUBEADM_CONFIG, yaml.safe_dump_all(documents, sort_keys=False), 0o600)
@@ -37,7 +38,10 @@ class ControlPlanePhase(Phase):
         logs = run_deploy(ctx, self, [first.name], lambda _name: init_control_plane(config, upload_certs))
         if first.name in ctx.failures:
             ctx.aborted = f"kubeadm init failed on {first.name}: {ctx.failures[first.name].message}"
+            ctx.cluster_step("init", "kubeadm init", first.name, "failed", ctx.failures[first.name].message)
         elif ctx.options.dry_run and "kubeadm init" in logs[first.name].changed_steps:
             ctx.cluster[first.name] = "would initialise the cluster (kubeadm init)"
         else:
             ctx.cluster[first.name] = "control plane (first)"
+            initialised = "kubeadm init" in logs[first.name].changed_steps
+            ctx.cluster_step("init", "kubeadm init", first.name, "done" if initialised else "in place")

@@ -84,6 +84,11 @@ class JoinPhase(Phase):
                 candidates.append(host)
             else:
                 ctx.cluster[host.name] = describe_not_joined(ctx, host)
+                verdict = ctx.verdicts.get(host.name)
+                held = verdict is not None and verdict.action == "quarantine"
+                ctx.cluster_step(
+                    "join", host.name, host.name, "held out" if held else "failed", ctx.cluster[host.name]
+                )
         if not candidates:
             return
         try:
@@ -91,12 +96,15 @@ class JoinPhase(Phase):
         except JoinError as exc:
             if not ctx.options.dry_run:
                 ctx.aborted = f"cannot list the cluster's nodes on {first.name}: {exc}"
+                for host in candidates:
+                    ctx.cluster_step("join", host.name, host.name, "failed", ctx.aborted)
                 return
             members = set()  # plan: no cluster yet
         joining = [h for h in candidates if h.name not in members]
         for host in candidates:
             if host.name in members:
                 ctx.cluster[host.name] = "member" + self._taint_note(ctx, host)
+                ctx.cluster_step("join", host.name, host.name, "in place", ctx.cluster[host.name])
         if not joining:
             return
         if ctx.options.dry_run:  # plan: no token is made
@@ -108,6 +116,8 @@ class JoinPhase(Phase):
             secrets = self._join_secrets(cp_host, any(h.is_control_plane for h in joining))
         except JoinError as exc:
             ctx.aborted = f"cannot create a join token on {first.name}: {exc}"
+            for host in joining:
+                ctx.cluster_step("join", host.name, host.name, "failed", ctx.aborted)
             return
         token, ca_hash, certificate_key = secrets
         configs = {}
@@ -134,8 +144,12 @@ class JoinPhase(Phase):
                     print_input=False,
                 )
         for host in joining:
-            if host.name not in ctx.failures:
+            failure = ctx.failures.get(host.name)
+            if failure is None:
                 ctx.cluster[host.name] = "joined" + self._taint_note(ctx, host)
+                ctx.cluster_step("join", host.name, host.name, "done", ctx.cluster[host.name])
+            else:
+                ctx.cluster_step("join", host.name, host.name, "failed", failure.message)
 
     @staticmethod
     def _taint_note(ctx: RunContext, host: Host) -> str:
