@@ -23,18 +23,25 @@ pytestmark = pytest.mark.skipif(
     shutil.which("gcc") is None, reason="gcc not installed (scripts/setup.sh does)"
 )
 
-FAULT_CODES = {
-    "nvlink-down": "NVLINK_DOWN",
-    "nvlink-crc-errors": "NVLINK_ERRORS",
-    "fabric-manager-in-progress": "FABRIC_NOT_READY",
-    "fabric-manager-version-mismatch": "FABRIC_MANAGER_VERSION",
-    "gpu-missing": "GPU_COUNT",
-    "pcie-downtrained": "PCIE_DOWNTRAINED",
-    "gpu-numa-unknown": "GPU_NUMA_UNKNOWN",
-    "ecc-retired-pages-pending": "ECC_PENDING",
-    "xid-in-kernel-log": "XID_EVENT",
-    "driver-not-installed": "NVML_UNAVAILABLE",  # a warning: apply installs the driver, then judges again
+# Each fault's findings, exactly: (code, GPU index or None); severity is fail unless listed in WARNED.
+FAULT_FINDINGS: dict[str, set[tuple[str, int | None]]] = {
+    "nvlink-down": {("NVLINK_DOWN", 3)},
+    "nvlink-crc-errors": {("NVLINK_ERRORS", 5)},
+    "fabric-manager-in-progress": {("FABRIC_NOT_READY", None)},
+    "fabric-manager-version-mismatch": {("FABRIC_MANAGER_VERSION", None)},
+    "gpu-missing": {("GPU_COUNT", None)},
+    "pcie-downtrained": {("PCIE_DOWNTRAINED", 2)},
+    "gpu-numa-unknown": {("GPU_NUMA_UNKNOWN", 4)},
+    "ecc-retired-pages-pending": {("ECC_PENDING", 1)},
+    "xid-in-kernel-log": {("XID_EVENT", 2)},
+    "driver-not-installed": {
+        ("NVML_UNAVAILABLE", None)
+    },  # a warning: apply installs the driver, then judges again
+    "gpu-lost": {("GPU_LOST", 6)},
+    "gpu-nvml-error": {("GPU_NVML_ERROR", 6)},
+    "gpu-not-in-nvml": {("GPU_COUNT", None)},
 }
+WARNED = {"driver-not-installed"}
 
 
 def expected_for(profile: str, **thresholds: object) -> Expectations:
@@ -70,13 +77,33 @@ def test_each_fault_yields_exactly_its_code(
 ) -> None:
     topology = discovered("dgx-h100", [fault], tmp_path, sim_library, monkeypatch)
     findings = evaluate(topology, expected_for("dgx-h100"))
-    assert {f.code for f in findings} == {FAULT_CODES[fault]}
-    severity = Severity.WARN if fault == "driver-not-installed" else Severity.FAIL
+    assert sorted((f.code, f.gpu) for f in findings) == sorted(FAULT_FINDINGS[fault], key=str)
+    severity = Severity.WARN if fault in WARNED else Severity.FAIL
     assert all(f.severity is severity and f.message and f.remedy for f in findings)
 
 
-def test_every_fault_has_a_code() -> None:
-    assert set(FAULT_CODES) == set(FAULTS)
+def test_every_fault_has_its_findings() -> None:
+    assert set(FAULT_FINDINGS) == set(FAULTS)
+
+
+def test_a_lost_gpu_leaves_the_other_seven_judged(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    """Xid 79 on GPU 6 of 8: one GPU_LOST naming its bus ID from sysfs, the rest fully checked."""
+    topology = discovered("dgx-h100", ["gpu-lost", "nvlink-down"], tmp_path, sim_library, monkeypatch)
+    assert [g.index for g in topology.gpus] == [0, 1, 2, 3, 4, 5, 7]
+    assert all(g.nvlinks and g.pcie.max_generation and g.ecc_enabled is not None for g in topology.gpus)
+    (lost,) = topology.gpu_errors
+    assert (lost.index, lost.bus_id, lost.error) == (6, "0000:d1:00.0", "NVMLError_GpuIsLost")
+    findings = evaluate(topology, expected_for("dgx-h100"))
+    assert sorted((f.code, f.gpu) for f in findings) == [("GPU_LOST", 6), ("NVLINK_DOWN", 3)]
+    assert "0000:d1:00.0" in findings[0].message or "0000:d1:00.0" in findings[1].message
+    assert decide("n", findings, "quarantine").action == "quarantine"
+
+
+def test_a_gpu_nvml_does_not_list_is_named_by_bus_id(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    topology = discovered("dgx-h100", ["gpu-not-in-nvml"], tmp_path, sim_library, monkeypatch)
+    assert topology.missing_gpus == ["0000:df:00.0"]
+    (finding,) = evaluate(topology, expected_for("dgx-h100"))
+    assert finding.code == "GPU_COUNT" and "0000:df:00.0" in finding.message
 
 
 @pytest.fixture

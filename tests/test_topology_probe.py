@@ -92,6 +92,17 @@ def test_each_fault_is_visible_to_the_probe(
         "gpu-numa-unknown": lambda: gpus[4].numa_node == -1,
         "ecc-retired-pages-pending": lambda: gpus[1].retired_pages_pending and gpus[1].remapped_rows.pending,
         "xid-in-kernel-log": lambda: [(e.bus_id, e.xid) for e in topo.xid_events] == [("0000:52:00.0", 74)],
+        "gpu-lost": lambda: (
+            len(gpus) == 7
+            and [(e.index, e.bus_id, e.error) for e in topo.gpu_errors]
+            == [(6, "0000:d1:00.0", "NVMLError_GpuIsLost")]
+        ),
+        "gpu-nvml-error": lambda: (
+            len(gpus) == 7
+            and [(e.index, e.bus_id, e.call, e.error) for e in topo.gpu_errors]
+            == [(6, "0000:d1:00.0", "nvmlDeviceGetUUID", "NVMLError_Unknown")]
+        ),
+        "gpu-not-in-nvml": lambda: len(gpus) == 7 and topo.missing_gpus == ["0000:df:00.0"],
         "driver-not-installed": lambda: (
             not gpus and topo.nvml_error is not None and topo.driver_version is None
         ),
@@ -146,3 +157,32 @@ def test_commands_run_without_subprocess(tmp_path: Path) -> None:
     assert run(["sh", "-c", "echo partial; exec sleep 30"], timeout=0.5) is None  # hung: killed
     assert run(["sh", "-c", "exec 1>&-; exec sleep 30"], timeout=0.5) is None  # closed stdout, still hung
     assert time.monotonic() - begin < 5
+
+
+def test_a_gpu_lost_in_the_middle_of_its_reading_keeps_its_bus_id(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    """The handle and PCI info answered, then the GPU fell off: NVML's bus ID and the failing call."""
+    from bootstrap.lab.profiles import _edit_gpu, build_machine
+
+    from .probe_helpers import probe_machine
+
+    hardware = _edit_gpu(
+        build_machine("n", "dgx-h100"), 2, nvml_error=15, nvml_error_call="nvmlDeviceGetEccMode"
+    )
+    topo = probe_machine(hardware, tmp_path / "root", sim_library, monkeypatch)
+    assert [(e.index, e.bus_id, e.call) for e in topo.gpu_errors] == [
+        (2, "0000:52:00.0", "nvmlDeviceGetEccMode")
+    ]
+    assert len(topo.gpus) == 7 and topo.missing_gpus == []
+
+
+def test_cross_check_names_a_lost_gpu_only_between_its_neighbours() -> None:
+    from bootstrap.topology.probe import cross_check
+
+    gpus = [{"index": 0, "bus_id": "0000:1b:00.0"}, {"index": 2, "bus_id": "0000:52:00.0"}]
+    lost = [{"index": 1, "bus_id": None}, {"index": 3, "bus_id": None}]
+    sysfs = ["0000:1b:00.0", "0000:43:00.0", "0000:52:00.0", "0000:61:00.0", "0000:9d:00.0"]
+    # GPU 1 can only be 43; GPU 3 could be 61 or 9d, so it stays unnamed and both are reported
+    assert cross_check(gpus, lost, sysfs) == ["0000:61:00.0", "0000:9d:00.0"]
+    assert [record["bus_id"] for record in lost] == ["0000:43:00.0", None]

@@ -28,6 +28,8 @@ class Finding(BaseModel):
 # the same words). Codes are stable: tools match on them.
 CODES: dict[str, str] = {
     "GPU_COUNT": "fewer (or more) GPUs than the profile expects: a GPU fell off the bus or is disabled",
+    "GPU_LOST": "NVML reports a GPU lost (NVML_ERROR_GPU_IS_LOST, Xid 79): it fell off the bus",
+    "GPU_NVML_ERROR": "NVML lists a GPU but fails to read its identity: the GPU is not verified",
     "GPU_MODEL": "a GPU is not the model the profile expects",
     "NVML_UNAVAILABLE": "NVML could not be used (no driver yet, or it failed to load): GPUs not verified",
     "NVML_DRIVER_MISMATCH": "the NVML library and the loaded kernel driver differ (upgraded, not rebooted)",

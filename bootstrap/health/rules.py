@@ -25,16 +25,44 @@ def _nvml_ok(topology: Topology) -> bool:
 
 
 def gpu_count(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    """NVML's GPUs, readable or not (a lost GPU is GPU_LOST's), against the profile's count."""
     if not _nvml_ok(topology):
         return
-    if len(topology.gpus) != expected.gpu_count:
+    listed = len(topology.gpus) + len(topology.gpu_errors)
+    if listed != expected.gpu_count:
+        missing = topology.missing_gpus
         yield Finding(
             code="GPU_COUNT",
             severity=FAIL,
-            message=f"{len(topology.gpus)} GPU(s) visible, {expected.gpu_count} expected",
+            message=f"{listed} GPU(s) visible, {expected.gpu_count} expected"
+            + (f"; in sysfs but not in NVML: {', '.join(missing)}" if missing else ""),
             remedy="check `nvidia-smi -L` and the kernel log for Xid 79 (fell off the bus); reseat or "
             "replace the GPU, or correct the profile's gpus.count",
         )
+
+
+def gpu_errors(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    """A GPU NVML lists but cannot read: one finding for it, the other GPUs judged as usual."""
+    for record in topology.gpu_errors:
+        where = f"GPU {record.index} ({record.bus_id or 'bus ID unknown'})"
+        if record.lost:
+            yield Finding(
+                code="GPU_LOST",
+                severity=FAIL,
+                gpu=record.index,
+                message=f"{where} is lost (NVML_ERROR_GPU_IS_LOST at {record.call}): it fell off the bus",
+                remedy="drain the node and reboot it; a GPU lost again (Xid 79) needs reseating, its "
+                "power and thermals checked, or an RMA",
+            )
+        else:
+            yield Finding(
+                code="GPU_NVML_ERROR",
+                severity=FAIL,
+                gpu=record.index,
+                message=f"{where}: {record.call} failed with {record.error}; the GPU was not verified",
+                remedy="run `nvidia-smi -q -i <bus id>` and check the kernel log; reset the GPU "
+                "(nvidia-smi -r) or reboot",
+            )
 
 
 def gpu_model(topology: Topology, expected: Expectations) -> Iterator[Finding]:
@@ -359,6 +387,7 @@ RULES: tuple[Rule, ...] = (
     nvml_available,
     nvml_driver_match,
     gpu_count,
+    gpu_errors,
     gpu_model,
     nvlinks_active,
     nvlink_errors,

@@ -91,6 +91,11 @@ class Gpu(Frozen):
     persistence: bool = True
     nvlinks: list[NvLink] = Field(default_factory=list)
     fabric: Fabric = Field(default_factory=Fabric)
+    # An nvmlReturn_t this GPU answers the NVML calls named by nvml_error_call with ("*": every call,
+    # the handle lookup too), as a GPU fallen off the bus answers NVML_ERROR_GPU_IS_LOST (15).
+    nvml_error: int = 0
+    nvml_error_call: str = "*"
+    nvml_visible: bool = True  # False: in sysfs, but NVML does not enumerate it
 
 
 class Nic(Frozen):

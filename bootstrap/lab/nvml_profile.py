@@ -3,7 +3,7 @@
 Format (one record a line, fields separated by single spaces; ``name`` takes the rest):
 ``driver V`` / ``nvml V`` / ``cuda N`` / ``nvlink_speed MBPS`` / ``gpu_count N``, then per GPU
 ``gpu I KEY VALUES...`` with keys uuid, name, pci, memory, numa, cpus, pcie, ecc, retired_pending,
-remapped, mig, persistence, fabric, link, topo. See sim_nvml.c for how each is served.
+remapped, mig, persistence, fabric, error, link, topo. See sim_nvml.c for how each is served.
 """
 
 from __future__ import annotations
@@ -25,15 +25,16 @@ def nvml_bus_id(bdf: str) -> str:
 def render_nvml_profile(hw: MachineHardware) -> str:
     if hw.driver_version is None:
         raise ValueError("a machine without an NVIDIA driver has no NVML profile")
+    visible = [gpu for gpu in hw.gpus if gpu.nvml_visible]
     lines = [
         "# kubehaus lab NVML profile v1",
         f"driver {hw.driver_version}",
         f"nvml {hw.nvml_version or hw.driver_version}",
         f"cuda {hw.cuda_version}",
         f"nvlink_speed {hw.nvlink_speed_mbps}",
-        f"gpu_count {len(hw.gpus)}",
+        f"gpu_count {len(visible)}",
     ]
-    for position, gpu in enumerate(hw.gpus):
+    for position, gpu in enumerate(visible):
         p = f"gpu {position}"
         pci, link = gpu.pci, gpu.pci.link
         domain, bus, devfn = pci.bdf.split(":")
@@ -63,7 +64,9 @@ def render_nvml_profile(hw: MachineHardware) -> str:
                 f"{nvml_bus_id(nvlink.remote_bdf)} {0 if nvlink.remote_type == 'gpu' else 2} "
                 f"{nvlink.replay} {nvlink.recovery} {nvlink.crc_flit} {nvlink.crc_data}"
             )
-        for other_position, other in enumerate(hw.gpus):
+        if gpu.nvml_error:
+            lines.append(f"{p} error {gpu.nvml_error} {gpu.nvml_error_call}")
+        for other_position, other in enumerate(visible):
             if other_position != position:
                 level = pcie_path_type(
                     pci.sysfs_path, pci.numa_node, other.pci.sysfs_path, other.pci.numa_node

@@ -503,6 +503,21 @@ def xid_in_kernel_log(hw: MachineHardware) -> MachineHardware:
     return hw.model_copy(update={"kernel_log": [*hw.kernel_log, line]})
 
 
+def gpu_lost(hw: MachineHardware) -> MachineHardware:
+    """Xid 79: sysfs still lists the GPU, every NVML call on it answers NVML_ERROR_GPU_IS_LOST."""
+    return _edit_gpu(hw, min(6, len(hw.gpus) - 1), nvml_error=15, nvml_error_call="*")
+
+
+def gpu_nvml_error(hw: MachineHardware) -> MachineHardware:
+    """A GPU whose UUID query fails with NVML_ERROR_UNKNOWN (999); the others answer."""
+    return _edit_gpu(hw, min(6, len(hw.gpus) - 1), nvml_error=999, nvml_error_call="nvmlDeviceGetUUID")
+
+
+def gpu_not_in_nvml(hw: MachineHardware) -> MachineHardware:
+    """The PCI function is there, but NVML does not enumerate the GPU (the driver failed to init it)."""
+    return _edit_gpu(hw, hw.gpus[-1].index, nvml_visible=False)
+
+
 def driver_not_installed(hw: MachineHardware) -> MachineHardware:
     """A freshly imaged server: no libnvidia-ml and none of the driver's services (see driver_services)."""
     if not hw.gpus:
@@ -521,6 +536,9 @@ FAULTS: dict[str, Callable[[MachineHardware], MachineHardware]] = {
     "ecc-retired-pages-pending": ecc_retired_pages_pending,
     "xid-in-kernel-log": xid_in_kernel_log,
     "driver-not-installed": driver_not_installed,
+    "gpu-lost": gpu_lost,
+    "gpu-nvml-error": gpu_nvml_error,
+    "gpu-not-in-nvml": gpu_not_in_nvml,
 }
 
 

@@ -19,7 +19,7 @@ typedef int nvmlReturn_t;
 enum {
     NVML_SUCCESS = 0, NVML_ERROR_UNINITIALIZED = 1, NVML_ERROR_INVALID_ARGUMENT = 2,
     NVML_ERROR_NOT_SUPPORTED = 3, NVML_ERROR_NOT_FOUND = 6, NVML_ERROR_INSUFFICIENT_SIZE = 7,
-    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_GPU_IS_LOST = 15, NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
     NVML_ERROR_VERSION_MISMATCH = 25, NVML_ERROR_UNKNOWN = 999
 };
 
@@ -46,6 +46,7 @@ typedef struct {
     unsigned int remapped[4];
     int mig, persistence;
     unsigned int fabric_state; int fabric_status; unsigned char cluster_uuid[16]; unsigned int clique_id;
+    int error; char error_call[64]; /* this NVML error from calls named so ("*": every call) */
     int link_count;
     sim_link_t links[MAX_LINKS];
     int topo[MAX_GPUS];
@@ -150,6 +151,7 @@ static int load_profile(void) {
             else if (!strcmp(key, "remapped"))
                 sscanf(v, "%u %u %u %u", &g->remapped[0], &g->remapped[1], &g->remapped[2], &g->remapped[3]);
             else if (!strcmp(key, "mig")) sscanf(v, "%d", &g->mig);
+            else if (!strcmp(key, "error")) sscanf(v, "%d %63s", &g->error, g->error_call);
             else if (!strcmp(key, "persistence")) sscanf(v, "%d", &g->persistence);
             else if (!strcmp(key, "fabric")) {
                 char hex[64] = {0};
@@ -184,7 +186,15 @@ static int load_profile(void) {
 }
 
 #define REQUIRE_INIT() do { if (!sim.initialized) return NVML_ERROR_UNINITIALIZED; } while (0)
-#define REQUIRE_DEV(d) do { REQUIRE_INIT(); if (!(d) || (d) < sim.gpus || (d) >= sim.gpus + sim.gpu_count) return NVML_ERROR_INVALID_ARGUMENT; } while (0)
+/* A GPU's own error (GPU_IS_LOST after Xid 79) answers every call it names, by name prefix, so
+ * nvmlDeviceGetPciInfo covers nvmlDeviceGetPciInfo_v3; the other GPUs answer normally. */
+static int gpu_error(const sim_gpu_t *d, const char *function) {
+    if (!d->error) return 0;
+    if (!strcmp(d->error_call, "*") || !strncmp(function, d->error_call, strlen(d->error_call))) return d->error;
+    return 0;
+}
+#define REQUIRE_DEV(d) do { REQUIRE_INIT(); if (!(d) || (d) < sim.gpus || (d) >= sim.gpus + sim.gpu_count) return NVML_ERROR_INVALID_ARGUMENT; \
+    if (gpu_error((d), __func__)) return gpu_error((d), __func__); } while (0)
 #define REQUIRE_PTR(p) do { if (!(p)) return NVML_ERROR_INVALID_ARGUMENT; } while (0)
 
 static nvmlReturn_t copy_out(char *dst, unsigned int len, const char *src) {
@@ -203,6 +213,7 @@ const char *nvmlErrorString(nvmlReturn_t r) {
     case NVML_ERROR_NOT_FOUND: return "Not Found";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
     case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
     case NVML_ERROR_LIB_RM_VERSION_MISMATCH: return "RM has detected an NVML/RM version mismatch.";
     case NVML_ERROR_VERSION_MISMATCH: return "Version Mismatch";
     default: return "Unknown Error";
@@ -267,6 +278,7 @@ nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) { return nvmlDeviceGetCount
 nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
     REQUIRE_INIT(); REQUIRE_PTR(device);
     if (index >= (unsigned int)sim.gpu_count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (gpu_error(&sim.gpus[index], __func__)) return gpu_error(&sim.gpus[index], __func__);
     *device = &sim.gpus[index];
     return NVML_SUCCESS;
 }

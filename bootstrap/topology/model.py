@@ -100,6 +100,19 @@ class Gpu(Strict):
     unsupported: list[str] = Field(default_factory=list)
 
 
+class GpuError(Strict):
+    """A GPU NVML lists but could not be read: lost (fallen off the bus) or failing its identity calls."""
+
+    index: int
+    bus_id: BusId | None = None  # from NVML, or from sysfs when NVML could not say (see probe.cross_check)
+    error: str  # the pynvml exception, e.g. NVMLError_GpuIsLost
+    call: str  # the NVML call that failed
+
+    @property
+    def lost(self) -> bool:
+        return self.error == "NVMLError_GpuIsLost"
+
+
 class RdmaNic(Strict):
     name: str
     netdev: str | None = None
@@ -142,6 +155,8 @@ class Topology(Strict):
     cuda_version: int | None = None
     nvml_error: str | None = None  # why NVML gave nothing (no driver: LibraryNotFound)
     gpus: list[Gpu] = Field(default_factory=list)
+    gpu_errors: list[GpuError] = Field(default_factory=list)  # GPUs NVML lists but could not read
+    missing_gpus: list[BusId] = Field(default_factory=list)  # NVIDIA GPUs in sysfs that NVML does not list
     nics: list[RdmaNic] = Field(default_factory=list)
     fabric_manager: ServiceState | None = None
     persistenced: ServiceState | None = None

@@ -208,28 +208,65 @@ def sysfs_bus_id(nvml_bus_id: str) -> str:
     return f"{int(domain, 16):04x}:{bus.lower()}:{devfn.lower()}"
 
 
+def is_nvidia_gpu(reader: Reader, bus_id: str) -> bool:
+    base = f"/sys/bus/pci/devices/{bus_id}"
+    return reader.read(f"{base}/vendor") == "0x10de" and (reader.read(f"{base}/class") or "").startswith(
+        "0x03"
+    )
+
+
+def sysfs_gpus(reader: Reader) -> list[str]:
+    """The NVIDIA display-class PCI functions sysfs lists (a GPU NVML lost or never saw stays here)."""
+    return [bus for bus in reader.listdir("/sys/bus/pci/devices") if is_nvidia_gpu(reader, bus)]
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
+    """One GPU's readings; any NVML error on its identity, or a lost GPU, makes an error record.
+
+    Only the GPU itself is given up: the caller goes on with the next index.
+    """
+    record: dict = {"index": index, "bus_id": None, "error": None, "call": "nvmlDeviceGetHandleByIndex"}
+    try:
+        handle = n.nvmlDeviceGetHandleByIndex(index)
+        record["call"] = "nvmlDeviceGetPciInfo"
+        record["bus_id"] = sysfs_bus_id(text(n.nvmlDeviceGetPciInfo(handle).busId))
+        record["call"] = "nvmlDeviceGetUUID"
+        uuid = text(n.nvmlDeviceGetUUID(handle))
+        record["call"] = "nvmlDeviceGetName"
+        name = text(n.nvmlDeviceGetName(handle))
+        return read_gpu_details(n, handle, index, record, uuid, name, reader)
+    except n.NVMLError as error:
+        record["error"] = type(error).__name__
+        return record
+
+
+def read_gpu_details(n, handle, index: int, record: dict, uuid: str, name: str, reader: Reader) -> dict:
     import ctypes
 
-    handle = n.nvmlDeviceGetHandleByIndex(index)
     unsupported: list[str] = []
 
     def call(name: str, *args):
+        record["call"] = name
         try:
             return getattr(n, name)(handle, *args)
         except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
             unsupported.append(name)
+        except n.NVMLError_GpuIsLost:
+            raise  # the GPU fell off the bus while being read: read_gpu makes it an error record
         except n.NVMLError as error:
             unsupported.append(f"{name}: {error}")
         return None
 
-    text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
-    bus_id = sysfs_bus_id(text(n.nvmlDeviceGetPciInfo(handle).busId))
+    bus_id = record["bus_id"]
     pci = pci_device(reader, bus_id)
     gpu = {
         "index": index,
-        "uuid": text(n.nvmlDeviceGetUUID(handle)),
-        "name": text(n.nvmlDeviceGetName(handle)),
+        "uuid": uuid,
+        "name": name,
         "bus_id": bus_id,
         "numa_node": pci["numa_node"],
         "sysfs_path": pci["sysfs_path"],
@@ -281,6 +318,7 @@ def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
             "cluster_uuid": bytes(info.clusterUuid).hex(),
             "clique_id": info.cliqueId,
         }
+    record["call"] = "nvmlDeviceGetNvLinkState"
     gpu["nvlinks"] = read_links(n, handle)
     return gpu
 
@@ -288,6 +326,8 @@ def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
 def read_links(n, handle) -> list[dict]:
     try:
         field = n.nvmlDeviceGetFieldValues(handle, [n.NVML_FI_DEV_NVLINK_LINK_COUNT])[0]
+    except n.NVMLError_GpuIsLost:
+        raise
     except n.NVMLError:
         return []
     if field.nvmlReturn != 0:
@@ -296,6 +336,8 @@ def read_links(n, handle) -> list[dict]:
     for index in range(min(field.value.uiVal, MAX_LINKS)):
         try:
             active = bool(n.nvmlDeviceGetNvLinkState(handle, index))
+        except n.NVMLError_GpuIsLost:
+            raise
         except n.NVMLError:
             continue
         link = {"index": index, "active": active}
@@ -312,6 +354,8 @@ def read_links(n, handle) -> list[dict]:
         ):
             try:
                 link[key] = n.nvmlDeviceGetNvLinkErrorCounter(handle, index, counter)
+            except n.NVMLError_GpuIsLost:
+                raise
             except n.NVMLError:
                 link[key] = None
         links.append(link)
@@ -328,7 +372,6 @@ def read_nvml(reader: Reader) -> dict:
     except n.NVMLError as error:
         return {"nvml_error": type(error).__name__}
     try:
-        text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
         result = {
             "driver_version": text(n.nvmlSystemGetDriverVersion()),
             "nvml_version": None,
@@ -341,11 +384,35 @@ def read_nvml(reader: Reader) -> dict:
         ):
             with contextlib.suppress(n.NVMLError):
                 result[key] = text(getattr(n, name)())
+        errors = []
         for index in range(n.nvmlDeviceGetCount()):
-            result["gpus"].append(read_gpu(n, index, reader))
+            gpu = read_gpu(n, index, reader)
+            (errors if gpu.get("error") else result["gpus"]).append(gpu)
+        result["gpu_errors"] = errors
+        result["missing_gpus"] = cross_check(result["gpus"], errors, sysfs_gpus(reader))
         return result
     finally:
         n.nvmlShutdown()
+
+
+def cross_check(gpus: list[dict], errors: list[dict], in_sysfs: list[str]) -> list[str]:
+    """Name error records that NVML gave no bus ID; return the sysfs GPUs NVML did not list at all.
+
+    NVML numbers GPUs in PCI bus order, so a GPU lost at index i sits between its neighbours' bus
+    IDs: it is named when exactly one unaccounted sysfs GPU lies there.
+    """
+    known = {gpu["index"]: gpu["bus_id"] for gpu in [*gpus, *errors] if gpu["bus_id"]}
+    unaccounted = sorted(set(in_sysfs) - set(known.values()))
+    for record in errors:
+        if record["bus_id"]:
+            continue
+        low = max((bus for i, bus in known.items() if i < record["index"]), default="")
+        high = min((bus for i, bus in known.items() if i > record["index"]), default="~")
+        between = [bus for bus in unaccounted if low < bus < high]
+        if len(between) == 1:
+            record["bus_id"] = between[0]
+            unaccounted.remove(between[0])
+    return unaccounted
 
 
 def run(args: list[str], timeout: float = 10) -> str | None:
