@@ -40,8 +40,12 @@ FAULT_FINDINGS: dict[str, set[tuple[str, int | None]]] = {
     "gpu-lost": {("GPU_LOST", 6)},
     "gpu-nvml-error": {("GPU_NVML_ERROR", 6)},
     "gpu-not-in-nvml": {("GPU_COUNT", None)},
+    "under-load": set(),  # not a fault: busy GPUs with their links trained up
+    "pcie-gen-stuck-under-load": {("PCIE_DOWNTRAINED", 2)},
+    "pcie-gen-capped": {("PCIE_GEN_CAPPED", 0)},
+    "pcie-replays": {("PCIE_REPLAYS", 5)},
 }
-WARNED = {"driver-not-installed"}
+WARNED = {"driver-not-installed", "pcie-replays"}
 
 
 def expected_for(profile: str, **thresholds: object) -> Expectations:
@@ -63,11 +67,16 @@ def discovered(profile: str, faults: list[str], tmp_path: Path, library: Path, m
     return topology.model_copy(update=services)
 
 
+@pytest.mark.parametrize("load", ["idle", "under-load"])
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_healthy_machines_have_no_findings(
-    profile: str, tmp_path: Path, sim_library: Path, monkeypatch
+    profile: str, load: str, tmp_path: Path, sim_library: Path, monkeypatch
 ) -> None:
-    topology = discovered(profile, [], tmp_path, sim_library, monkeypatch)
+    """Idle (links at Gen1, as real GPUs drop them) or busy (trained up): no finding either way."""
+    faults = [load] if load == "under-load" and PROFILES[profile]("p").gpus else []
+    topology = discovered(profile, faults, tmp_path, sim_library, monkeypatch)
+    if topology.gpus and load == "idle":
+        assert all(g.pcie.current_generation == 1 and not g.busy for g in topology.gpus)
     assert evaluate(topology, expected_for(profile)) == []
 
 
@@ -168,7 +177,7 @@ def test_xid_ignore_list_and_duplicates(dgx: Topology) -> None:
 
 
 def test_pcie_downtrained_severity_is_configurable(dgx: Topology) -> None:
-    topology = with_gpu(dgx, 3, pcie=dgx.gpus[3].pcie.model_copy(update={"current_generation": 4}))
+    topology = with_gpu(dgx, 3, pcie=dgx.gpus[3].pcie.model_copy(update={"current_width": 8}))
     assert [(f.code, f.severity) for f in evaluate(topology, expected_for("dgx-h100"))] == [
         ("PCIE_DOWNTRAINED", Severity.FAIL)
     ]
@@ -178,10 +187,24 @@ def test_pcie_downtrained_severity_is_configurable(dgx: Topology) -> None:
 
 
 def test_pcie_below_the_profile(dgx: Topology) -> None:
-    topology = with_gpu(
-        dgx, 0, pcie=dgx.gpus[0].pcie.model_copy(update={"max_generation": 4, "current_generation": 4})
-    )
+    """A Gen4 GPU where the profile wants Gen5 is below expectation; a capped Gen5 GPU is GEN_CAPPED."""
+    gen4_gpu = {"max_generation": 4, "gpu_max_generation": 4}
+    topology = with_gpu(dgx, 0, pcie=dgx.gpus[0].pcie.model_copy(update=gen4_gpu))
     assert codes(topology, expected_for("dgx-h100")) == ["PCIE_BELOW_EXPECTED"]
+    x8_slot = with_gpu(dgx, 0, pcie=dgx.gpus[0].pcie.model_copy(update={"max_width": 8, "current_width": 8}))
+    assert codes(x8_slot, expected_for("dgx-h100")) == ["PCIE_BELOW_EXPECTED"]
+
+
+@pytest.mark.parametrize(
+    ("utilization", "reasons", "judged"),
+    [(0, 0x1, False), (0, 0, False), (87, 0x1, False), (87, 0, True), (87, None, True), (None, 0, False)],
+)
+def test_the_current_generation_is_judged_only_while_busy(
+    dgx: Topology, utilization: int | None, reasons: int | None, judged: bool
+) -> None:
+    gen1 = dgx.gpus[3].pcie.model_copy(update={"current_generation": 1})
+    topology = with_gpu(dgx, 3, pcie=gen1, utilization=utilization, clock_event_reasons=reasons)
+    assert codes(topology, expected_for("dgx-h100")) == (["PCIE_DOWNTRAINED"] if judged else [])
 
 
 @pytest.mark.parametrize(

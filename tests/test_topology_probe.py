@@ -103,6 +103,14 @@ def test_each_fault_is_visible_to_the_probe(
             == [(6, "0000:d1:00.0", "nvmlDeviceGetUUID", "NVMLError_Unknown")]
         ),
         "gpu-not-in-nvml": lambda: len(gpus) == 7 and topo.missing_gpus == ["0000:df:00.0"],
+        "under-load": lambda: all(
+            g.busy and g.pcie.current_generation == g.pcie.max_generation == 5 for g in gpus
+        ),
+        "pcie-gen-stuck-under-load": lambda: (
+            [g.pcie.current_generation for g in gpus] == [5, 5, 4, 5, 5, 5, 5, 5] and gpus[2].busy
+        ),
+        "pcie-gen-capped": lambda: (gpus[0].pcie.max_generation, gpus[0].pcie.gpu_max_generation) == (4, 5),
+        "pcie-replays": lambda: [g.pcie.replays for g in gpus] == [0, 0, 0, 0, 0, 213, 0, 0],
         "driver-not-installed": lambda: (
             not gpus and topo.nvml_error is not None and topo.driver_version is None
         ),

@@ -294,28 +294,42 @@ def gpudirect(topology: Topology, expected: Expectations) -> Iterator[Finding]:
 
 
 def pcie(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    """Width always; the current generation only while busy (GPUs drop to Gen1 at idle); the
+    reachable maximum (NVML's, device and system together) against the GPU's own and the profile."""
     severity = Severity(expected.thresholds.pcie_downtrained)
     for gpu in topology.gpus:
         link = gpu.pcie
-        if None not in (
-            link.current_generation,
-            link.max_generation,
-            link.current_width,
-            link.max_width,
-        ) and (
-            link.current_generation < link.max_generation or link.current_width < link.max_width  # type: ignore[operator]
-        ):
+        short = []
+        if link.current_width and link.max_width and link.current_width < link.max_width:
+            short.append(f"x{link.current_width} of x{link.max_width}")
+        busy_gen = gpu.busy and link.current_generation and link.max_generation
+        if busy_gen and link.current_generation < link.max_generation:  # type: ignore[operator]
+            short.append(f"Gen{link.current_generation} of Gen{link.max_generation} while busy")
+        if short:
             yield Finding(
                 code="PCIE_DOWNTRAINED",
                 severity=severity,
                 gpu=gpu.index,
-                message=f"GPU {gpu.index} PCIe at Gen{link.current_generation} x{link.current_width}, "
-                f"capable of Gen{link.max_generation} x{link.max_width}",
+                message=f"GPU {gpu.index} PCIe link trained below its maximum: {', '.join(short)}",
                 remedy="reseat the GPU or riser and check the slot's BIOS settings; under load the link "
                 "should train to its maximum",
             )
+        capped = bool(
+            link.gpu_max_generation and link.max_generation and link.max_generation < link.gpu_max_generation
+        )
+        if capped:
+            yield Finding(
+                code="PCIE_GEN_CAPPED",
+                severity=FAIL,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index} can reach only PCIe Gen{link.max_generation}; the GPU itself "
+                f"does Gen{link.gpu_max_generation} (the slot, riser or BIOS caps it)",
+                remedy="move the GPU to a full-speed slot or replace the riser; check the BIOS PCIe "
+                "speed setting",
+            )
         low_gen = (
-            expected.min_pcie_generation
+            not capped
+            and expected.min_pcie_generation
             and link.max_generation
             and link.max_generation < expected.min_pcie_generation
         )
@@ -328,6 +342,20 @@ def pcie(topology: Topology, expected: Expectations) -> Iterator[Finding]:
                 message=f"GPU {gpu.index} PCIe can reach Gen{link.max_generation} x{link.max_width}; the "
                 f"profile expects at least Gen{expected.min_pcie_generation} x{expected.min_pcie_width}",
                 remedy="move the GPU to a full-speed slot, or correct the profile's pcie minimums",
+            )
+
+
+def pcie_replays(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    limit = expected.thresholds.pcie_replay_count
+    for gpu in topology.gpus:
+        if gpu.pcie.replays is not None and gpu.pcie.replays > limit:
+            yield Finding(
+                code="PCIE_REPLAYS",
+                severity=WARN,
+                gpu=gpu.index,
+                message=f"GPU {gpu.index}: {gpu.pcie.replays} PCIe replays (threshold {limit})",
+                remedy="a marginal PCIe link retransmits: reseat the GPU/riser, check the slot; watch "
+                "the counter under load (nvidia-smi -q -d PCIE)",
             )
 
 
@@ -397,6 +425,7 @@ RULES: tuple[Rule, ...] = (
     numa,
     gpudirect,
     pcie,
+    pcie_replays,
     ecc,
     xid,
 )

@@ -421,7 +421,12 @@ class HealthThresholds(Section):
         default_factory=list, description="Xid codes not to treat as failures."
     )
     pcie_downtrained: Literal["fail", "warn"] = Field(
-        "fail", description="Severity of a PCIe link below its maximum generation or width."
+        "fail",
+        description="Severity of a PCIe link below its maximum width, or below its maximum generation "
+        "while the GPU is busy (an idle GPU's link drops to Gen1 and is not judged).",
+    )
+    pcie_replay_count: Annotated[int, Field(ge=0)] = Field(
+        0, description="Highest PCIe replay counter allowed per GPU (since the driver loaded)."
     )
 
 

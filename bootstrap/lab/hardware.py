@@ -30,10 +30,19 @@ class Frozen(BaseModel):
 
 
 class PciLink(Frozen):
+    """A PCIe link. ``max_gen`` is what device and system can train to (NVML's max link generation);
+    ``gpu_max_gen`` the device's own maximum (sysfs max_link_speed), when a slot or riser caps it."""
+
     max_gen: int
     max_width: int
     cur_gen: int
     cur_width: int
+    gpu_max_gen: int | None = None  # None: the same as max_gen
+    replays: int = 0  # the PCIe replay counter
+
+    @property
+    def device_max_gen(self) -> int:
+        return self.gpu_max_gen or self.max_gen
 
 
 class PciDevice(Frozen):
@@ -96,6 +105,10 @@ class Gpu(Frozen):
     nvml_error: int = 0
     nvml_error_call: str = "*"
     nvml_visible: bool = True  # False: in sysfs, but NVML does not enumerate it
+    # Load: an idle GPU (the lab's default) shows 0% and the GpuIdle clock event reason, and its PCIe
+    # link has dropped to Gen1 (it trains up under load).
+    utilization: int = 0
+    clock_event_reasons: int = 0x1
 
 
 class Nic(Frozen):

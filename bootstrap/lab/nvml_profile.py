@@ -2,7 +2,7 @@
 
 Format (one record a line, fields separated by single spaces; ``name`` takes the rest):
 ``driver V`` / ``nvml V`` / ``cuda N`` / ``nvlink_speed MBPS`` / ``gpu_count N``, then per GPU
-``gpu I KEY VALUES...`` with keys uuid, name, pci, memory, numa, cpus, pcie, ecc, retired_pending,
+``gpu I KEY VALUES...`` with keys uuid, name, pci, memory, numa, cpus, pcie, load, ecc, retired_pending,
 remapped, mig, persistence, fabric, error, link, topo. See sim_nvml.c for how each is served.
 """
 
@@ -47,9 +47,11 @@ def render_nvml_profile(hw: MachineHardware) -> str:
             f"{p} memory {gpu.memory_bytes}",
             f"{p} numa {-1 if gpu.numa_id is None else gpu.numa_id} {pci.numa_node}",
             f"{p} cpus {pci.local_cpulist or '-'}",
-            f"{p} pcie {link.max_gen} {link.max_width} {link.cur_gen} {link.cur_width}"
+            f"{p} pcie {link.max_gen} {link.max_width} {link.cur_gen} {link.cur_width} "
+            f"{link.device_max_gen} {link.replays}"
             if link
-            else f"{p} pcie 0 0 0 0",
+            else f"{p} pcie 0 0 0 0 0 0",
+            f"{p} load {gpu.utilization} {gpu.clock_event_reasons}",
             f"{p} ecc {int(gpu.ecc_enabled)} {gpu.ecc_uncorrectable}",
             f"{p} retired_pending {int(gpu.retired_pages_pending)}",
             f"{p} remapped {' '.join(str(v) for v in gpu.remapped_rows)}",

@@ -79,6 +79,11 @@ def _dev(
     )
 
 
+def _idle(link: PciLink) -> PciLink:
+    """A GPU's link at idle: down at Gen1 to save power, full width; it trains up under load."""
+    return link.model_copy(update={"cur_gen": 1})
+
+
 def _switch_pair_chains(r: int) -> tuple[str, list[str], list[str]]:
     """A root port, a PCIe switch with a NIC on one port, and a second switch below it with a GPU.
 
@@ -139,7 +144,7 @@ def dgx_h100(name: str) -> MachineHardware:
     for index, (nic_name, nic_bus) in enumerate(nic_names):
         socket = 0 if index < 4 else 1
         root, nic_chain, gpu_chain = _switch_pair_chains(nic_bus - 3)
-        gpu_pci = _dev(root, gpu_chain, NVIDIA, 0x2330, CLASS_3D, socket, socket_cpus[socket], gen5)
+        gpu_pci = _dev(root, gpu_chain, NVIDIA, 0x2330, CLASS_3D, socket, socket_cpus[socket], _idle(gen5))
         gpus.append(
             Gpu(
                 index=index,
@@ -244,7 +249,7 @@ def dgx_a100(name: str) -> MachineHardware:
                     index=index,
                     uuid=gpu_uuid(name, index),
                     name="NVIDIA A100-SXM4-80GB",
-                    pci=_dev(root, chain, NVIDIA, 0x20B2, CLASS_3D, node, node_cpus(node), gen4),
+                    pci=_dev(root, chain, NVIDIA, 0x20B2, CLASS_3D, node, node_cpus(node), _idle(gen4)),
                     memory_bytes=85899345920,
                     nvlinks=_switch_links([2] * 6, switches, 3),
                 )
@@ -290,7 +295,7 @@ def l40s_pcie(name: str) -> MachineHardware:
             CLASS_3D,
             socket,
             socket_cpus[socket],
-            gen4,
+            _idle(gen4),
         )
         gpus.append(
             Gpu(
@@ -351,7 +356,7 @@ def gb200_tray(name: str) -> MachineHardware:
             CLASS_3D,
             socket,
             socket_cpus[socket],
-            gen5,
+            _idle(gen5),
         )
         # Each GPU reaches all 18 NVSwitch chips of the rack's switch trays, one link each.
         links = [
@@ -503,6 +508,46 @@ def xid_in_kernel_log(hw: MachineHardware) -> MachineHardware:
     return hw.model_copy(update={"kernel_log": [*hw.kernel_log, line]})
 
 
+def _gpu_link(hw: MachineHardware, index: int, **changes: object) -> MachineHardware:
+    link = hw.gpus[index].pci.link
+    assert link is not None
+    return _gpu_pci(hw, index, link=link.model_copy(update=changes))
+
+
+def _loaded(gpu: Gpu) -> Gpu:
+    link = gpu.pci.link
+    assert link is not None
+    pci = gpu.pci.model_copy(update={"link": link.model_copy(update={"cur_gen": link.max_gen})})
+    return gpu.model_copy(update={"utilization": 100, "clock_event_reasons": 0, "pci": pci})
+
+
+def under_load(hw: MachineHardware) -> MachineHardware:
+    """Not a fault: every GPU busy (100%, no idle clock event), its link trained up to its maximum."""
+    if not hw.gpus:
+        raise ValueError(f"profile {hw.profile} has no GPU to load")
+    return hw.model_copy(update={"gpus": [_loaded(g) for g in hw.gpus]})
+
+
+def pcie_gen_stuck_under_load(hw: MachineHardware) -> MachineHardware:
+    """Under load, GPU 2's link trains one generation short of its maximum (a marginal slot)."""
+    loaded = under_load(hw)
+    index = min(2, len(hw.gpus) - 1)
+    link = loaded.gpus[index].pci.link
+    assert link is not None
+    return _gpu_link(loaded, index, cur_gen=link.max_gen - 1)
+
+
+def pcie_gen_capped(hw: MachineHardware) -> MachineHardware:
+    """GPU 0 sits behind a riser that caps the link one generation below the GPU's own maximum."""
+    link = hw.gpus[0].pci.link
+    assert link is not None
+    return _gpu_link(hw, 0, max_gen=link.max_gen - 1, gpu_max_gen=link.max_gen)
+
+
+def pcie_replays(hw: MachineHardware) -> MachineHardware:
+    return _gpu_link(hw, min(5, len(hw.gpus) - 1), replays=213)
+
+
 def gpu_lost(hw: MachineHardware) -> MachineHardware:
     """Xid 79: sysfs still lists the GPU, every NVML call on it answers NVML_ERROR_GPU_IS_LOST."""
     return _edit_gpu(hw, min(6, len(hw.gpus) - 1), nvml_error=15, nvml_error_call="*")
@@ -539,6 +584,10 @@ FAULTS: dict[str, Callable[[MachineHardware], MachineHardware]] = {
     "gpu-lost": gpu_lost,
     "gpu-nvml-error": gpu_nvml_error,
     "gpu-not-in-nvml": gpu_not_in_nvml,
+    "under-load": under_load,
+    "pcie-gen-stuck-under-load": pcie_gen_stuck_under_load,
+    "pcie-gen-capped": pcie_gen_capped,
+    "pcie-replays": pcie_replays,
 }
 
 

@@ -40,7 +40,8 @@ typedef struct {
     unsigned long long memory;
     int numa_id, pci_numa;
     unsigned long cpus[MAX_CPU_WORDS];
-    unsigned int max_gen, max_width, cur_gen, cur_width;
+    unsigned int max_gen, max_width, cur_gen, cur_width, gpu_max_gen, replays;
+    unsigned int utilization; unsigned long long clock_reasons;
     int ecc_enabled; unsigned long long ecc_uncorrectable;
     int retired_pending;
     unsigned int remapped[4];
@@ -145,7 +146,10 @@ static int load_profile(void) {
             else if (!strcmp(key, "memory")) sscanf(v, "%llu", &g->memory);
             else if (!strcmp(key, "numa")) sscanf(v, "%d %d", &g->numa_id, &g->pci_numa);
             else if (!strcmp(key, "cpus")) parse_cpulist(v, g->cpus);
-            else if (!strcmp(key, "pcie")) sscanf(v, "%u %u %u %u", &g->max_gen, &g->max_width, &g->cur_gen, &g->cur_width);
+            else if (!strcmp(key, "pcie"))
+                sscanf(v, "%u %u %u %u %u %u", &g->max_gen, &g->max_width, &g->cur_gen, &g->cur_width, &g->gpu_max_gen,
+                       &g->replays);
+            else if (!strcmp(key, "load")) sscanf(v, "%u %llu", &g->utilization, &g->clock_reasons);
             else if (!strcmp(key, "ecc")) sscanf(v, "%d %llu", &g->ecc_enabled, &g->ecc_uncorrectable);
             else if (!strcmp(key, "retired_pending")) sscanf(v, "%d", &g->retired_pending);
             else if (!strcmp(key, "remapped"))
@@ -423,6 +427,20 @@ nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t d, unsigned int *v)
 nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->max_width; return NVML_SUCCESS; }
 nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->cur_gen; return NVML_SUCCESS; }
 nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->cur_width; return NVML_SUCCESS; }
+/* The GPU's own maximum; nvmlDeviceGetMaxPcieLinkGeneration is what device and system can do together. */
+nvmlReturn_t nvmlDeviceGetGpuMaxPcieLinkGeneration(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->gpu_max_gen; return NVML_SUCCESS; }
+nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->replays; return NVML_SUCCESS; }
+
+typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u) {
+    REQUIRE_DEV(d); REQUIRE_PTR(u); u->gpu = d->utilization; u->memory = d->utilization / 2; return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long *reasons) {
+    REQUIRE_DEV(d); REQUIRE_PTR(reasons); *reasons = d->clock_reasons; return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t d, unsigned long long *reasons) {
+    return nvmlDeviceGetCurrentClocksEventReasons(d, reasons);
+}
 
 nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, int *current, int *pending) {
     REQUIRE_DEV(d); REQUIRE_PTR(current); REQUIRE_PTR(pending);

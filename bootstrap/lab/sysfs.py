@@ -44,7 +44,7 @@ def _pci_files(
     if link:
         tree.files[f"{base}/current_link_speed"] = f"{GEN_SPEED[link.cur_gen]}\n"
         tree.files[f"{base}/current_link_width"] = f"{link.cur_width}\n"
-        tree.files[f"{base}/max_link_speed"] = f"{GEN_SPEED[link.max_gen]}\n"
+        tree.files[f"{base}/max_link_speed"] = f"{GEN_SPEED[link.device_max_gen]}\n"
         tree.files[f"{base}/max_link_width"] = f"{link.max_width}\n"
 
 

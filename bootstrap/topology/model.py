@@ -46,10 +46,12 @@ class NumaNode(Strict):
 
 
 class PcieLink(Strict):
-    current_generation: int | None = None
+    current_generation: int | None = None  # drops to Gen1 at idle: judged only while busy
     current_width: int | None = None
-    max_generation: int | None = None
+    max_generation: int | None = None  # what device and system can train to (a riser may cap it)
     max_width: int | None = None
+    gpu_max_generation: int | None = None  # the GPU's own maximum
+    replays: int | None = None  # the PCIe replay counter
 
 
 class NvLink(Strict):
@@ -89,6 +91,8 @@ class Gpu(Strict):
     cpu_affinity: str = ""  # cpulist
     sysfs_path: str | None = None  # real path relative to the sysfs root, for PCIe distances
     pcie: PcieLink = Field(default_factory=PcieLink)
+    utilization: int | None = None  # GPU utilisation, percent, over NVML's last sample period
+    clock_event_reasons: int | None = None  # nvmlClocksEventReason* bits
     mig_enabled: bool | None = None
     ecc_enabled: bool | None = None
     ecc_uncorrectable: int | None = None
@@ -98,6 +102,12 @@ class Gpu(Strict):
     fabric: Fabric | None = None
     nvlinks: list[NvLink] = Field(default_factory=list)
     unsupported: list[str] = Field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """Running work now: utilised, and not clocked down as idle (GpuIdle, bit 0)."""
+        idle = self.clock_event_reasons is not None and self.clock_event_reasons & 0x1
+        return bool(self.utilization) and not idle
 
 
 class GpuError(Strict):

@@ -284,12 +284,22 @@ def read_gpu_details(n, handle, index: int, record: dict, uuid: str, name: str, 
     gpu["pcie"] = {
         "current_generation": call("nvmlDeviceGetCurrPcieLinkGeneration"),
         "current_width": call("nvmlDeviceGetCurrPcieLinkWidth"),
-        "max_generation": call("nvmlDeviceGetMaxPcieLinkGeneration"),
+        "max_generation": call("nvmlDeviceGetMaxPcieLinkGeneration"),  # device and system together
         "max_width": call("nvmlDeviceGetMaxPcieLinkWidth"),
+        "gpu_max_generation": call("nvmlDeviceGetGpuMaxPcieLinkGeneration"),  # the GPU's own
+        "replays": call("nvmlDeviceGetPcieReplayCounter"),
     }
-    for key, value in (pci.get("pcie") or {}).items():  # sysfs fills what NVML does not say
+    sysfs_link = dict(pci.get("pcie") or {})
+    sysfs_link["gpu_max_generation"] = sysfs_link.get("max_generation")  # LnkCap: the device's own
+    for key, value in sysfs_link.items():  # sysfs fills what NVML does not say
         if gpu["pcie"][key] is None:
             gpu["pcie"][key] = value
+    utilization = call("nvmlDeviceGetUtilizationRates")
+    gpu["utilization"] = utilization.gpu if utilization is not None else None
+    reasons = call("nvmlDeviceGetCurrentClocksEventReasons")
+    if reasons is None and "nvmlDeviceGetCurrentClocksEventReasons" in unsupported:  # before R535
+        reasons = call("nvmlDeviceGetCurrentClocksThrottleReasons")
+    gpu["clock_event_reasons"] = reasons
     mig = call("nvmlDeviceGetMigMode")
     gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
     ecc = call("nvmlDeviceGetEccMode")
