@@ -14,7 +14,7 @@ from bootstrap.health.rules import evaluate
 from bootstrap.health.verdict import decide, health_report, unknown
 from bootstrap.inventory.models import HealthThresholds, Profile
 from bootstrap.lab.inventory_writer import expectations as lab_profile
-from bootstrap.lab.profiles import FAULTS, PROFILES, build_machine
+from bootstrap.lab.profiles import FAULT_HOME, FAULTS, PROFILES, build_machine
 from bootstrap.topology.model import RemappedRows, ServiceState, Topology, XidEvent
 
 from .probe_helpers import probe_profile
@@ -44,8 +44,19 @@ FAULT_FINDINGS: dict[str, set[tuple[str, int | None]]] = {
     "pcie-gen-stuck-under-load": {("PCIE_DOWNTRAINED", 2)},
     "pcie-gen-capped": {("PCIE_GEN_CAPPED", 0)},
     "pcie-replays": {("PCIE_REPLAYS", 5)},
+    "nvswitch-dead": {("NVSWITCH_DOWN", None)},  # not eight NVLINK_DOWN: the switch explains them
+    "fabric-degraded-bandwidth": {("FABRIC_HEALTH", 4)},
+    "nvl72-not-joined": {("MULTI_NODE_NVLINK", None)},  # on a GB200 tray (FAULT_HOME)
+    "ecc-disabled": {("ECC_MODE", 3)},
+    "ecc-uncorrectable": {("ECC_UNCORRECTABLE", 7)},  # in the aggregate count too: reported once
+    "ecc-aggregate-after-reboot": {("ECC_UNCORRECTABLE_AGGREGATE", 7)},
+    "retired-pages": {("RETIRED_PAGES", 1)},
+    "mig-enabled": {("MIG_MODE", 0)},
+    "persistence-off": {("PERSISTENCE_MODE", 5)},
+    "clock-power-brake": {("CLOCK_SLOWDOWN", 3)},
+    "gpu-reading-error": {("GPU_QUERY_FAILED", 1)},
 }
-WARNED = {"driver-not-installed", "pcie-replays"}
+WARNED = {"driver-not-installed", "pcie-replays", "gpu-reading-error"}
 
 
 def expected_for(profile: str, **thresholds: object) -> Expectations:
@@ -84,8 +95,9 @@ def test_healthy_machines_have_no_findings(
 def test_each_fault_yields_exactly_its_code(
     fault: str, tmp_path: Path, sim_library: Path, monkeypatch
 ) -> None:
-    topology = discovered("dgx-h100", [fault], tmp_path, sim_library, monkeypatch)
-    findings = evaluate(topology, expected_for("dgx-h100"))
+    profile = FAULT_HOME.get(fault, "dgx-h100")
+    topology = discovered(profile, [fault], tmp_path, sim_library, monkeypatch)
+    findings = evaluate(topology, expected_for(profile))
     assert sorted((f.code, f.gpu) for f in findings) == sorted(FAULT_FINDINGS[fault], key=str)
     severity = Severity.WARN if fault in WARNED else Severity.FAIL
     assert all(f.severity is severity and f.message and f.remedy for f in findings)
@@ -312,3 +324,56 @@ def test_docs_list_every_code() -> None:
     assert documented == set(CODES)
     rules = (Path(__file__).parent.parent / "bootstrap/health/rules.py").read_text()
     assert set(re.findall(r'code="([A-Z_]+)"', rules)) == set(CODES)
+
+
+def test_severity_is_overridden_per_profile(dgx: Topology) -> None:
+    topology = with_gpu(dgx, 2, pcie=dgx.gpus[2].pcie.model_copy(update={"replays": 9}))
+    base = lab_profile(build_machine("p", "dgx-h100"))
+
+    def judged(severity: dict) -> list[tuple[str, Severity]]:
+        profile = Profile.model_validate({**base, "health_severity": severity})
+        return [
+            (f.code, f.severity) for f in evaluate(topology, expectations_for(profile, HealthThresholds()))
+        ]
+
+    assert judged({}) == [("PCIE_REPLAYS", Severity.WARN)]
+    assert judged({"PCIE_REPLAYS": "fail"}) == [("PCIE_REPLAYS", Severity.FAIL)]
+    assert judged({"PCIE_REPLAYS": "ignore"}) == []
+    with pytest.raises(ValueError, match="unknown finding code"):
+        Profile.model_validate({**base, "health_severity": {"PCIE_REPLAY": "fail"}})
+
+
+def test_modes_follow_the_profile_and_the_model(dgx: Topology) -> None:
+    base = lab_profile(build_machine("p", "dgx-h100"))
+    mig = with_gpu(dgx, 0, mig_enabled=True)
+    assert codes(mig, expected_for("dgx-h100")) == ["MIG_MODE"]
+    wants_mig = Profile.model_validate({**base, "gpus": {**base["gpus"], "mig": True}})
+    assert codes(mig, expectations_for(wants_mig, HealthThresholds())).count("MIG_MODE") == 7  # the others
+    l40s_off = Profile.model_validate({"gpus": {"count": 4, "model": "L40S"}})
+    assert expectations_for(l40s_off, HealthThresholds()).ecc is None  # not judged for a PCIe card
+    assert expected_for("dgx-h100").ecc is True and expected_for("dgx-h100").persistence is True
+
+
+def test_multi_node_nvlink_is_stated_not_implied(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    """A GB200 tray outside its rack's domain fails only where the profile says multi_node_nvlink."""
+    topology = discovered("gb200-tray", ["nvl72-not-joined"], tmp_path, sim_library, monkeypatch)
+    assert codes(topology, expected_for("gb200-tray")) == ["MULTI_NODE_NVLINK"]
+    unstated = expected_for("gb200-tray").model_copy(update={"multi_node_nvlink": False})
+    assert codes(topology, unstated) == []
+    assert lab_profile(build_machine("p", "gb200-tray"))["multi_node_nvlink"] is True
+    assert "multi_node_nvlink" not in lab_profile(build_machine("p", "dgx-h100"))
+
+
+def test_a_dead_switch_is_one_finding_and_other_link_faults_still_show(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    """Switch 0000:06:00.0 dead (links 5-9 of every GPU): one finding; a link to another switch
+    down on GPU 3 is still NVLINK_DOWN, naming only that link."""
+    topology = discovered("dgx-h100", ["nvswitch-dead"], tmp_path, sim_library, monkeypatch)
+    topology = with_link(topology, 3, 12, active=False)
+    findings = evaluate(topology, expected_for("dgx-h100"))
+    assert sorted((f.code, f.gpu) for f in findings) == [("NVLINK_DOWN", 3), ("NVSWITCH_DOWN", None)]
+    switch = next(f for f in findings if f.code == "NVSWITCH_DOWN")
+    assert "0000:06:00.0" in switch.message and "40 links" in switch.message
+    link = next(f for f in findings if f.code == "NVLINK_DOWN")
+    assert link.link == 12 and "(down: 12)" in link.message

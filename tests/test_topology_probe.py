@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.lab.profiles import FAULTS, PROFILES
+from bootstrap.lab.profiles import FAULT_HOME, FAULTS, PROFILES
 from bootstrap.topology.discovery import ProbeError, parse_probe_output
 from bootstrap.topology.model import normalize_bus_id
 
@@ -77,7 +77,7 @@ def test_switches_derived_from_link_endpoints(tmp_path: Path, sim_library: Path,
 def test_each_fault_is_visible_to_the_probe(
     fault: str, tmp_path: Path, sim_library: Path, monkeypatch
 ) -> None:
-    _, topo = probe_profile("dgx-h100", [fault], tmp_path, sim_library, monkeypatch)
+    _, topo = probe_profile(FAULT_HOME.get(fault, "dgx-h100"), [fault], tmp_path, sim_library, monkeypatch)
     gpus = topo.gpus
     seen = {
         "nvlink-down": lambda: (
@@ -111,6 +111,34 @@ def test_each_fault_is_visible_to_the_probe(
         ),
         "pcie-gen-capped": lambda: (gpus[0].pcie.max_generation, gpus[0].pcie.gpu_max_generation) == (4, 5),
         "pcie-replays": lambda: [g.pcie.replays for g in gpus] == [0, 0, 0, 0, 0, 213, 0, 0],
+        "nvswitch-dead": lambda: [sum(s.links_by_gpu.values()) for s in topo.nvswitches] == [40, 0, 32, 32],
+        "fabric-degraded-bandwidth": lambda: (
+            [g.fabric.health_mask for g in gpus] == [0x1AA] * 4 + [0x1A9] + [0x1AA] * 3
+        ),
+        "nvl72-not-joined": lambda: all(
+            g.fabric.cluster_uuid == "0" * 32 and g.fabric.clique_id == 0 for g in gpus
+        ),
+        "ecc-disabled": lambda: (
+            [g.ecc_enabled for g in gpus] == [True] * 3 + [False] + [True] * 4
+            and gpus[3].ecc_uncorrectable is None
+        ),
+        "ecc-uncorrectable": lambda: (
+            (gpus[7].ecc_uncorrectable, gpus[7].ecc_uncorrectable_aggregate) == (3, 3)
+        ),
+        "ecc-aggregate-after-reboot": lambda: (
+            (gpus[7].ecc_uncorrectable, gpus[7].ecc_uncorrectable_aggregate) == (0, 2)
+        ),
+        "retired-pages": lambda: (
+            (gpus[1].retired_pages.single_bit, gpus[1].retired_pages.double_bit) == (0, 2)
+        ),
+        "mig-enabled": lambda: [g.mig_enabled for g in gpus] == [True] + [False] * 7,
+        "persistence-off": lambda: [g.persistence for g in gpus] == [True] * 5 + [False] + [True] * 2,
+        "clock-power-brake": lambda: [g.clock_event_reasons for g in gpus] == [1, 1, 1, 0x89, 1, 1, 1, 1],
+        "gpu-reading-error": lambda: (
+            gpus[1].remapped_rows is None
+            and "nvmlDeviceGetRemappedRows: Unknown Error" in gpus[1].unsupported
+            and not topo.gpu_errors
+        ),
         "driver-not-installed": lambda: (
             not gpus and topo.nvml_error is not None and topo.driver_version is None
         ),

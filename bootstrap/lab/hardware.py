@@ -83,6 +83,10 @@ class Fabric(Frozen):
     status: int = 0  # an nvmlReturn_t: 0 is SUCCESS
     cluster_uuid: str = "00000000-0000-0000-0000-000000000000"
     clique_id: int = 0
+    # healthMask (fabric info v2+), 2-bit fields, 1 TRUE / 2 FALSE: degraded bandwidth (bits 0-1), route
+    # recovery (2-3), route unhealthy (4-5), access timeout recovery (6-7); incorrect configuration
+    # (bits 8-11, 1 NONE). Healthy: all FALSE, configuration NONE.
+    health_mask: int = 0x1AA
 
 
 class Gpu(Frozen):
@@ -93,7 +97,9 @@ class Gpu(Frozen):
     memory_bytes: int
     numa_id: int | None = None  # nvmlDeviceGetNumaNodeId; None: not supported (x86 GPUs)
     ecc_enabled: bool = True
-    ecc_uncorrectable: int = 0
+    ecc_uncorrectable: int = 0  # volatile: since the driver loaded (a reboot clears it)
+    ecc_uncorrectable_aggregate: int = 0  # lifetime, in the InfoROM
+    retired_pages: tuple[int, int] = (0, 0)  # by cause: multiple single-bit, double-bit ECC errors
     retired_pages_pending: bool = False
     remapped_rows: tuple[int, int, int, int] = (0, 0, 0, 0)  # corrected, uncorrected, pending, failure
     mig_enabled: bool = False

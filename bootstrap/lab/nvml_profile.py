@@ -2,8 +2,8 @@
 
 Format (one record a line, fields separated by single spaces; ``name`` takes the rest):
 ``driver V`` / ``nvml V`` / ``cuda N`` / ``nvlink_speed MBPS`` / ``gpu_count N``, then per GPU
-``gpu I KEY VALUES...`` with keys uuid, name, pci, memory, numa, cpus, pcie, load, ecc, retired_pending,
-remapped, mig, persistence, fabric, error, link, topo. See sim_nvml.c for how each is served.
+``gpu I KEY VALUES...`` with keys uuid, name, pci, memory, numa, cpus, pcie, load, ecc, retired,
+retired_pending, remapped, mig, persistence, fabric, error, link, topo. See sim_nvml.c for each.
 """
 
 from __future__ import annotations
@@ -52,13 +52,14 @@ def render_nvml_profile(hw: MachineHardware) -> str:
             if link
             else f"{p} pcie 0 0 0 0 0 0",
             f"{p} load {gpu.utilization} {gpu.clock_event_reasons}",
-            f"{p} ecc {int(gpu.ecc_enabled)} {gpu.ecc_uncorrectable}",
+            f"{p} ecc {int(gpu.ecc_enabled)} {gpu.ecc_uncorrectable} {gpu.ecc_uncorrectable_aggregate}",
+            f"{p} retired {gpu.retired_pages[0]} {gpu.retired_pages[1]}",
             f"{p} retired_pending {int(gpu.retired_pages_pending)}",
             f"{p} remapped {' '.join(str(v) for v in gpu.remapped_rows)}",
             f"{p} mig {int(gpu.mig_enabled)}",
             f"{p} persistence {int(gpu.persistence)}",
             f"{p} fabric {FABRIC_STATES[gpu.fabric.state]} {gpu.fabric.status} "
-            f"{gpu.fabric.cluster_uuid.replace('-', '')} {gpu.fabric.clique_id}",
+            f"{gpu.fabric.cluster_uuid.replace('-', '')} {gpu.fabric.clique_id} {gpu.fabric.health_mask}",
         ]
         for nvlink in gpu.nvlinks:
             lines.append(

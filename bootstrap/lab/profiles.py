@@ -548,6 +548,89 @@ def pcie_replays(hw: MachineHardware) -> MachineHardware:
     return _gpu_link(hw, min(5, len(hw.gpus) - 1), replays=213)
 
 
+def nvswitch_dead(hw: MachineHardware) -> MachineHardware:
+    """An NVSwitch dead: every link to it is inactive on every GPU; nothing else changes."""
+    switches = sorted({lk.remote_bdf for g in hw.gpus for lk in g.nvlinks if lk.remote_type == "switch"})
+    if len(switches) < 2:
+        raise ValueError(f"profile {hw.profile} has no NVSwitches")
+    dead = switches[1]
+    gpus = [
+        g.model_copy(
+            update={
+                "nvlinks": [
+                    lk.model_copy(update={"active": False}) if lk.remote_bdf == dead else lk
+                    for lk in g.nvlinks
+                ]
+            }
+        )
+        for g in hw.gpus
+    ]
+    return hw.model_copy(update={"gpus": gpus})
+
+
+def _fabric(hw: MachineHardware, index: int, **changes: object) -> MachineHardware:
+    fabric = hw.gpus[index].fabric
+    if fabric.state == "not_supported":
+        raise ValueError(f"profile {hw.profile} has no GPU fabric")
+    return _edit_gpu(hw, index, fabric=fabric.model_copy(update=changes))
+
+
+def fabric_degraded_bandwidth(hw: MachineHardware) -> MachineHardware:
+    """healthMask: degraded bandwidth TRUE (bits 0-1 = 1) on GPU 4, state still COMPLETED/SUCCESS."""
+    index = min(4, len(hw.gpus) - 1)
+    return _fabric(hw, index, health_mask=(hw.gpus[index].fabric.health_mask & ~0x3) | 0x1)
+
+
+def nvl72_not_joined(hw: MachineHardware) -> MachineHardware:
+    """A GB200 tray that has not joined its rack's NVLink domain: cluster UUID all zeros, no clique."""
+    if not any(g.fabric.cluster_uuid.strip("0-") for g in hw.gpus):
+        raise ValueError(f"profile {hw.profile} is in no multi-node NVLink domain")
+    zero = {"cluster_uuid": "00000000-0000-0000-0000-000000000000", "clique_id": 0}
+    return hw.model_copy(
+        update={"gpus": [g.model_copy(update={"fabric": g.fabric.model_copy(update=zero)}) for g in hw.gpus]}
+    )
+
+
+def ecc_disabled(hw: MachineHardware) -> MachineHardware:
+    """ECC switched off (nvidia-smi -e 0, after a reboot) on GPU 3: uncorrectable errors go uncounted."""
+    return _edit_gpu(hw, min(3, len(hw.gpus) - 1), ecc_enabled=False)
+
+
+def ecc_uncorrectable(hw: MachineHardware) -> MachineHardware:
+    """Uncorrectable errors since the driver loaded, so in the lifetime count too."""
+    return _edit_gpu(hw, hw.gpus[-1].index, ecc_uncorrectable=3, ecc_uncorrectable_aggregate=3)
+
+
+def ecc_aggregate_after_reboot(hw: MachineHardware) -> MachineHardware:
+    """Uncorrectable errors before the last reboot: the volatile count is 0, the aggregate is not."""
+    return _edit_gpu(hw, hw.gpus[-1].index, ecc_uncorrectable_aggregate=2)
+
+
+def retired_pages(hw: MachineHardware) -> MachineHardware:
+    return _edit_gpu(hw, min(1, len(hw.gpus) - 1), retired_pages=(0, 2))
+
+
+def mig_enabled(hw: MachineHardware) -> MachineHardware:
+    return _edit_gpu(hw, 0, mig_enabled=True)
+
+
+def persistence_off(hw: MachineHardware) -> MachineHardware:
+    return _edit_gpu(hw, min(5, len(hw.gpus) - 1), persistence=False)
+
+
+def clock_power_brake(hw: MachineHardware) -> MachineHardware:
+    """The power brake asserted on GPU 3: HwSlowdown (0x8) and HwPowerBrakeSlowdown (0x80) beside idle."""
+    index = min(3, len(hw.gpus) - 1)
+    return _edit_gpu(hw, index, clock_event_reasons=hw.gpus[index].clock_event_reasons | 0x88)
+
+
+def gpu_reading_error(hw: MachineHardware) -> MachineHardware:
+    """One reading (remapped rows) fails with NVML_ERROR_UNKNOWN on GPU 1; the GPU is otherwise read."""
+    return _edit_gpu(
+        hw, min(1, len(hw.gpus) - 1), nvml_error=999, nvml_error_call="nvmlDeviceGetRemappedRows"
+    )
+
+
 def gpu_lost(hw: MachineHardware) -> MachineHardware:
     """Xid 79: sysfs still lists the GPU, every NVML call on it answers NVML_ERROR_GPU_IS_LOST."""
     return _edit_gpu(hw, min(6, len(hw.gpus) - 1), nvml_error=15, nvml_error_call="*")
@@ -588,7 +671,20 @@ FAULTS: dict[str, Callable[[MachineHardware], MachineHardware]] = {
     "pcie-gen-stuck-under-load": pcie_gen_stuck_under_load,
     "pcie-gen-capped": pcie_gen_capped,
     "pcie-replays": pcie_replays,
+    "nvswitch-dead": nvswitch_dead,
+    "fabric-degraded-bandwidth": fabric_degraded_bandwidth,
+    "nvl72-not-joined": nvl72_not_joined,
+    "ecc-disabled": ecc_disabled,
+    "ecc-uncorrectable": ecc_uncorrectable,
+    "ecc-aggregate-after-reboot": ecc_aggregate_after_reboot,
+    "retired-pages": retired_pages,
+    "mig-enabled": mig_enabled,
+    "persistence-off": persistence_off,
+    "clock-power-brake": clock_power_brake,
+    "gpu-reading-error": gpu_reading_error,
 }
+# The profile a fault is shown on where it does not apply to a DGX H100 (tests use it)
+FAULT_HOME: dict[str, str] = {"nvl72-not-joined": "gb200-tray"}
 
 
 def build_machine(name: str, profile: str, faults: list[str] | None = None) -> MachineHardware:

@@ -42,11 +42,12 @@ typedef struct {
     unsigned long cpus[MAX_CPU_WORDS];
     unsigned int max_gen, max_width, cur_gen, cur_width, gpu_max_gen, replays;
     unsigned int utilization; unsigned long long clock_reasons;
-    int ecc_enabled; unsigned long long ecc_uncorrectable;
+    int ecc_enabled; unsigned long long ecc_uncorrectable, ecc_uncorrectable_aggregate;
+    unsigned int retired[2]; /* by cause: multiple single-bit, double-bit */
     int retired_pending;
     unsigned int remapped[4];
     int mig, persistence;
-    unsigned int fabric_state; int fabric_status; unsigned char cluster_uuid[16]; unsigned int clique_id;
+    unsigned int fabric_state; int fabric_status; unsigned char cluster_uuid[16]; unsigned int clique_id, health_mask;
     int error; char error_call[64]; /* this NVML error from calls named so ("*": every call) */
     int link_count;
     sim_link_t links[MAX_LINKS];
@@ -150,7 +151,9 @@ static int load_profile(void) {
                 sscanf(v, "%u %u %u %u %u %u", &g->max_gen, &g->max_width, &g->cur_gen, &g->cur_width, &g->gpu_max_gen,
                        &g->replays);
             else if (!strcmp(key, "load")) sscanf(v, "%u %llu", &g->utilization, &g->clock_reasons);
-            else if (!strcmp(key, "ecc")) sscanf(v, "%d %llu", &g->ecc_enabled, &g->ecc_uncorrectable);
+            else if (!strcmp(key, "ecc"))
+                sscanf(v, "%d %llu %llu", &g->ecc_enabled, &g->ecc_uncorrectable, &g->ecc_uncorrectable_aggregate);
+            else if (!strcmp(key, "retired")) sscanf(v, "%u %u", &g->retired[0], &g->retired[1]);
             else if (!strcmp(key, "retired_pending")) sscanf(v, "%d", &g->retired_pending);
             else if (!strcmp(key, "remapped"))
                 sscanf(v, "%u %u %u %u", &g->remapped[0], &g->remapped[1], &g->remapped[2], &g->remapped[3]);
@@ -159,7 +162,7 @@ static int load_profile(void) {
             else if (!strcmp(key, "persistence")) sscanf(v, "%d", &g->persistence);
             else if (!strcmp(key, "fabric")) {
                 char hex[64] = {0};
-                sscanf(v, "%u %d %63s %u", &g->fabric_state, &g->fabric_status, hex, &g->clique_id);
+                sscanf(v, "%u %d %63s %u %u", &g->fabric_state, &g->fabric_status, hex, &g->clique_id, &g->health_mask);
                 parse_uuid(hex, g->cluster_uuid);
             } else if (!strcmp(key, "link")) {
                 int li = -1;
@@ -418,8 +421,8 @@ nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t d, nvmlGpuFabricInfo_t *in
     if (info->version != NVML_FABRIC_V2 && info->version != NVML_FABRIC_V3) return NVML_ERROR_VERSION_MISMATCH;
     if (d->fabric_state == 0) return NVML_ERROR_NOT_SUPPORTED;
     memcpy(info->clusterUuid, d->cluster_uuid, 16);
-    info->status = d->fabric_status; info->cliqueId = d->clique_id; info->state = d->fabric_state; info->healthMask = 0;
-    if (info->version == NVML_FABRIC_V3) info->healthSummary = 0;
+    info->status = d->fabric_status; info->cliqueId = d->clique_id; info->state = d->fabric_state; info->healthMask = d->health_mask;
+    if (info->version == NVML_FABRIC_V3) info->healthSummary = (d->health_mask & 0x55) ? 2 : 1; /* any TRUE: unhealthy */
     return NVML_SUCCESS;
 }
 
@@ -446,10 +449,23 @@ nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, int *current, int *pending) {
     REQUIRE_DEV(d); REQUIRE_PTR(current); REQUIRE_PTR(pending);
     *current = *pending = d->ecc_enabled; return NVML_SUCCESS;
 }
+/* counter_type 0 VOLATILE (since the driver loaded), 1 AGGREGATE (lifetime); error_type 1 UNCORRECTED */
 nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int error_type, int counter_type, unsigned long long *count) {
-    REQUIRE_DEV(d); REQUIRE_PTR(count); (void)counter_type;
+    REQUIRE_DEV(d); REQUIRE_PTR(count);
     if (!d->ecc_enabled) return NVML_ERROR_NOT_SUPPORTED;
-    *count = error_type == 1 ? d->ecc_uncorrectable : 0; return NVML_SUCCESS;
+    if (counter_type != 0 && counter_type != 1) return NVML_ERROR_INVALID_ARGUMENT;
+    *count = error_type != 1 ? 0 : counter_type ? d->ecc_uncorrectable_aggregate : d->ecc_uncorrectable;
+    return NVML_SUCCESS;
+}
+/* cause 0 MULTIPLE_SINGLE_BIT_ECC_ERRORS, 1 DOUBLE_BIT_ECC_ERROR; a short buffer answers INSUFFICIENT_SIZE */
+nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t d, int cause, unsigned int *count, unsigned long long *addresses) {
+    REQUIRE_DEV(d); REQUIRE_PTR(count);
+    if (cause != 0 && cause != 1) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int pages = d->retired[cause], room = *count;
+    *count = pages;
+    if (!addresses || room < pages) return pages ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
+    for (unsigned int i = 0; i < pages; i++) addresses[i] = 0x1000ULL * (i + 1) + (unsigned long long)cause * 0x100000ULL;
+    return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t d, int *pending) {
     REQUIRE_DEV(d); REQUIRE_PTR(pending); *pending = d->retired_pending; return NVML_SUCCESS;

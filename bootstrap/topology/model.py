@@ -71,6 +71,12 @@ class Fabric(Strict):
     status: int
     cluster_uuid: str
     clique_id: int
+    health_mask: int | None = None  # 2-bit fields (1 TRUE, 2 FALSE): see health.rules.fabric_health
+
+
+class RetiredPages(Strict):
+    single_bit: int  # retired for multiple single-bit ECC errors
+    double_bit: int  # retired for a double-bit ECC error
 
 
 class RemappedRows(Strict):
@@ -95,7 +101,9 @@ class Gpu(Strict):
     clock_event_reasons: int | None = None  # nvmlClocksEventReason* bits
     mig_enabled: bool | None = None
     ecc_enabled: bool | None = None
-    ecc_uncorrectable: int | None = None
+    ecc_uncorrectable: int | None = None  # volatile: since the driver loaded
+    ecc_uncorrectable_aggregate: int | None = None  # lifetime (InfoROM)
+    retired_pages: RetiredPages | None = None
     retired_pages_pending: bool | None = None
     remapped_rows: RemappedRows | None = None
     persistence: bool | None = None

@@ -304,10 +304,17 @@ def read_gpu_details(n, handle, index: int, record: dict, uuid: str, name: str, 
     gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
     ecc = call("nvmlDeviceGetEccMode")
     gpu["ecc_enabled"] = bool(ecc[0]) if ecc is not None else None
-    if gpu["ecc_enabled"]:
+    if gpu["ecc_enabled"]:  # with ECC off, NVML counts nothing
         gpu["ecc_uncorrectable"] = call(
             "nvmlDeviceGetTotalEccErrors", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_VOLATILE_ECC
         )
+        gpu["ecc_uncorrectable_aggregate"] = call(  # lifetime: a reboot does not clear it
+            "nvmlDeviceGetTotalEccErrors", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_AGGREGATE_ECC
+        )
+    single = call("nvmlDeviceGetRetiredPages", n.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS)
+    double = call("nvmlDeviceGetRetiredPages", n.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR)
+    if single is not None and double is not None:
+        gpu["retired_pages"] = {"single_bit": len(single), "double_bit": len(double)}
     pending = call("nvmlDeviceGetRetiredPagesPendingStatus")
     gpu["retired_pages_pending"] = bool(pending) if pending is not None else None
     rows = call("nvmlDeviceGetRemappedRows")
@@ -327,6 +334,7 @@ def read_gpu_details(n, handle, index: int, record: dict, uuid: str, name: str, 
             "status": info.status,
             "cluster_uuid": bytes(info.clusterUuid).hex(),
             "clique_id": info.cliqueId,
+            "health_mask": info.healthMask,
         }
     record["call"] = "nvmlDeviceGetNvLinkState"
     gpu["nvlinks"] = read_links(n, handle)
