@@ -31,6 +31,7 @@ SERVICES = (
 )
 XID = re.compile(r"NVRM: Xid \(PCI:([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2})\): (\d+)")
 MAX_LINKS = 18
+BUS_ID = re.compile(r"^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
 
 def sysfs_root() -> str:
@@ -216,8 +217,12 @@ def is_nvidia_gpu(reader: Reader, bus_id: str) -> bool:
 
 
 def sysfs_gpus(reader: Reader) -> list[str]:
-    """The NVIDIA display-class PCI functions sysfs lists (a GPU NVML lost or never saw stays here)."""
-    return [bus for bus in reader.listdir("/sys/bus/pci/devices") if is_nvidia_gpu(reader, bus)]
+    """The GPUs the nvidia driver is bound to in sysfs: a GPU NVML lost or never initialised stays.
+
+    One listing of the driver's directory, not a read of every PCI function (hundreds on a DGX).
+    """
+    listed = reader.listdir("/sys/bus/pci/drivers/nvidia")
+    return [bus for bus in listed if BUS_ID.match(bus) and is_nvidia_gpu(reader, bus)]
 
 
 def text(value):
