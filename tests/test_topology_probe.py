@@ -222,3 +222,34 @@ def test_cross_check_names_a_lost_gpu_only_between_its_neighbours() -> None:
     # GPU 1 can only be 43; GPU 3 could be 61 or 9d, so it stays unnamed and both are reported
     assert cross_check(gpus, lost, sysfs) == ["0000:61:00.0", "0000:9d:00.0"]
     assert [record["bus_id"] for record in lost] == ["0000:43:00.0", None]
+
+
+def test_a_failing_link_query_is_recorded_once_and_the_gpu_still_read(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    from bootstrap.lab.profiles import _edit_gpu, build_machine
+
+    from .probe_helpers import probe_machine
+
+    hardware = _edit_gpu(
+        build_machine("n", "dgx-h100"), 4, nvml_error=999, nvml_error_call="nvmlDeviceGetNvLinkRemotePciInfo"
+    )
+    topo = probe_machine(hardware, tmp_path / "root", sim_library, monkeypatch)
+    gpu = topo.gpus[4]
+    assert not topo.gpu_errors and len(gpu.nvlinks) == 18 and gpu.nvlinks[0].remote_bus_id is None
+    assert [e for e in gpu.unsupported if ": " in e] == ["nvmlDeviceGetNvLinkRemotePciInfo: Unknown Error"]
+
+
+def test_a_failing_gpu_count_is_an_nvml_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pynvml
+
+    from bootstrap.topology import probe
+
+    def fail() -> int:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
+
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlShutdown", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlSystemGetDriverVersion", lambda: "580.95.05")
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", fail)
+    assert probe.read_nvml(probe.Reader("/nonexistent"))["nvml_error"] == "NVMLError_Unknown"

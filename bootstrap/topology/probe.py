@@ -342,11 +342,18 @@ def read_gpu_details(n, handle, index: int, record: dict, uuid: str, name: str, 
             "health_mask": info.healthMask,
         }
     record["call"] = "nvmlDeviceGetNvLinkState"
-    gpu["nvlinks"] = read_links(n, handle)
+    gpu["nvlinks"] = read_links(n, handle, unsupported)
     return gpu
 
 
-def read_links(n, handle) -> list[dict]:
+def read_links(n, handle, unsupported: list[str]) -> list[dict]:
+    """Each link's state, peer and counters; a failing link call is recorded once, never fatal."""
+
+    def failed(name: str, error) -> None:
+        entry = f"{name}: {error}"
+        if entry not in unsupported:
+            unsupported.append(entry)
+
     try:
         field = n.nvmlDeviceGetFieldValues(handle, [n.NVML_FI_DEV_NVLINK_LINK_COUNT])[0]
     except n.NVMLError_GpuIsLost:
@@ -361,17 +368,27 @@ def read_links(n, handle) -> list[dict]:
             active = bool(n.nvmlDeviceGetNvLinkState(handle, index))
         except n.NVMLError_GpuIsLost:
             raise
-        except n.NVMLError:
+        except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
+            continue
+        except n.NVMLError as error:
+            failed("nvmlDeviceGetNvLinkState", error)
             continue
         link = {"index": index, "active": active}
+        peer_call = "nvmlDeviceGetNvLinkVersion"
         try:
             link["version"] = NVLINK_GENERATION.get(n.nvmlDeviceGetNvLinkVersion(handle, index))
+            peer_call = "nvmlDeviceGetNvLinkRemotePciInfo"
             remote = n.nvmlDeviceGetNvLinkRemotePciInfo(handle, index).busId
             link["remote_bus_id"] = remote.decode() if isinstance(remote, bytes) else remote
+            peer_call = "nvmlDeviceGetNvLinkRemoteDeviceType"
             kind = n.nvmlDeviceGetNvLinkRemoteDeviceType(handle, index)
             link["remote_type"] = {0: "gpu", 2: "switch"}.get(kind, "unknown")
         except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
             pass
+        except n.NVMLError_GpuIsLost:
+            raise
+        except n.NVMLError as error:  # e.g. the peer of an inactive link may be unknown
+            failed(peer_call, error)
         for counter, key in enumerate(
             ("replay_errors", "recovery_errors", "crc_flit_errors", "crc_data_errors")
         ):
@@ -379,8 +396,11 @@ def read_links(n, handle) -> list[dict]:
                 link[key] = n.nvmlDeviceGetNvLinkErrorCounter(handle, index, counter)
             except n.NVMLError_GpuIsLost:
                 raise
-            except n.NVMLError:
+            except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
                 link[key] = None
+            except n.NVMLError as error:
+                link[key] = None
+                failed("nvmlDeviceGetNvLinkErrorCounter", error)
         links.append(link)
     return links
 
@@ -394,13 +414,14 @@ def read_nvml(reader: Reader) -> dict:
         n.nvmlInit()
     except n.NVMLError as error:
         return {"nvml_error": type(error).__name__}
+    result: dict = {"driver_version": None, "nvml_version": None, "cuda_version": None, "gpus": []}
     try:
-        result = {
-            "driver_version": text(n.nvmlSystemGetDriverVersion()),
-            "nvml_version": None,
-            "cuda_version": None,
-            "gpus": [],
-        }
+        try:  # system-wide: a failure here is NVML's, reported as such, never a crashed probe
+            result["driver_version"] = text(n.nvmlSystemGetDriverVersion())
+            count = n.nvmlDeviceGetCount()
+        except n.NVMLError as error:
+            result["nvml_error"] = type(error).__name__
+            return result
         for key, name in (
             ("nvml_version", "nvmlSystemGetNVMLVersion"),
             ("cuda_version", "nvmlSystemGetCudaDriverVersion"),
@@ -408,14 +429,15 @@ def read_nvml(reader: Reader) -> dict:
             with contextlib.suppress(n.NVMLError):
                 result[key] = text(getattr(n, name)())
         errors = []
-        for index in range(n.nvmlDeviceGetCount()):
+        for index in range(count):
             gpu = read_gpu(n, index, reader)
             (errors if gpu.get("error") else result["gpus"]).append(gpu)
         result["gpu_errors"] = errors
         result["missing_gpus"] = cross_check(result["gpus"], errors, sysfs_gpus(reader))
         return result
     finally:
-        n.nvmlShutdown()
+        with contextlib.suppress(n.NVMLError):
+            n.nvmlShutdown()
 
 
 def cross_check(gpus: list[dict], errors: list[dict], in_sysfs: list[str]) -> list[str]:
