@@ -9,7 +9,7 @@ import pytest
 
 from bootstrap.lab.profiles import FAULT_HOME, FAULTS, PROFILES
 from bootstrap.topology.discovery import ProbeError, parse_probe_output
-from bootstrap.topology.model import normalize_bus_id
+from bootstrap.topology.model import Topology, normalize_bus_id
 
 from .probe_helpers import probe_profile
 
@@ -195,22 +195,30 @@ def test_commands_run_without_subprocess(tmp_path: Path) -> None:
     assert time.monotonic() - begin < 5
 
 
-def test_a_gpu_lost_in_the_middle_of_its_reading_keeps_its_bus_id(
-    tmp_path: Path, sim_library: Path, monkeypatch
-) -> None:
-    """The handle and PCI info answered, then the GPU fell off: NVML's bus ID and the failing call."""
+def probe_with_error(gpu: int, code: int, call: str, tmp_path: Path, library: Path, monkeypatch) -> Topology:
+    """A DGX H100 whose GPU answers the NVML calls named ``call`` with ``code``."""
     from bootstrap.lab.profiles import _edit_gpu, build_machine
 
     from .probe_helpers import probe_machine
 
-    hardware = _edit_gpu(
-        build_machine("n", "dgx-h100"), 2, nvml_error=15, nvml_error_call="nvmlDeviceGetEccMode"
-    )
-    topo = probe_machine(hardware, tmp_path / "root", sim_library, monkeypatch)
+    hardware = _edit_gpu(build_machine("n", "dgx-h100"), gpu, nvml_error=code, nvml_error_call=call)
+    return probe_machine(hardware, tmp_path / "root", library, monkeypatch)
+
+
+def test_a_gpu_lost_in_the_middle_of_its_reading_keeps_its_bus_id(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    """The handle and PCI info answered, then the GPU fell off: NVML's bus ID and the failing call."""
+    topo = probe_with_error(2, 15, "nvmlDeviceGetEccMode", tmp_path, sim_library, monkeypatch)
     assert [(e.index, e.bus_id, e.call) for e in topo.gpu_errors] == [
         (2, "0000:52:00.0", "nvmlDeviceGetEccMode")
     ]
     assert len(topo.gpus) == 7 and topo.missing_gpus == []
+    from bootstrap.cli.discover import summary_line
+
+    assert summary_line(topo).startswith(
+        "7 x NVIDIA H100 80GB HBM3; GPU 2 (0000:52:00.0) NVMLError_GpuIsLost;"
+    )
 
 
 def test_cross_check_names_a_lost_gpu_only_between_its_neighbours() -> None:
@@ -227,14 +235,7 @@ def test_cross_check_names_a_lost_gpu_only_between_its_neighbours() -> None:
 def test_a_failing_link_query_is_recorded_once_and_the_gpu_still_read(
     tmp_path: Path, sim_library: Path, monkeypatch
 ) -> None:
-    from bootstrap.lab.profiles import _edit_gpu, build_machine
-
-    from .probe_helpers import probe_machine
-
-    hardware = _edit_gpu(
-        build_machine("n", "dgx-h100"), 4, nvml_error=999, nvml_error_call="nvmlDeviceGetNvLinkRemotePciInfo"
-    )
-    topo = probe_machine(hardware, tmp_path / "root", sim_library, monkeypatch)
+    topo = probe_with_error(4, 999, "nvmlDeviceGetNvLinkRemotePciInfo", tmp_path, sim_library, monkeypatch)
     gpu = topo.gpus[4]
     assert not topo.gpu_errors and len(gpu.nvlinks) == 18 and gpu.nvlinks[0].remote_bus_id is None
     assert [e for e in gpu.unsupported if ": " in e] == ["nvmlDeviceGetNvLinkRemotePciInfo: Unknown Error"]
