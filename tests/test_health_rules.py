@@ -377,3 +377,17 @@ def test_a_dead_switch_is_one_finding_and_other_link_faults_still_show(
     assert "0000:06:00.0" in switch.message and "40 links" in switch.message
     link = next(f for f in findings if f.code == "NVLINK_DOWN")
     assert link.link == 12 and "(down: 12)" in link.message
+
+
+def test_xid_79_of_a_lost_gpu_is_folded_into_gpu_lost(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    """A GPU off the bus logs Xid 79 too: one GPU_LOST saying so; a 79 on another GPU still shows."""
+    topology = discovered("dgx-h100", ["gpu-lost"], tmp_path, sim_library, monkeypatch)
+    events = [
+        XidEvent(
+            bus_id="0000:d1:00.0", xid=79, line="NVRM: Xid (PCI:0000:d1:00): 79, GPU has fallen off the bus"
+        ),
+        XidEvent(bus_id="0000:1b:00.0", xid=79, line="NVRM: Xid (PCI:0000:1b:00): 79"),
+    ]
+    findings = evaluate(topology.model_copy(update={"xid_events": events}), expected_for("dgx-h100"))
+    assert sorted((f.code, f.gpu) for f in findings) == [("GPU_LOST", 6), ("XID_EVENT", 0)]
+    assert "Xid 79 in the kernel log" in next(f.message for f in findings if f.code == "GPU_LOST")

@@ -18,6 +18,7 @@ from .findings import Finding, Severity
 Rule = Callable[[Topology, Expectations], Iterator[Finding]]
 FAIL, WARN = Severity.FAIL, Severity.WARN
 NO_DRIVER_ERRORS = ("NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded")
+XID_FELL_OFF_THE_BUS = 79
 
 
 def _nvml_ok(topology: Topology) -> bool:
@@ -43,6 +44,7 @@ def gpu_count(topology: Topology, expected: Expectations) -> Iterator[Finding]:
 
 def gpu_errors(topology: Topology, expected: Expectations) -> Iterator[Finding]:
     """A GPU NVML lists but cannot read: one finding for it, the other GPUs judged as usual."""
+    xid79 = {event.bus_id for event in topology.xid_events if event.xid == XID_FELL_OFF_THE_BUS}
     for record in topology.gpu_errors:
         where = f"GPU {record.index} ({record.bus_id or 'bus ID unknown'})"
         if record.lost:
@@ -50,7 +52,8 @@ def gpu_errors(topology: Topology, expected: Expectations) -> Iterator[Finding]:
                 code="GPU_LOST",
                 severity=FAIL,
                 gpu=record.index,
-                message=f"{where} is lost (NVML_ERROR_GPU_IS_LOST at {record.call}): it fell off the bus",
+                message=f"{where} is lost (NVML_ERROR_GPU_IS_LOST at {record.call}): it fell off the bus"
+                + (" (Xid 79 in the kernel log)" if record.bus_id in xid79 else ""),
                 remedy="drain the node and reboot it; a GPU lost again (Xid 79) needs reseating, its "
                 "power and thermals checked, or an RMA",
             )
@@ -597,11 +600,16 @@ def readings_failed(topology: Topology, expected: Expectations) -> Iterator[Find
 
 
 def xid(topology: Topology, expected: Expectations) -> Iterator[Finding]:
+    """Xids since boot; a 79 on a GPU NVML reports lost is GPU_LOST's, not reported again."""
     ignored = set(expected.thresholds.xid_ignore)
     by_bus = {gpu.bus_id: gpu.index for gpu in topology.gpus}
+    by_bus.update({record.bus_id: record.index for record in topology.gpu_errors if record.bus_id})
+    lost = {record.bus_id for record in topology.gpu_errors if record.lost}
     seen: set[tuple[str | None, int]] = set()
     for event in topology.xid_events:
         if event.xid in ignored or (event.bus_id, event.xid) in seen:
+            continue
+        if event.xid == XID_FELL_OFF_THE_BUS and event.bus_id in lost:
             continue
         seen.add((event.bus_id, event.xid))
         yield Finding(
