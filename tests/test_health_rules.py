@@ -391,3 +391,17 @@ def test_xid_79_of_a_lost_gpu_is_folded_into_gpu_lost(tmp_path: Path, sim_librar
     findings = evaluate(topology.model_copy(update={"xid_events": events}), expected_for("dgx-h100"))
     assert sorted((f.code, f.gpu) for f in findings) == [("GPU_LOST", 6), ("XID_EVENT", 0)]
     assert "Xid 79 in the kernel log" in next(f.message for f in findings if f.code == "GPU_LOST")
+
+
+def test_a_dead_switch_whose_links_name_no_peer_is_still_one_finding(dgx: Topology) -> None:
+    """If NVML names no peer for an inactive link, the dead switch is unseen: 3 of 4 switches, every
+    GPU with the same 5 peerless inactive links. One NVSWITCH_DOWN, no NVSWITCH_COUNT or NVLINK_DOWN."""
+    topology = dgx
+    for gpu in range(8):
+        for link in range(5, 10):
+            topology = with_link(topology, gpu, link, active=False, remote_bus_id=None, remote_type="unknown")
+    findings = evaluate(topology, expected_for("dgx-h100"))
+    assert [(f.code, f.gpu) for f in findings] == [("NVSWITCH_DOWN", None)]
+    assert "1 NVSwitch(es) not seen" in findings[0].message
+    one_gpu = with_link(dgx, 2, 5, active=False, remote_bus_id=None, remote_type="unknown")
+    assert codes(one_gpu, expected_for("dgx-h100")) == ["NVLINK_DOWN"]  # one GPU's link: not a switch

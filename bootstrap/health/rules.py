@@ -126,16 +126,37 @@ def dead_switches(topology: Topology) -> set[str]:
     }
 
 
+def unseen_switch_links(topology: Topology, expected: Expectations) -> int:
+    """Links per GPU to NVSwitches never seen, where NVML names no peer for an inactive link.
+
+    Fewer switches seen than expected, and every GPU (more than one) with the same number of
+    inactive links that have no peer: one dead switch, not a fault on each GPU. 0 otherwise.
+    """
+    if not expected.nvswitches or len(topology.gpus) < 2 or len(topology.nvswitches) >= expected.nvswitches:
+        return 0
+    counts = {
+        sum(1 for link in g.nvlinks if not link.active and not link.remote_bus_id) for g in topology.gpus
+    }
+    return counts.pop() if len(counts) == 1 else 0
+
+
+def _explained(link, dead: set[str], unseen: int) -> bool:
+    return not link.active and (link.remote_bus_id in dead or (unseen > 0 and not link.remote_bus_id))
+
+
 def nvlinks_active(topology: Topology, expected: Expectations) -> Iterator[Finding]:
     """Links down on a GPU; those to a dead NVSwitch are NVSWITCH_DOWN's, not reported again."""
     if expected.nvlinks_per_gpu == 0:
         return
     dead = dead_switches(topology) if expected.nvswitches else set()
+    unseen = unseen_switch_links(topology, expected)
     for gpu in topology.gpus:
         active = _active_links(gpu)
-        explained = sum(1 for link in gpu.nvlinks if not link.active and link.remote_bus_id in dead)
+        explained = sum(1 for link in gpu.nvlinks if _explained(link, dead, unseen))
         if active + explained < expected.nvlinks_per_gpu:
-            down = [link.index for link in gpu.nvlinks if not link.active and link.remote_bus_id not in dead]
+            down = [
+                link.index for link in gpu.nvlinks if not link.active and not _explained(link, dead, unseen)
+            ]
             yield Finding(
                 code="NVLINK_DOWN",
                 severity=FAIL,
@@ -197,7 +218,7 @@ def nvlink_endpoints(topology: Topology, expected: Expectations) -> Iterator[Fin
                     + ("an NVSwitch" if expected.nvswitches else "another GPU of this node"),
                     remedy="check the baseboard's NVLink wiring and the fabric manager's topology",
                 )
-    if expected.nvswitches and topology.gpus:
+    if expected.nvswitches and topology.gpus and not unseen_switch_links(topology, expected):
         found = len(topology.nvswitches)
         if found != expected.nvswitches:
             yield Finding(
@@ -224,6 +245,17 @@ def nvswitch_liveness(topology: Topology, expected: Expectations) -> Iterator[Fi
                 remedy="check `nvidia-smi nvlink -s` and the fabric manager log; a dead NVSwitch needs "
                 "vendor service of the baseboard",
             )
+    unseen = unseen_switch_links(topology, expected)
+    if unseen:
+        missing = expected.nvswitches - len(topology.nvswitches)
+        yield Finding(
+            code="NVSWITCH_DOWN",
+            severity=FAIL,
+            message=f"{missing} NVSwitch(es) not seen: each of the {len(topology.gpus)} GPUs has {unseen} "
+            "inactive link(s) that NVML names no peer for",
+            remedy="check `nvidia-smi nvlink -s` and the fabric manager log; a dead NVSwitch needs "
+            "vendor service of the baseboard",
+        )
 
 
 def fabric_manager(topology: Topology, expected: Expectations) -> Iterator[Finding]:
