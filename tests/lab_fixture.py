@@ -27,7 +27,7 @@ machines:
   - {name: l40s-1, profile: l40s-pcie, topology: {block: b1, rack: r2}}
   - {name: a100-1, profile: dgx-a100, topology: {block: b1, rack: r2}}
   - {name: gb200-1, profile: gb200-tray, topology: {block: b2, rack: r3}}
-  - {name: dgx-3, profile: dgx-h100, faults: [fabric-manager-version-mismatch, xid-in-kernel-log]}
+  - {name: dgx-3, profile: dgx-h100, faults: [fabric-manager-version-mismatch, xid-in-kernel-log, gpu-lost]}
 """
 
 

@@ -115,7 +115,7 @@ def test_only_healthy_nodes_join(runs: tuple[Run, Run], lab: Lab) -> None:
     hosts = first.report["hosts"]
     assert hosts["dgx-2"]["cluster"] == "quarantined: NVLINK_DOWN"
     assert hosts["dgx-3"]["cluster"].startswith("quarantined: ")
-    assert hosts["dgx-3"]["health"]["codes"] == ["FABRIC_MANAGER_VERSION", "XID_EVENT"]
+    assert hosts["dgx-3"]["health"]["codes"] == ["FABRIC_MANAGER_VERSION", "GPU_LOST", "XID_EVENT"]
     assert {h: e["cluster"] for h, e in hosts.items() if h in MEMBERS} == {
         "cp-1": "control plane (first)",
         "dgx-1": "joined",

@@ -78,6 +78,17 @@ def test_services_and_kernel_log_are_seen(discovered: dict) -> None:
     assert faulty["fabric_manager"]["version"] == "580.82.07"
     assert faulty["driver_version"] == "580.95.05"
     assert [(e["bus_id"], e["xid"]) for e in faulty["xid_events"]] == [("0000:52:00.0", 74)]
+    # GPU 6 lost: an error record named from sysfs, the 7 others read in full over the shipped pynvml
+    assert faulty["gpu_errors"] == [
+        {
+            "index": 6,
+            "bus_id": "0000:d1:00.0",
+            "error": "NVMLError_GpuIsLost",
+            "call": "nvmlDeviceGetHandleByIndex",
+        }
+    ]
+    assert [g["index"] for g in faulty["gpus"]] == [0, 1, 2, 3, 4, 5, 7] and faulty["missing_gpus"] == []
+    assert all(len(g["nvlinks"]) == 18 and g["pcie"]["current_generation"] == 1 for g in faulty["gpus"])
     assert healthy["xid_events"] == []
     assert hosts["gb200-1"]["topology"]["imex"]["active"] is True
     assert hosts["l40s-1"]["topology"]["fabric_manager"] is None

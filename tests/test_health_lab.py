@@ -48,7 +48,13 @@ def test_verdicts_for_the_lab(lab: Lab, tmp_path: Path, capsys) -> None:
         "dgx-3": "quarantine",
     }
     assert [(f["code"], f["gpu"], f["link"]) for f in nodes["dgx-2"]["findings"]] == [("NVLINK_DOWN", 3, 7)]
-    assert sorted(f["code"] for f in nodes["dgx-3"]["findings"]) == ["FABRIC_MANAGER_VERSION", "XID_EVENT"]
+    # GPU 6 lost (Xid 79): one finding naming it; the other 7 judged; quarantined, not unknown
+    assert sorted((f["code"], f["gpu"]) for f in nodes["dgx-3"]["findings"]) == [
+        ("FABRIC_MANAGER_VERSION", None),
+        ("GPU_LOST", 6),
+        ("XID_EVENT", 2),
+    ]
+    assert "0000:d1:00.0" in next(f["message"] for f in nodes["dgx-3"]["findings"] if f["code"] == "GPU_LOST")
     assert json.loads((tmp_path / "health.json").read_text())["nodes"] == nodes
 
 

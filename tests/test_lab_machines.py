@@ -29,8 +29,13 @@ try:
     n.nvmlInit()
 except n.NVMLError as e:
     print(json.dumps({"error": type(e).__name__})); raise SystemExit
-hs = [n.nvmlDeviceGetHandleByIndex(i) for i in range(n.nvmlDeviceGetCount())]
-out = {"module": n.__file__, "names": [n.nvmlDeviceGetName(h) for h in hs], "links": []}
+hs, lost = [], []
+for i in range(n.nvmlDeviceGetCount()):
+    try:
+        hs.append(n.nvmlDeviceGetHandleByIndex(i))
+    except n.NVMLError_GpuIsLost:  # as nvidia-smi: "Unable to determine the device handle ... GPU is lost"
+        lost.append(i)
+out = {"module": n.__file__, "names": [n.nvmlDeviceGetName(h) for h in hs], "links": [], "lost": lost}
 for h in hs:
     f = n.nvmlDeviceGetFieldValues(h, [n.NVML_FI_DEV_NVLINK_LINK_COUNT])[0]
     count = f.value.uiVal if f.nvmlReturn == 0 else 0
@@ -57,8 +62,10 @@ def test_pynvml_shipped_like_the_probe_sees_each_profile(lab: Lab) -> None:
             assert seen == {"error": "NVMLError_LibraryNotFound"}
             continue
         assert seen["module"] == "<kubehaus:pynvml>"  # the controller's copy, not one on the node
-        assert seen["names"] == [g.name for g in hardware.gpus]
-        assert seen["links"] == [[int(link.active) for link in g.nvlinks] for g in hardware.gpus]
+        answering = [g for g in hardware.gpus if g.nvml_error != 15]  # a lost GPU has no handle
+        assert seen["lost"] == [g.index for g in hardware.gpus if g.nvml_error == 15]
+        assert seen["names"] == [g.name for g in answering]
+        assert seen["links"] == [[int(link.active) for link in g.nvlinks] for g in answering]
     dgx2 = json.loads(on_machine(lab, "dgx-2", command).stdout)
     assert [(g, i) for g, links in enumerate(dgx2["links"]) for i, up_ in enumerate(links) if not up_] == [
         (3, 7)

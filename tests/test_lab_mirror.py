@@ -69,6 +69,7 @@ def pristine_mirror(lab: Lab) -> Iterator[Path]:
         backup.rename(dists)
 
 
+@pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_apt_installs_a_stand_in_with_the_lab_key(node_uses_mirror: Lab) -> None:
     lab = node_uses_mirror
     update = apt_update(lab)
@@ -86,6 +87,7 @@ def test_apt_installs_a_stand_in_with_the_lab_key(node_uses_mirror: Lab) -> None
     assert versions.stdout.split() == ["1.34.2-1.1", "1.35.0-1.1"]
 
 
+@pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_a_tampered_index_is_refused(node_uses_mirror: Lab, pristine_mirror: Path) -> None:
     for index in (pristine_mirror / "main").rglob("Packages*"):
         index.write_bytes(index.read_bytes() + b"\n")
@@ -95,6 +97,7 @@ def test_a_tampered_index_is_refused(node_uses_mirror: Lab, pristine_mirror: Pat
     assert not installable(node_uses_mirror, "kubelet")
 
 
+@pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_a_release_signed_by_another_key_is_refused(
     node_uses_mirror: Lab, pristine_mirror: Path, tmp_path: Path
 ) -> None:
@@ -134,6 +137,7 @@ def test_a_release_signed_by_another_key_is_refused(
     ), update.stdout
 
 
+@pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_without_the_key_the_mirror_is_refused(node_uses_mirror: Lab) -> None:
     lab = node_uses_mirror
     hide = on_node(
@@ -148,11 +152,13 @@ def test_without_the_key_the_mirror_is_refused(node_uses_mirror: Lab) -> None:
     assert not installable(lab, "kubelet")
 
 
+@pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_the_restored_mirror_is_trusted_again(node_uses_mirror: Lab) -> None:
     assert apt_update(node_uses_mirror).returncode == 0
     assert installable(node_uses_mirror, "kubelet")
 
 
+@pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_mirror_listens_on_the_lab_bridge_only(lab: Lab) -> None:
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", PORT), timeout=1).close()

@@ -31,6 +31,8 @@ for h in handles:
          "memory": n.nvmlDeviceGetMemoryInfo(h).total,
          "pcie": [n.nvmlDeviceGetMaxPcieLinkGeneration(h), n.nvmlDeviceGetMaxPcieLinkWidth(h),
                   n.nvmlDeviceGetCurrPcieLinkGeneration(h), n.nvmlDeviceGetCurrPcieLinkWidth(h)],
+         "link_extra": [n.nvmlDeviceGetGpuMaxPcieLinkGeneration(h), n.nvmlDeviceGetPcieReplayCounter(h)],
+         "load": [n.nvmlDeviceGetUtilizationRates(h).gpu, n.nvmlDeviceGetCurrentClocksEventReasons(h)],
          "remapped": list(n.nvmlDeviceGetRemappedRows(h)),
          "retired_pending": n.nvmlDeviceGetRetiredPagesPendingStatus(h),
          "affinity": [int(w) for w in n.nvmlDeviceGetCpuAffinity(h, 8)],
@@ -147,6 +149,8 @@ def test_pynvml_sees_the_profile(profile: str, library: Path, tmp_path: Path) ->
         assert got["topo"][gpu.index] == 0
         link = gpu.pci.link
         assert got["pcie"] == [link.max_gen, link.max_width, link.cur_gen, link.cur_width]
+        assert link.cur_gen == 1 and got["load"] == [0, 1]  # idle: Gen1, 0%, GpuIdle
+        assert got["link_extra"] == [link.max_gen, 0]
 
 
 def test_dgx_h100_affinity_and_topology(library: Path, tmp_path: Path) -> None:
@@ -171,7 +175,10 @@ def test_dgx_h100_affinity_and_topology(library: Path, tmp_path: Path) -> None:
         ("nvlink-crc-errors", lambda s: s["gpus"][5]["links"][2]["crc"] == 1274),
         ("fabric-manager-in-progress", lambda s: {g["fabric"][0] for g in s["gpus"]} == {2}),
         ("gpu-missing", lambda s: len(s["gpus"]) == 7),
-        ("pcie-downtrained", lambda s: s["gpus"][2]["pcie"] == [5, 16, 5, 8]),
+        ("pcie-downtrained", lambda s: s["gpus"][2]["pcie"] == [5, 16, 1, 8]),  # idle: Gen1
+        ("pcie-gen-capped", lambda s: s["gpus"][0]["pcie"][0] == 4 and s["gpus"][0]["link_extra"] == [5, 0]),
+        ("pcie-replays", lambda s: [g["link_extra"][1] for g in s["gpus"]] == [0] * 5 + [213, 0, 0]),
+        ("under-load", lambda s: all(g["load"] == [100, 0] and g["pcie"][2] == 5 for g in s["gpus"])),
         (
             "ecc-retired-pages-pending",
             lambda s: s["gpus"][1]["retired_pending"] == 1 and s["gpus"][1]["remapped"] == [0, 0, 1, 0],

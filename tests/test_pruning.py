@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.lab.nvml_profile import render_nvml_profile
-from bootstrap.lab.profiles import FAULTS, PROFILES, build_machine
+from bootstrap.lab.profiles import FAULT_HOME, FAULTS, PROFILES, build_machine
 from bootstrap.lab.sysfs import render_sysfs, write_tree
 from bootstrap.topology.discovery import parse_probe_output, probe_command, probe_source, shipped_pynvml
 from bootstrap.topology.pruning import prune_module
@@ -85,7 +85,9 @@ def shipped_probe(hardware_name: str, faults: list[str], root: Path, library: Pa
     return result.stdout
 
 
-CASES = [(profile, []) for profile in sorted(PROFILES)] + [("dgx-h100", [fault]) for fault in sorted(FAULTS)]
+CASES = [(profile, []) for profile in sorted(PROFILES)] + [
+    (FAULT_HOME.get(fault, "dgx-h100"), [fault]) for fault in sorted(FAULTS)
+]
 
 
 @pytest.mark.parametrize(("profile", "faults"), CASES)

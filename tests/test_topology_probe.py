@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.lab.profiles import FAULTS, PROFILES
+from bootstrap.lab.profiles import FAULT_HOME, FAULTS, PROFILES
 from bootstrap.topology.discovery import ProbeError, parse_probe_output
-from bootstrap.topology.model import normalize_bus_id
+from bootstrap.topology.model import Topology, normalize_bus_id
 
 from .probe_helpers import probe_profile
 
@@ -77,7 +77,7 @@ def test_switches_derived_from_link_endpoints(tmp_path: Path, sim_library: Path,
 def test_each_fault_is_visible_to_the_probe(
     fault: str, tmp_path: Path, sim_library: Path, monkeypatch
 ) -> None:
-    _, topo = probe_profile("dgx-h100", [fault], tmp_path, sim_library, monkeypatch)
+    _, topo = probe_profile(FAULT_HOME.get(fault, "dgx-h100"), [fault], tmp_path, sim_library, monkeypatch)
     gpus = topo.gpus
     seen = {
         "nvlink-down": lambda: (
@@ -92,6 +92,53 @@ def test_each_fault_is_visible_to_the_probe(
         "gpu-numa-unknown": lambda: gpus[4].numa_node == -1,
         "ecc-retired-pages-pending": lambda: gpus[1].retired_pages_pending and gpus[1].remapped_rows.pending,
         "xid-in-kernel-log": lambda: [(e.bus_id, e.xid) for e in topo.xid_events] == [("0000:52:00.0", 74)],
+        "gpu-lost": lambda: (
+            len(gpus) == 7
+            and [(e.index, e.bus_id, e.error) for e in topo.gpu_errors]
+            == [(6, "0000:d1:00.0", "NVMLError_GpuIsLost")]
+        ),
+        "gpu-nvml-error": lambda: (
+            len(gpus) == 7
+            and [(e.index, e.bus_id, e.call, e.error) for e in topo.gpu_errors]
+            == [(6, "0000:d1:00.0", "nvmlDeviceGetUUID", "NVMLError_Unknown")]
+        ),
+        "gpu-not-in-nvml": lambda: len(gpus) == 7 and topo.missing_gpus == ["0000:df:00.0"],
+        "under-load": lambda: all(
+            g.busy and g.pcie.current_generation == g.pcie.max_generation == 5 for g in gpus
+        ),
+        "pcie-gen-stuck-under-load": lambda: (
+            [g.pcie.current_generation for g in gpus] == [5, 5, 4, 5, 5, 5, 5, 5] and gpus[2].busy
+        ),
+        "pcie-gen-capped": lambda: (gpus[0].pcie.max_generation, gpus[0].pcie.gpu_max_generation) == (4, 5),
+        "pcie-replays": lambda: [g.pcie.replays for g in gpus] == [0, 0, 0, 0, 0, 213, 0, 0],
+        "nvswitch-dead": lambda: [sum(s.links_by_gpu.values()) for s in topo.nvswitches] == [40, 0, 32, 32],
+        "fabric-degraded-bandwidth": lambda: (
+            [g.fabric.health_mask for g in gpus] == [0x1AA] * 4 + [0x1A9] + [0x1AA] * 3
+        ),
+        "nvl72-not-joined": lambda: all(
+            g.fabric.cluster_uuid == "0" * 32 and g.fabric.clique_id == 0 for g in gpus
+        ),
+        "ecc-disabled": lambda: (
+            [g.ecc_enabled for g in gpus] == [True] * 3 + [False] + [True] * 4
+            and gpus[3].ecc_uncorrectable is None
+        ),
+        "ecc-uncorrectable": lambda: (
+            (gpus[7].ecc_uncorrectable, gpus[7].ecc_uncorrectable_aggregate) == (3, 3)
+        ),
+        "ecc-aggregate-after-reboot": lambda: (
+            (gpus[7].ecc_uncorrectable, gpus[7].ecc_uncorrectable_aggregate) == (0, 2)
+        ),
+        "retired-pages": lambda: (
+            (gpus[1].retired_pages.single_bit, gpus[1].retired_pages.double_bit) == (0, 2)
+        ),
+        "mig-enabled": lambda: [g.mig_enabled for g in gpus] == [True] + [False] * 7,
+        "persistence-off": lambda: [g.persistence for g in gpus] == [True] * 5 + [False] + [True] * 2,
+        "clock-power-brake": lambda: [g.clock_event_reasons for g in gpus] == [1, 1, 1, 0x89, 1, 1, 1, 1],
+        "gpu-reading-error": lambda: (
+            gpus[1].remapped_rows is None
+            and "nvmlDeviceGetRemappedRows: Unknown Error" in gpus[1].unsupported
+            and not topo.gpu_errors
+        ),
         "driver-not-installed": lambda: (
             not gpus and topo.nvml_error is not None and topo.driver_version is None
         ),
@@ -146,3 +193,64 @@ def test_commands_run_without_subprocess(tmp_path: Path) -> None:
     assert run(["sh", "-c", "echo partial; exec sleep 30"], timeout=0.5) is None  # hung: killed
     assert run(["sh", "-c", "exec 1>&-; exec sleep 30"], timeout=0.5) is None  # closed stdout, still hung
     assert time.monotonic() - begin < 5
+
+
+def probe_with_error(gpu: int, code: int, call: str, tmp_path: Path, library: Path, monkeypatch) -> Topology:
+    """A DGX H100 whose GPU answers the NVML calls named ``call`` with ``code``."""
+    from bootstrap.lab.profiles import _edit_gpu, build_machine
+
+    from .probe_helpers import probe_machine
+
+    hardware = _edit_gpu(build_machine("n", "dgx-h100"), gpu, nvml_error=code, nvml_error_call=call)
+    return probe_machine(hardware, tmp_path / "root", library, monkeypatch)
+
+
+def test_a_gpu_lost_in_the_middle_of_its_reading_keeps_its_bus_id(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    """The handle and PCI info answered, then the GPU fell off: NVML's bus ID and the failing call."""
+    topo = probe_with_error(2, 15, "nvmlDeviceGetEccMode", tmp_path, sim_library, monkeypatch)
+    assert [(e.index, e.bus_id, e.call) for e in topo.gpu_errors] == [
+        (2, "0000:52:00.0", "nvmlDeviceGetEccMode")
+    ]
+    assert len(topo.gpus) == 7 and topo.missing_gpus == []
+    from bootstrap.cli.discover import summary_line
+
+    assert summary_line(topo).startswith(
+        "7 x NVIDIA H100 80GB HBM3; GPU 2 (0000:52:00.0) NVMLError_GpuIsLost;"
+    )
+
+
+def test_cross_check_names_a_lost_gpu_only_between_its_neighbours() -> None:
+    from bootstrap.topology.probe import cross_check
+
+    gpus = [{"index": 0, "bus_id": "0000:1b:00.0"}, {"index": 2, "bus_id": "0000:52:00.0"}]
+    lost = [{"index": 1, "bus_id": None}, {"index": 3, "bus_id": None}]
+    sysfs = ["0000:1b:00.0", "0000:43:00.0", "0000:52:00.0", "0000:61:00.0", "0000:9d:00.0"]
+    # GPU 1 can only be 43; GPU 3 could be 61 or 9d, so it stays unnamed and both are reported
+    assert cross_check(gpus, lost, sysfs) == ["0000:61:00.0", "0000:9d:00.0"]
+    assert [record["bus_id"] for record in lost] == ["0000:43:00.0", None]
+
+
+def test_a_failing_link_query_is_recorded_once_and_the_gpu_still_read(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    topo = probe_with_error(4, 999, "nvmlDeviceGetNvLinkRemotePciInfo", tmp_path, sim_library, monkeypatch)
+    gpu = topo.gpus[4]
+    assert not topo.gpu_errors and len(gpu.nvlinks) == 18 and gpu.nvlinks[0].remote_bus_id is None
+    assert [e for e in gpu.unsupported if ": " in e] == ["nvmlDeviceGetNvLinkRemotePciInfo: Unknown Error"]
+
+
+def test_a_failing_gpu_count_is_an_nvml_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pynvml
+
+    from bootstrap.topology import probe
+
+    def fail() -> int:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
+
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlShutdown", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlSystemGetDriverVersion", lambda: "580.95.05")
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", fail)
+    assert probe.read_nvml(probe.Reader("/nonexistent"))["nvml_error"] == "NVMLError_Unknown"

@@ -41,6 +41,10 @@ def summary_line(topology) -> str:
         if gpus
         else "no GPUs" + (f" ({topology.nvml_error})" if topology.nvml_error else "")
     ]
+    for record in topology.gpu_errors:  # listed by NVML, not readable: said first, never left out
+        parts.append(f"GPU {record.index} ({record.bus_id or 'bus ID unknown'}) {record.error}")
+    if topology.missing_gpus:
+        parts.append(f"not in NVML: {', '.join(topology.missing_gpus)}")
     if gpus:
         parts.append(f"driver {topology.driver_version}")
         parts.append(f"active NVLinks per GPU {'/'.join(map(str, links))}" if any(links) else "no NVLink")

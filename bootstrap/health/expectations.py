@@ -19,6 +19,11 @@ class Expectations(BaseModel):
     min_pcie_width: int | None = None
     rdma_nic_per_gpu: bool = False
     fabric_manager: bool = False
+    mig: bool = False
+    ecc: bool | None = None  # None: not judged
+    persistence: bool | None = None
+    multi_node_nvlink: bool = False
+    severity: dict[str, str] = {}  # finding code -> fail, warn or ignore (the profile's health_severity)
     thresholds: HealthThresholds = HealthThresholds()
 
 
@@ -32,6 +37,14 @@ MODEL_DEFAULTS: tuple[tuple[str, int, int, bool], ...] = (
     ("A100-SXM", 12, 6, True),  # HGX A100
     ("A100 SXM", 12, 6, True),
 )
+
+
+# Data-center HBM GPUs ship with ECC on; for other models ECC is not judged unless the profile says.
+ECC_ON_BY_DEFAULT = ("H100", "H200", "A100", "B200", "GB200")
+
+
+def ecc_default(model: str | None) -> bool | None:
+    return True if model and any(m.lower() in model.lower() for m in ECC_ON_BY_DEFAULT) else None
 
 
 def model_defaults(model: str | None) -> tuple[int, int, bool]:
@@ -63,5 +76,10 @@ def expectations_for(
         min_pcie_width=profile.pcie.min_width,
         rdma_nic_per_gpu=profile.rdma_nic_per_gpu,
         fabric_manager=bool(needs_fm) and profile.gpus.count > 0,
+        mig=bool(profile.gpus.mig),
+        ecc=profile.gpus.ecc if profile.gpus.ecc is not None else ecc_default(model),
+        persistence=profile.gpus.persistence_mode if profile.gpus.persistence_mode is not None else True,
+        multi_node_nvlink=profile.multi_node_nvlink,
+        severity=dict(profile.health_severity),
         thresholds=thresholds,
     )

@@ -276,6 +276,17 @@ class GPUExpectation(Section):
     nvlinks_per_gpu: Annotated[int, Field(ge=0, le=18)] | None = Field(
         None, description="Active NVLinks each GPU must have. Unset: derived from the model."
     )
+    mig: bool | None = Field(
+        None, description="MIG mode on every GPU. Unset: off (the DRA driver publishes whole GPUs)."
+    )
+    ecc: bool | None = Field(
+        None,
+        description="ECC mode on every GPU. Unset: on for data-center HBM GPUs (H100, H200, A100, "
+        "B200, GB200), not judged for other models.",
+    )
+    persistence_mode: bool | None = Field(
+        None, description="Persistence mode on every GPU. Unset: on (kubehaus runs nvidia-persistenced)."
+    )
 
 
 class PCIeExpectation(Section):
@@ -358,6 +369,27 @@ class Profile(Section):
     health_policy: HealthPolicyName | None = Field(
         None, description="Overrides health.policy for nodes of this profile."
     )
+    multi_node_nvlink: bool = Field(
+        False,
+        description="The GPUs join a multi-node NVLink domain (GB200 NVL72): each must show its fabric "
+        "COMPLETED with a non-zero cluster UUID and clique ID. Never implied by the GPU model.",
+    )
+    health_severity: dict[Text, Literal["fail", "warn", "ignore"]] = Field(
+        default_factory=dict,
+        description="Finding code -> severity for nodes of this profile, e.g. {PCIE_REPLAYS: fail}; "
+        "ignore drops the finding. Codes: docs/health.md.",
+    )
+
+    @model_validator(mode="after")
+    def _known_severity_codes(self) -> Profile:
+        from ..health.findings import CODES  # the health gate owns the codes
+
+        unknown = sorted(set(self.health_severity) - set(CODES))
+        if unknown:
+            raise ValueError(
+                f"health_severity: unknown finding code(s) {', '.join(unknown)}; see docs/health.md"
+            )
+        return self
 
 
 # --- hosts ---------------------------------------------------------------------------------
@@ -415,13 +447,28 @@ class HealthThresholds(Section):
     nvlink_error_count: Annotated[int, Field(ge=0)] = Field(
         0, description="Highest NVLink replay/recovery/CRC counter allowed per link."
     )
-    ecc_uncorrectable_errors: Annotated[int, Field(ge=0)] = Field(0)
+    ecc_uncorrectable_errors: Annotated[int, Field(ge=0)] = Field(
+        0, description="Highest volatile (since the driver loaded) uncorrectable ECC count allowed."
+    )
+    ecc_uncorrectable_aggregate_errors: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="Highest aggregate (lifetime, kept in the InfoROM) uncorrectable ECC count allowed; "
+        "a reboot clears the volatile count, not this one.",
+    )
+    retired_pages: Annotated[int, Field(ge=0)] = Field(
+        0, description="Retired pages (single- and double-bit causes together) allowed per GPU."
+    )
     retired_pages_pending_allowed: bool = Field(False)
     xid_ignore: list[Annotated[int, Field(ge=1, le=255)]] = Field(
         default_factory=list, description="Xid codes not to treat as failures."
     )
     pcie_downtrained: Literal["fail", "warn"] = Field(
-        "fail", description="Severity of a PCIe link below its maximum generation or width."
+        "fail",
+        description="Severity of a PCIe link below its maximum width, or below its maximum generation "
+        "while the GPU is busy (an idle GPU's link drops to Gen1 and is not judged).",
+    )
+    pcie_replay_count: Annotated[int, Field(ge=0)] = Field(
+        0, description="Highest PCIe replay counter allowed per GPU (since the driver loaded)."
     )
 
 

@@ -30,10 +30,19 @@ class Frozen(BaseModel):
 
 
 class PciLink(Frozen):
+    """A PCIe link. ``max_gen`` is what device and system can train to (NVML's max link generation);
+    ``gpu_max_gen`` the device's own maximum (sysfs max_link_speed), when a slot or riser caps it."""
+
     max_gen: int
     max_width: int
     cur_gen: int
     cur_width: int
+    gpu_max_gen: int | None = None  # None: the same as max_gen
+    replays: int = 0  # the PCIe replay counter
+
+    @property
+    def device_max_gen(self) -> int:
+        return self.gpu_max_gen or self.max_gen
 
 
 class PciDevice(Frozen):
@@ -74,6 +83,10 @@ class Fabric(Frozen):
     status: int = 0  # an nvmlReturn_t: 0 is SUCCESS
     cluster_uuid: str = "00000000-0000-0000-0000-000000000000"
     clique_id: int = 0
+    # healthMask (fabric info v2+), 2-bit fields, 1 TRUE / 2 FALSE: degraded bandwidth (bits 0-1), route
+    # recovery (2-3), route unhealthy (4-5), access timeout recovery (6-7); incorrect configuration
+    # (bits 8-11, 1 NONE). Healthy: all FALSE, configuration NONE.
+    health_mask: int = 0x1AA
 
 
 class Gpu(Frozen):
@@ -84,13 +97,24 @@ class Gpu(Frozen):
     memory_bytes: int
     numa_id: int | None = None  # nvmlDeviceGetNumaNodeId; None: not supported (x86 GPUs)
     ecc_enabled: bool = True
-    ecc_uncorrectable: int = 0
+    ecc_uncorrectable: int = 0  # volatile: since the driver loaded (a reboot clears it)
+    ecc_uncorrectable_aggregate: int = 0  # lifetime, in the InfoROM
+    retired_pages: tuple[int, int] = (0, 0)  # by cause: multiple single-bit, double-bit ECC errors
     retired_pages_pending: bool = False
     remapped_rows: tuple[int, int, int, int] = (0, 0, 0, 0)  # corrected, uncorrected, pending, failure
     mig_enabled: bool = False
     persistence: bool = True
     nvlinks: list[NvLink] = Field(default_factory=list)
     fabric: Fabric = Field(default_factory=Fabric)
+    # An nvmlReturn_t this GPU answers the NVML calls named by nvml_error_call with ("*": every call,
+    # the handle lookup too), as a GPU fallen off the bus answers NVML_ERROR_GPU_IS_LOST (15).
+    nvml_error: int = 0
+    nvml_error_call: str = "*"
+    nvml_visible: bool = True  # False: in sysfs, but NVML does not enumerate it
+    # Load: an idle GPU (the lab's default) shows 0% and the GpuIdle clock event reason, and its PCIe
+    # link has dropped to Gen1 (it trains up under load).
+    utilization: int = 0
+    clock_event_reasons: int = 0x1
 
 
 class Nic(Frozen):

@@ -44,6 +44,8 @@ def expectations(hw: MachineHardware) -> dict[str, Any]:
             }
         profile["rdma_nic_per_gpu"] = hw.profile in ("dgx-h100", "dgx-a100")
         profile["fabric_manager"] = hw.fabric_manager is not None
+        if any(g.fabric.cluster_uuid.strip("0-") for g in hw.gpus):
+            profile["multi_node_nvlink"] = True  # stated, never implied by the model name
     profile["numa_nodes"] = len(hw.numa)
     profile["kubelet"] = dict(KUBELET_GPU if hw.gpus else KUBELET_PLAIN)
     return profile

@@ -79,6 +79,11 @@ def _dev(
     )
 
 
+def _idle(link: PciLink) -> PciLink:
+    """A GPU's link at idle: down at Gen1 to save power, full width; it trains up under load."""
+    return link.model_copy(update={"cur_gen": 1})
+
+
 def _switch_pair_chains(r: int) -> tuple[str, list[str], list[str]]:
     """A root port, a PCIe switch with a NIC on one port, and a second switch below it with a GPU.
 
@@ -139,7 +144,7 @@ def dgx_h100(name: str) -> MachineHardware:
     for index, (nic_name, nic_bus) in enumerate(nic_names):
         socket = 0 if index < 4 else 1
         root, nic_chain, gpu_chain = _switch_pair_chains(nic_bus - 3)
-        gpu_pci = _dev(root, gpu_chain, NVIDIA, 0x2330, CLASS_3D, socket, socket_cpus[socket], gen5)
+        gpu_pci = _dev(root, gpu_chain, NVIDIA, 0x2330, CLASS_3D, socket, socket_cpus[socket], _idle(gen5))
         gpus.append(
             Gpu(
                 index=index,
@@ -244,7 +249,7 @@ def dgx_a100(name: str) -> MachineHardware:
                     index=index,
                     uuid=gpu_uuid(name, index),
                     name="NVIDIA A100-SXM4-80GB",
-                    pci=_dev(root, chain, NVIDIA, 0x20B2, CLASS_3D, node, node_cpus(node), gen4),
+                    pci=_dev(root, chain, NVIDIA, 0x20B2, CLASS_3D, node, node_cpus(node), _idle(gen4)),
                     memory_bytes=85899345920,
                     nvlinks=_switch_links([2] * 6, switches, 3),
                 )
@@ -290,7 +295,7 @@ def l40s_pcie(name: str) -> MachineHardware:
             CLASS_3D,
             socket,
             socket_cpus[socket],
-            gen4,
+            _idle(gen4),
         )
         gpus.append(
             Gpu(
@@ -351,7 +356,7 @@ def gb200_tray(name: str) -> MachineHardware:
             CLASS_3D,
             socket,
             socket_cpus[socket],
-            gen5,
+            _idle(gen5),
         )
         # Each GPU reaches all 18 NVSwitch chips of the rack's switch trays, one link each.
         links = [
@@ -503,6 +508,144 @@ def xid_in_kernel_log(hw: MachineHardware) -> MachineHardware:
     return hw.model_copy(update={"kernel_log": [*hw.kernel_log, line]})
 
 
+def _gpu_link(hw: MachineHardware, index: int, **changes: object) -> MachineHardware:
+    link = hw.gpus[index].pci.link
+    assert link is not None
+    return _gpu_pci(hw, index, link=link.model_copy(update=changes))
+
+
+def _loaded(gpu: Gpu) -> Gpu:
+    link = gpu.pci.link
+    assert link is not None
+    pci = gpu.pci.model_copy(update={"link": link.model_copy(update={"cur_gen": link.max_gen})})
+    return gpu.model_copy(update={"utilization": 100, "clock_event_reasons": 0, "pci": pci})
+
+
+def under_load(hw: MachineHardware) -> MachineHardware:
+    """Not a fault: every GPU busy (100%, no idle clock event), its link trained up to its maximum."""
+    if not hw.gpus:
+        raise ValueError(f"profile {hw.profile} has no GPU to load")
+    return hw.model_copy(update={"gpus": [_loaded(g) for g in hw.gpus]})
+
+
+def pcie_gen_stuck_under_load(hw: MachineHardware) -> MachineHardware:
+    """Under load, GPU 2's link trains one generation short of its maximum (a marginal slot)."""
+    loaded = under_load(hw)
+    index = min(2, len(hw.gpus) - 1)
+    link = loaded.gpus[index].pci.link
+    assert link is not None
+    return _gpu_link(loaded, index, cur_gen=link.max_gen - 1)
+
+
+def pcie_gen_capped(hw: MachineHardware) -> MachineHardware:
+    """GPU 0 sits behind a riser that caps the link one generation below the GPU's own maximum."""
+    link = hw.gpus[0].pci.link
+    assert link is not None
+    return _gpu_link(hw, 0, max_gen=link.max_gen - 1, gpu_max_gen=link.max_gen)
+
+
+def pcie_replays(hw: MachineHardware) -> MachineHardware:
+    return _gpu_link(hw, min(5, len(hw.gpus) - 1), replays=213)
+
+
+def nvswitch_dead(hw: MachineHardware) -> MachineHardware:
+    """An NVSwitch dead: every link to it is inactive on every GPU; nothing else changes."""
+    switches = sorted({lk.remote_bdf for g in hw.gpus for lk in g.nvlinks if lk.remote_type == "switch"})
+    if len(switches) < 2:
+        raise ValueError(f"profile {hw.profile} has no NVSwitches")
+    dead = switches[1]
+    gpus = [
+        g.model_copy(
+            update={
+                "nvlinks": [
+                    lk.model_copy(update={"active": False}) if lk.remote_bdf == dead else lk
+                    for lk in g.nvlinks
+                ]
+            }
+        )
+        for g in hw.gpus
+    ]
+    return hw.model_copy(update={"gpus": gpus})
+
+
+def _fabric(hw: MachineHardware, index: int, **changes: object) -> MachineHardware:
+    fabric = hw.gpus[index].fabric
+    if fabric.state == "not_supported":
+        raise ValueError(f"profile {hw.profile} has no GPU fabric")
+    return _edit_gpu(hw, index, fabric=fabric.model_copy(update=changes))
+
+
+def fabric_degraded_bandwidth(hw: MachineHardware) -> MachineHardware:
+    """healthMask: degraded bandwidth TRUE (bits 0-1 = 1) on GPU 4, state still COMPLETED/SUCCESS."""
+    index = min(4, len(hw.gpus) - 1)
+    return _fabric(hw, index, health_mask=(hw.gpus[index].fabric.health_mask & ~0x3) | 0x1)
+
+
+def nvl72_not_joined(hw: MachineHardware) -> MachineHardware:
+    """A GB200 tray that has not joined its rack's NVLink domain: cluster UUID all zeros, no clique."""
+    if not any(g.fabric.cluster_uuid.strip("0-") for g in hw.gpus):
+        raise ValueError(f"profile {hw.profile} is in no multi-node NVLink domain")
+    zero = {"cluster_uuid": "00000000-0000-0000-0000-000000000000", "clique_id": 0}
+    return hw.model_copy(
+        update={"gpus": [g.model_copy(update={"fabric": g.fabric.model_copy(update=zero)}) for g in hw.gpus]}
+    )
+
+
+def ecc_disabled(hw: MachineHardware) -> MachineHardware:
+    """ECC switched off (nvidia-smi -e 0, after a reboot) on GPU 3: uncorrectable errors go uncounted."""
+    return _edit_gpu(hw, min(3, len(hw.gpus) - 1), ecc_enabled=False)
+
+
+def ecc_uncorrectable(hw: MachineHardware) -> MachineHardware:
+    """Uncorrectable errors since the driver loaded, so in the lifetime count too."""
+    return _edit_gpu(hw, hw.gpus[-1].index, ecc_uncorrectable=3, ecc_uncorrectable_aggregate=3)
+
+
+def ecc_aggregate_after_reboot(hw: MachineHardware) -> MachineHardware:
+    """Uncorrectable errors before the last reboot: the volatile count is 0, the aggregate is not."""
+    return _edit_gpu(hw, hw.gpus[-1].index, ecc_uncorrectable_aggregate=2)
+
+
+def retired_pages(hw: MachineHardware) -> MachineHardware:
+    return _edit_gpu(hw, min(1, len(hw.gpus) - 1), retired_pages=(0, 2))
+
+
+def mig_enabled(hw: MachineHardware) -> MachineHardware:
+    return _edit_gpu(hw, 0, mig_enabled=True)
+
+
+def persistence_off(hw: MachineHardware) -> MachineHardware:
+    return _edit_gpu(hw, min(5, len(hw.gpus) - 1), persistence=False)
+
+
+def clock_power_brake(hw: MachineHardware) -> MachineHardware:
+    """The power brake asserted on GPU 3: HwSlowdown (0x8) and HwPowerBrakeSlowdown (0x80) beside idle."""
+    index = min(3, len(hw.gpus) - 1)
+    return _edit_gpu(hw, index, clock_event_reasons=hw.gpus[index].clock_event_reasons | 0x88)
+
+
+def gpu_reading_error(hw: MachineHardware) -> MachineHardware:
+    """One reading (remapped rows) fails with NVML_ERROR_UNKNOWN on GPU 1; the GPU is otherwise read."""
+    return _edit_gpu(
+        hw, min(1, len(hw.gpus) - 1), nvml_error=999, nvml_error_call="nvmlDeviceGetRemappedRows"
+    )
+
+
+def gpu_lost(hw: MachineHardware) -> MachineHardware:
+    """Xid 79: sysfs still lists the GPU, every NVML call on it answers NVML_ERROR_GPU_IS_LOST."""
+    return _edit_gpu(hw, min(6, len(hw.gpus) - 1), nvml_error=15, nvml_error_call="*")
+
+
+def gpu_nvml_error(hw: MachineHardware) -> MachineHardware:
+    """A GPU whose UUID query fails with NVML_ERROR_UNKNOWN (999); the others answer."""
+    return _edit_gpu(hw, min(6, len(hw.gpus) - 1), nvml_error=999, nvml_error_call="nvmlDeviceGetUUID")
+
+
+def gpu_not_in_nvml(hw: MachineHardware) -> MachineHardware:
+    """The PCI function is there, but NVML does not enumerate the GPU (the driver failed to init it)."""
+    return _edit_gpu(hw, hw.gpus[-1].index, nvml_visible=False)
+
+
 def driver_not_installed(hw: MachineHardware) -> MachineHardware:
     """A freshly imaged server: no libnvidia-ml and none of the driver's services (see driver_services)."""
     if not hw.gpus:
@@ -521,7 +664,27 @@ FAULTS: dict[str, Callable[[MachineHardware], MachineHardware]] = {
     "ecc-retired-pages-pending": ecc_retired_pages_pending,
     "xid-in-kernel-log": xid_in_kernel_log,
     "driver-not-installed": driver_not_installed,
+    "gpu-lost": gpu_lost,
+    "gpu-nvml-error": gpu_nvml_error,
+    "gpu-not-in-nvml": gpu_not_in_nvml,
+    "under-load": under_load,
+    "pcie-gen-stuck-under-load": pcie_gen_stuck_under_load,
+    "pcie-gen-capped": pcie_gen_capped,
+    "pcie-replays": pcie_replays,
+    "nvswitch-dead": nvswitch_dead,
+    "fabric-degraded-bandwidth": fabric_degraded_bandwidth,
+    "nvl72-not-joined": nvl72_not_joined,
+    "ecc-disabled": ecc_disabled,
+    "ecc-uncorrectable": ecc_uncorrectable,
+    "ecc-aggregate-after-reboot": ecc_aggregate_after_reboot,
+    "retired-pages": retired_pages,
+    "mig-enabled": mig_enabled,
+    "persistence-off": persistence_off,
+    "clock-power-brake": clock_power_brake,
+    "gpu-reading-error": gpu_reading_error,
 }
+# The profile a fault is shown on where it does not apply to a DGX H100 (tests use it)
+FAULT_HOME: dict[str, str] = {"nvl72-not-joined": "gb200-tray"}
 
 
 def build_machine(name: str, profile: str, faults: list[str] | None = None) -> MachineHardware:

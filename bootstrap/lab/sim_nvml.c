@@ -19,7 +19,7 @@ typedef int nvmlReturn_t;
 enum {
     NVML_SUCCESS = 0, NVML_ERROR_UNINITIALIZED = 1, NVML_ERROR_INVALID_ARGUMENT = 2,
     NVML_ERROR_NOT_SUPPORTED = 3, NVML_ERROR_NOT_FOUND = 6, NVML_ERROR_INSUFFICIENT_SIZE = 7,
-    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+    NVML_ERROR_DRIVER_NOT_LOADED = 9, NVML_ERROR_GPU_IS_LOST = 15, NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
     NVML_ERROR_VERSION_MISMATCH = 25, NVML_ERROR_UNKNOWN = 999
 };
 
@@ -40,12 +40,15 @@ typedef struct {
     unsigned long long memory;
     int numa_id, pci_numa;
     unsigned long cpus[MAX_CPU_WORDS];
-    unsigned int max_gen, max_width, cur_gen, cur_width;
-    int ecc_enabled; unsigned long long ecc_uncorrectable;
+    unsigned int max_gen, max_width, cur_gen, cur_width, gpu_max_gen, replays;
+    unsigned int utilization; unsigned long long clock_reasons;
+    int ecc_enabled; unsigned long long ecc_uncorrectable, ecc_uncorrectable_aggregate;
+    unsigned int retired[2]; /* by cause: multiple single-bit, double-bit */
     int retired_pending;
     unsigned int remapped[4];
     int mig, persistence;
-    unsigned int fabric_state; int fabric_status; unsigned char cluster_uuid[16]; unsigned int clique_id;
+    unsigned int fabric_state; int fabric_status; unsigned char cluster_uuid[16]; unsigned int clique_id, health_mask;
+    int error; char error_call[64]; /* this NVML error from calls named so ("*": every call) */
     int link_count;
     sim_link_t links[MAX_LINKS];
     int topo[MAX_GPUS];
@@ -144,16 +147,22 @@ static int load_profile(void) {
             else if (!strcmp(key, "memory")) sscanf(v, "%llu", &g->memory);
             else if (!strcmp(key, "numa")) sscanf(v, "%d %d", &g->numa_id, &g->pci_numa);
             else if (!strcmp(key, "cpus")) parse_cpulist(v, g->cpus);
-            else if (!strcmp(key, "pcie")) sscanf(v, "%u %u %u %u", &g->max_gen, &g->max_width, &g->cur_gen, &g->cur_width);
-            else if (!strcmp(key, "ecc")) sscanf(v, "%d %llu", &g->ecc_enabled, &g->ecc_uncorrectable);
+            else if (!strcmp(key, "pcie"))
+                sscanf(v, "%u %u %u %u %u %u", &g->max_gen, &g->max_width, &g->cur_gen, &g->cur_width, &g->gpu_max_gen,
+                       &g->replays);
+            else if (!strcmp(key, "load")) sscanf(v, "%u %llu", &g->utilization, &g->clock_reasons);
+            else if (!strcmp(key, "ecc"))
+                sscanf(v, "%d %llu %llu", &g->ecc_enabled, &g->ecc_uncorrectable, &g->ecc_uncorrectable_aggregate);
+            else if (!strcmp(key, "retired")) sscanf(v, "%u %u", &g->retired[0], &g->retired[1]);
             else if (!strcmp(key, "retired_pending")) sscanf(v, "%d", &g->retired_pending);
             else if (!strcmp(key, "remapped"))
                 sscanf(v, "%u %u %u %u", &g->remapped[0], &g->remapped[1], &g->remapped[2], &g->remapped[3]);
             else if (!strcmp(key, "mig")) sscanf(v, "%d", &g->mig);
+            else if (!strcmp(key, "error")) sscanf(v, "%d %63s", &g->error, g->error_call);
             else if (!strcmp(key, "persistence")) sscanf(v, "%d", &g->persistence);
             else if (!strcmp(key, "fabric")) {
                 char hex[64] = {0};
-                sscanf(v, "%u %d %63s %u", &g->fabric_state, &g->fabric_status, hex, &g->clique_id);
+                sscanf(v, "%u %d %63s %u %u", &g->fabric_state, &g->fabric_status, hex, &g->clique_id, &g->health_mask);
                 parse_uuid(hex, g->cluster_uuid);
             } else if (!strcmp(key, "link")) {
                 int li = -1;
@@ -184,7 +193,15 @@ static int load_profile(void) {
 }
 
 #define REQUIRE_INIT() do { if (!sim.initialized) return NVML_ERROR_UNINITIALIZED; } while (0)
-#define REQUIRE_DEV(d) do { REQUIRE_INIT(); if (!(d) || (d) < sim.gpus || (d) >= sim.gpus + sim.gpu_count) return NVML_ERROR_INVALID_ARGUMENT; } while (0)
+/* A GPU's own error (GPU_IS_LOST after Xid 79) answers every call it names, by name prefix, so
+ * nvmlDeviceGetPciInfo covers nvmlDeviceGetPciInfo_v3; the other GPUs answer normally. */
+static int gpu_error(const sim_gpu_t *d, const char *function) {
+    if (!d->error) return 0;
+    if (!strcmp(d->error_call, "*") || !strncmp(function, d->error_call, strlen(d->error_call))) return d->error;
+    return 0;
+}
+#define REQUIRE_DEV(d) do { REQUIRE_INIT(); if (!(d) || (d) < sim.gpus || (d) >= sim.gpus + sim.gpu_count) return NVML_ERROR_INVALID_ARGUMENT; \
+    if (gpu_error((d), __func__)) return gpu_error((d), __func__); } while (0)
 #define REQUIRE_PTR(p) do { if (!(p)) return NVML_ERROR_INVALID_ARGUMENT; } while (0)
 
 static nvmlReturn_t copy_out(char *dst, unsigned int len, const char *src) {
@@ -203,6 +220,7 @@ const char *nvmlErrorString(nvmlReturn_t r) {
     case NVML_ERROR_NOT_FOUND: return "Not Found";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
     case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
     case NVML_ERROR_LIB_RM_VERSION_MISMATCH: return "RM has detected an NVML/RM version mismatch.";
     case NVML_ERROR_VERSION_MISMATCH: return "Version Mismatch";
     default: return "Unknown Error";
@@ -267,6 +285,7 @@ nvmlReturn_t nvmlDeviceGetCount(unsigned int *count) { return nvmlDeviceGetCount
 nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
     REQUIRE_INIT(); REQUIRE_PTR(device);
     if (index >= (unsigned int)sim.gpu_count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (gpu_error(&sim.gpus[index], __func__)) return gpu_error(&sim.gpus[index], __func__);
     *device = &sim.gpus[index];
     return NVML_SUCCESS;
 }
@@ -402,8 +421,8 @@ nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t d, nvmlGpuFabricInfo_t *in
     if (info->version != NVML_FABRIC_V2 && info->version != NVML_FABRIC_V3) return NVML_ERROR_VERSION_MISMATCH;
     if (d->fabric_state == 0) return NVML_ERROR_NOT_SUPPORTED;
     memcpy(info->clusterUuid, d->cluster_uuid, 16);
-    info->status = d->fabric_status; info->cliqueId = d->clique_id; info->state = d->fabric_state; info->healthMask = 0;
-    if (info->version == NVML_FABRIC_V3) info->healthSummary = 0;
+    info->status = d->fabric_status; info->cliqueId = d->clique_id; info->state = d->fabric_state; info->healthMask = d->health_mask;
+    if (info->version == NVML_FABRIC_V3) info->healthSummary = (d->health_mask & 0x55) ? 2 : 1; /* any TRUE: unhealthy */
     return NVML_SUCCESS;
 }
 
@@ -411,15 +430,42 @@ nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t d, unsigned int *v)
 nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->max_width; return NVML_SUCCESS; }
 nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->cur_gen; return NVML_SUCCESS; }
 nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->cur_width; return NVML_SUCCESS; }
+/* The GPU's own maximum; nvmlDeviceGetMaxPcieLinkGeneration is what device and system can do together. */
+nvmlReturn_t nvmlDeviceGetGpuMaxPcieLinkGeneration(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->gpu_max_gen; return NVML_SUCCESS; }
+nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *v) { REQUIRE_DEV(d); REQUIRE_PTR(v); *v = d->replays; return NVML_SUCCESS; }
+
+typedef struct { unsigned int gpu, memory; } nvmlUtilization_t;
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u) {
+    REQUIRE_DEV(d); REQUIRE_PTR(u); u->gpu = d->utilization; u->memory = d->utilization / 2; return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long *reasons) {
+    REQUIRE_DEV(d); REQUIRE_PTR(reasons); *reasons = d->clock_reasons; return NVML_SUCCESS;
+}
+nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t d, unsigned long long *reasons) {
+    return nvmlDeviceGetCurrentClocksEventReasons(d, reasons);
+}
 
 nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, int *current, int *pending) {
     REQUIRE_DEV(d); REQUIRE_PTR(current); REQUIRE_PTR(pending);
     *current = *pending = d->ecc_enabled; return NVML_SUCCESS;
 }
+/* counter_type 0 VOLATILE (since the driver loaded), 1 AGGREGATE (lifetime); error_type 1 UNCORRECTED */
 nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int error_type, int counter_type, unsigned long long *count) {
-    REQUIRE_DEV(d); REQUIRE_PTR(count); (void)counter_type;
+    REQUIRE_DEV(d); REQUIRE_PTR(count);
     if (!d->ecc_enabled) return NVML_ERROR_NOT_SUPPORTED;
-    *count = error_type == 1 ? d->ecc_uncorrectable : 0; return NVML_SUCCESS;
+    if (counter_type != 0 && counter_type != 1) return NVML_ERROR_INVALID_ARGUMENT;
+    *count = error_type != 1 ? 0 : counter_type ? d->ecc_uncorrectable_aggregate : d->ecc_uncorrectable;
+    return NVML_SUCCESS;
+}
+/* cause 0 MULTIPLE_SINGLE_BIT_ECC_ERRORS, 1 DOUBLE_BIT_ECC_ERROR; a short buffer answers INSUFFICIENT_SIZE */
+nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t d, int cause, unsigned int *count, unsigned long long *addresses) {
+    REQUIRE_DEV(d); REQUIRE_PTR(count);
+    if (cause != 0 && cause != 1) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int pages = d->retired[cause], room = *count;
+    *count = pages;
+    if (!addresses || room < pages) return pages ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
+    for (unsigned int i = 0; i < pages; i++) addresses[i] = 0x1000ULL * (i + 1) + (unsigned long long)cause * 0x100000ULL;
+    return NVML_SUCCESS;
 }
 nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t d, int *pending) {
     REQUIRE_DEV(d); REQUIRE_PTR(pending); *pending = d->retired_pending; return NVML_SUCCESS;

@@ -44,7 +44,7 @@ def _pci_files(
     if link:
         tree.files[f"{base}/current_link_speed"] = f"{GEN_SPEED[link.cur_gen]}\n"
         tree.files[f"{base}/current_link_width"] = f"{link.cur_width}\n"
-        tree.files[f"{base}/max_link_speed"] = f"{GEN_SPEED[link.max_gen]}\n"
+        tree.files[f"{base}/max_link_speed"] = f"{GEN_SPEED[link.device_max_gen]}\n"
         tree.files[f"{base}/max_link_width"] = f"{link.max_width}\n"
 
 
@@ -64,6 +64,11 @@ def render_sysfs(hw: MachineHardware) -> Tree:
         base = device.sysfs_path.lstrip("/")
         _pci_files(tree, base, device, numa=device.numa_node, cpus=device.local_cpulist, link=device.link)
         tree.link(f"sys/bus/pci/devices/{device.bdf}", base)
+    if hw.driver_version:  # the nvidia driver bound to its GPUs, as the kernel links them
+        for gpu in hw.gpus:
+            base = gpu.pci.sysfs_path.lstrip("/")
+            tree.link(f"sys/bus/pci/drivers/nvidia/{gpu.pci.bdf}", base)
+            tree.link(f"{base}/driver", "sys/bus/pci/drivers/nvidia")
     for nic in hw.nics:
         base = nic.pci.sysfs_path.lstrip("/")
         ib = f"{base}/infiniband/{nic.name}"

@@ -46,10 +46,12 @@ class NumaNode(Strict):
 
 
 class PcieLink(Strict):
-    current_generation: int | None = None
+    current_generation: int | None = None  # drops to Gen1 at idle: judged only while busy
     current_width: int | None = None
-    max_generation: int | None = None
+    max_generation: int | None = None  # what device and system can train to (a riser may cap it)
     max_width: int | None = None
+    gpu_max_generation: int | None = None  # the GPU's own maximum
+    replays: int | None = None  # the PCIe replay counter
 
 
 class NvLink(Strict):
@@ -69,6 +71,12 @@ class Fabric(Strict):
     status: int
     cluster_uuid: str
     clique_id: int
+    health_mask: int | None = None  # 2-bit fields (1 TRUE, 2 FALSE): see health.rules.fabric_health
+
+
+class RetiredPages(Strict):
+    single_bit: int  # retired for multiple single-bit ECC errors
+    double_bit: int  # retired for a double-bit ECC error
 
 
 class RemappedRows(Strict):
@@ -89,15 +97,38 @@ class Gpu(Strict):
     cpu_affinity: str = ""  # cpulist
     sysfs_path: str | None = None  # real path relative to the sysfs root, for PCIe distances
     pcie: PcieLink = Field(default_factory=PcieLink)
+    utilization: int | None = None  # GPU utilisation, percent, over NVML's last sample period
+    clock_event_reasons: int | None = None  # nvmlClocksEventReason* bits
     mig_enabled: bool | None = None
     ecc_enabled: bool | None = None
-    ecc_uncorrectable: int | None = None
+    ecc_uncorrectable: int | None = None  # volatile: since the driver loaded
+    ecc_uncorrectable_aggregate: int | None = None  # lifetime (InfoROM)
+    retired_pages: RetiredPages | None = None
     retired_pages_pending: bool | None = None
     remapped_rows: RemappedRows | None = None
     persistence: bool | None = None
     fabric: Fabric | None = None
     nvlinks: list[NvLink] = Field(default_factory=list)
     unsupported: list[str] = Field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """Running work now: utilised, and not clocked down as idle (GpuIdle, bit 0)."""
+        idle = self.clock_event_reasons is not None and self.clock_event_reasons & 0x1
+        return bool(self.utilization) and not idle
+
+
+class GpuError(Strict):
+    """A GPU NVML lists but could not be read: lost (fallen off the bus) or failing its identity calls."""
+
+    index: int
+    bus_id: BusId | None = None  # from NVML, or from sysfs when NVML could not say (see probe.cross_check)
+    error: str  # the pynvml exception, e.g. NVMLError_GpuIsLost
+    call: str  # the NVML call that failed
+
+    @property
+    def lost(self) -> bool:
+        return self.error == "NVMLError_GpuIsLost"
 
 
 class RdmaNic(Strict):
@@ -142,6 +173,8 @@ class Topology(Strict):
     cuda_version: int | None = None
     nvml_error: str | None = None  # why NVML gave nothing (no driver: LibraryNotFound)
     gpus: list[Gpu] = Field(default_factory=list)
+    gpu_errors: list[GpuError] = Field(default_factory=list)  # GPUs NVML lists but could not read
+    missing_gpus: list[BusId] = Field(default_factory=list)  # NVIDIA GPUs in sysfs that NVML does not list
     nics: list[RdmaNic] = Field(default_factory=list)
     fabric_manager: ServiceState | None = None
     persistenced: ServiceState | None = None

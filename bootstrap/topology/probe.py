@@ -31,6 +31,7 @@ SERVICES = (
 )
 XID = re.compile(r"NVRM: Xid \(PCI:([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2})\): (\d+)")
 MAX_LINKS = 18
+BUS_ID = re.compile(r"^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
 
 def sysfs_root() -> str:
@@ -208,28 +209,69 @@ def sysfs_bus_id(nvml_bus_id: str) -> str:
     return f"{int(domain, 16):04x}:{bus.lower()}:{devfn.lower()}"
 
 
+def is_nvidia_gpu(reader: Reader, bus_id: str) -> bool:
+    base = f"/sys/bus/pci/devices/{bus_id}"
+    return reader.read(f"{base}/vendor") == "0x10de" and (reader.read(f"{base}/class") or "").startswith(
+        "0x03"
+    )
+
+
+def sysfs_gpus(reader: Reader) -> list[str]:
+    """The GPUs the nvidia driver is bound to in sysfs: a GPU NVML lost or never initialised stays.
+
+    One listing of the driver's directory, not a read of every PCI function (hundreds on a DGX).
+    """
+    listed = reader.listdir("/sys/bus/pci/drivers/nvidia")
+    return [bus for bus in listed if BUS_ID.match(bus) and is_nvidia_gpu(reader, bus)]
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
+    """One GPU's readings; any NVML error on its identity, or a lost GPU, makes an error record.
+
+    Only the GPU itself is given up: the caller goes on with the next index.
+    """
+    record: dict = {"index": index, "bus_id": None, "error": None, "call": "nvmlDeviceGetHandleByIndex"}
+    try:
+        handle = n.nvmlDeviceGetHandleByIndex(index)
+        record["call"] = "nvmlDeviceGetPciInfo"
+        record["bus_id"] = sysfs_bus_id(text(n.nvmlDeviceGetPciInfo(handle).busId))
+        record["call"] = "nvmlDeviceGetUUID"
+        uuid = text(n.nvmlDeviceGetUUID(handle))
+        record["call"] = "nvmlDeviceGetName"
+        name = text(n.nvmlDeviceGetName(handle))
+        return read_gpu_details(n, handle, index, record, uuid, name, reader)
+    except n.NVMLError as error:
+        record["error"] = type(error).__name__
+        return record
+
+
+def read_gpu_details(n, handle, index: int, record: dict, uuid: str, name: str, reader: Reader) -> dict:
     import ctypes
 
-    handle = n.nvmlDeviceGetHandleByIndex(index)
     unsupported: list[str] = []
 
     def call(name: str, *args):
+        record["call"] = name
         try:
             return getattr(n, name)(handle, *args)
         except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
             unsupported.append(name)
+        except n.NVMLError_GpuIsLost:
+            raise  # the GPU fell off the bus while being read: read_gpu makes it an error record
         except n.NVMLError as error:
             unsupported.append(f"{name}: {error}")
         return None
 
-    text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
-    bus_id = sysfs_bus_id(text(n.nvmlDeviceGetPciInfo(handle).busId))
+    bus_id = record["bus_id"]
     pci = pci_device(reader, bus_id)
     gpu = {
         "index": index,
-        "uuid": text(n.nvmlDeviceGetUUID(handle)),
-        "name": text(n.nvmlDeviceGetName(handle)),
+        "uuid": uuid,
+        "name": name,
         "bus_id": bus_id,
         "numa_node": pci["numa_node"],
         "sysfs_path": pci["sysfs_path"],
@@ -247,20 +289,37 @@ def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
     gpu["pcie"] = {
         "current_generation": call("nvmlDeviceGetCurrPcieLinkGeneration"),
         "current_width": call("nvmlDeviceGetCurrPcieLinkWidth"),
-        "max_generation": call("nvmlDeviceGetMaxPcieLinkGeneration"),
+        "max_generation": call("nvmlDeviceGetMaxPcieLinkGeneration"),  # device and system together
         "max_width": call("nvmlDeviceGetMaxPcieLinkWidth"),
+        "gpu_max_generation": call("nvmlDeviceGetGpuMaxPcieLinkGeneration"),  # the GPU's own
+        "replays": call("nvmlDeviceGetPcieReplayCounter"),
     }
-    for key, value in (pci.get("pcie") or {}).items():  # sysfs fills what NVML does not say
+    sysfs_link = dict(pci.get("pcie") or {})
+    sysfs_link["gpu_max_generation"] = sysfs_link.get("max_generation")  # LnkCap: the device's own
+    for key, value in sysfs_link.items():  # sysfs fills what NVML does not say
         if gpu["pcie"][key] is None:
             gpu["pcie"][key] = value
+    utilization = call("nvmlDeviceGetUtilizationRates")
+    gpu["utilization"] = utilization.gpu if utilization is not None else None
+    reasons = call("nvmlDeviceGetCurrentClocksEventReasons")
+    if reasons is None and "nvmlDeviceGetCurrentClocksEventReasons" in unsupported:  # before R535
+        reasons = call("nvmlDeviceGetCurrentClocksThrottleReasons")
+    gpu["clock_event_reasons"] = reasons
     mig = call("nvmlDeviceGetMigMode")
     gpu["mig_enabled"] = bool(mig[0]) if mig is not None else None
     ecc = call("nvmlDeviceGetEccMode")
     gpu["ecc_enabled"] = bool(ecc[0]) if ecc is not None else None
-    if gpu["ecc_enabled"]:
+    if gpu["ecc_enabled"]:  # with ECC off, NVML counts nothing
         gpu["ecc_uncorrectable"] = call(
             "nvmlDeviceGetTotalEccErrors", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_VOLATILE_ECC
         )
+        gpu["ecc_uncorrectable_aggregate"] = call(  # lifetime: a reboot does not clear it
+            "nvmlDeviceGetTotalEccErrors", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_AGGREGATE_ECC
+        )
+    single = call("nvmlDeviceGetRetiredPages", n.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS)
+    double = call("nvmlDeviceGetRetiredPages", n.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR)
+    if single is not None and double is not None:
+        gpu["retired_pages"] = {"single_bit": len(single), "double_bit": len(double)}
     pending = call("nvmlDeviceGetRetiredPagesPendingStatus")
     gpu["retired_pages_pending"] = bool(pending) if pending is not None else None
     rows = call("nvmlDeviceGetRemappedRows")
@@ -280,14 +339,25 @@ def read_gpu(n, index: int, reader: Reader) -> dict:  # n: the pynvml module
             "status": info.status,
             "cluster_uuid": bytes(info.clusterUuid).hex(),
             "clique_id": info.cliqueId,
+            "health_mask": info.healthMask,
         }
-    gpu["nvlinks"] = read_links(n, handle)
+    record["call"] = "nvmlDeviceGetNvLinkState"
+    gpu["nvlinks"] = read_links(n, handle, unsupported)
     return gpu
 
 
-def read_links(n, handle) -> list[dict]:
+def read_links(n, handle, unsupported: list[str]) -> list[dict]:
+    """Each link's state, peer and counters; a failing link call is recorded once, never fatal."""
+
+    def failed(name: str, error) -> None:
+        entry = f"{name}: {error}"
+        if entry not in unsupported:
+            unsupported.append(entry)
+
     try:
         field = n.nvmlDeviceGetFieldValues(handle, [n.NVML_FI_DEV_NVLINK_LINK_COUNT])[0]
+    except n.NVMLError_GpuIsLost:
+        raise
     except n.NVMLError:
         return []
     if field.nvmlReturn != 0:
@@ -296,24 +366,41 @@ def read_links(n, handle) -> list[dict]:
     for index in range(min(field.value.uiVal, MAX_LINKS)):
         try:
             active = bool(n.nvmlDeviceGetNvLinkState(handle, index))
-        except n.NVMLError:
+        except n.NVMLError_GpuIsLost:
+            raise
+        except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
+            continue
+        except n.NVMLError as error:
+            failed("nvmlDeviceGetNvLinkState", error)
             continue
         link = {"index": index, "active": active}
+        peer_call = "nvmlDeviceGetNvLinkVersion"
         try:
             link["version"] = NVLINK_GENERATION.get(n.nvmlDeviceGetNvLinkVersion(handle, index))
+            peer_call = "nvmlDeviceGetNvLinkRemotePciInfo"
             remote = n.nvmlDeviceGetNvLinkRemotePciInfo(handle, index).busId
             link["remote_bus_id"] = remote.decode() if isinstance(remote, bytes) else remote
+            peer_call = "nvmlDeviceGetNvLinkRemoteDeviceType"
             kind = n.nvmlDeviceGetNvLinkRemoteDeviceType(handle, index)
             link["remote_type"] = {0: "gpu", 2: "switch"}.get(kind, "unknown")
         except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
             pass
+        except n.NVMLError_GpuIsLost:
+            raise
+        except n.NVMLError as error:  # e.g. the peer of an inactive link may be unknown
+            failed(peer_call, error)
         for counter, key in enumerate(
             ("replay_errors", "recovery_errors", "crc_flit_errors", "crc_data_errors")
         ):
             try:
                 link[key] = n.nvmlDeviceGetNvLinkErrorCounter(handle, index, counter)
-            except n.NVMLError:
+            except n.NVMLError_GpuIsLost:
+                raise
+            except (n.NVMLError_NotSupported, n.NVMLError_FunctionNotFound):
                 link[key] = None
+            except n.NVMLError as error:
+                link[key] = None
+                failed("nvmlDeviceGetNvLinkErrorCounter", error)
         links.append(link)
     return links
 
@@ -327,25 +414,50 @@ def read_nvml(reader: Reader) -> dict:
         n.nvmlInit()
     except n.NVMLError as error:
         return {"nvml_error": type(error).__name__}
+    result: dict = {"driver_version": None, "nvml_version": None, "cuda_version": None, "gpus": []}
     try:
-        text = lambda value: value.decode() if isinstance(value, bytes) else value  # noqa: E731
-        result = {
-            "driver_version": text(n.nvmlSystemGetDriverVersion()),
-            "nvml_version": None,
-            "cuda_version": None,
-            "gpus": [],
-        }
+        try:  # system-wide: a failure here is NVML's, reported as such, never a crashed probe
+            result["driver_version"] = text(n.nvmlSystemGetDriverVersion())
+            count = n.nvmlDeviceGetCount()
+        except n.NVMLError as error:
+            result["nvml_error"] = type(error).__name__
+            return result
         for key, name in (
             ("nvml_version", "nvmlSystemGetNVMLVersion"),
             ("cuda_version", "nvmlSystemGetCudaDriverVersion"),
         ):
             with contextlib.suppress(n.NVMLError):
                 result[key] = text(getattr(n, name)())
-        for index in range(n.nvmlDeviceGetCount()):
-            result["gpus"].append(read_gpu(n, index, reader))
+        errors = []
+        for index in range(count):
+            gpu = read_gpu(n, index, reader)
+            (errors if gpu.get("error") else result["gpus"]).append(gpu)
+        result["gpu_errors"] = errors
+        result["missing_gpus"] = cross_check(result["gpus"], errors, sysfs_gpus(reader))
         return result
     finally:
-        n.nvmlShutdown()
+        with contextlib.suppress(n.NVMLError):
+            n.nvmlShutdown()
+
+
+def cross_check(gpus: list[dict], errors: list[dict], in_sysfs: list[str]) -> list[str]:
+    """Name error records that NVML gave no bus ID; return the sysfs GPUs NVML did not list at all.
+
+    NVML numbers GPUs in PCI bus order, so a GPU lost at index i sits between its neighbours' bus
+    IDs: it is named when exactly one unaccounted sysfs GPU lies there.
+    """
+    known = {gpu["index"]: gpu["bus_id"] for gpu in [*gpus, *errors] if gpu["bus_id"]}
+    unaccounted = sorted(set(in_sysfs) - set(known.values()))
+    for record in errors:
+        if record["bus_id"]:
+            continue
+        low = max((bus for i, bus in known.items() if i < record["index"]), default="")
+        high = min((bus for i, bus in known.items() if i > record["index"]), default="~")
+        between = [bus for bus in unaccounted if low < bus < high]
+        if len(between) == 1:
+            record["bus_id"] = between[0]
+            unaccounted.remove(between[0])
+    return unaccounted
 
 
 def run(args: list[str], timeout: float = 10) -> str | None:
