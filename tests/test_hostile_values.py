@@ -315,3 +315,63 @@ def test_docker_connector_line_keeps_the_container_one_word(name: str) -> None:
 def test_docker_names_with_shell_syntax_never_reach_the_connector(name: str) -> None:
     with pytest.raises(UnsafeValue):
         docker_name(name)
+
+
+# --- the loader: special files are refused unread, at once ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "phrase"),
+    [
+        ("fifo", "is a FIFO"),
+        ("/dev/zero", "is a character device"),
+        ("/dev/urandom", "is a character device"),
+        ("directory", "is a directory"),
+        ("sparse", "larger than 16 MiB"),
+        ("loop", "cannot open file"),
+        ("long-name", "cannot open file"),
+        ("latin1", "not UTF-8"),
+    ],
+)
+def test_special_files_are_refused_unread(
+    tmp_path: Path, kind: str, phrase: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import time
+
+    path = tmp_path / f"{kind}.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a blocking open would hang forever
+    elif kind.startswith("/dev/"):
+        path = Path(kind)
+    elif kind == "directory":
+        path = tmp_path
+    elif kind == "sparse":
+        with path.open("wb") as handle:
+            handle.truncate(3 << 30)
+    elif kind == "loop":
+        path.symlink_to(path)
+    elif kind == "long-name":
+        path = tmp_path / ("x" * 300)
+    elif kind == "latin1":
+        path.write_bytes(b"cluster:\n  name: caf\xe9\n")
+    started = time.monotonic()
+    assert main(["validate", str(path)]) == 2
+    assert time.monotonic() - started < 2
+    out = capsys.readouterr().out
+    assert phrase in out, out
+    assert "Traceback" not in out
+    if kind == "latin1":
+        assert f"{path}:2:12: " in out  # the byte's true line and column
+
+
+def test_validate_exits_2_with_no_traceback_on_every_hostile_corpus_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    corpus = sorted((Path(__file__).parent / "inventories" / "broken").glob("*.yaml"))
+    for path in corpus:
+        assert main(["validate", str(path)]) == 2, path
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        for line in out.splitlines():
+            assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in line), line

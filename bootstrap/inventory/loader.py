@@ -17,8 +17,9 @@ from .errors import Diagnostic, InventoryError, Severity
 from .inventory import Inventory
 from .locate import Locator, allowed_keys, did_you_mean, literal_choices
 from .models import InventorySpec
-from .semantic import check_semantics, is_file
-from .yaml_source import SourceDocument, read_yaml_file
+from .semantic import check_semantics
+from .value_types import shown
+from .yaml_source import SourceDocument, read_yaml_file, unreadable_reason
 
 _TYPE_HINTS = {
     "dict_type": "expected a mapping of 'key: value' lines here",
@@ -123,8 +124,8 @@ def _import_hosts(
             continue
         relative = source["ansible_inventory"]
         path = base_dir / relative
-        ansible, issues = read_ansible_inventory(path, str(path))
-        if issues and not ansible.hosts and not is_file(path) and "not found" in issues[0].message:
+        reason = unreadable_reason(path)
+        if reason:
             line, col = document.positions.locate(("host_sources", index, "ansible_inventory"))
             problems.append(
                 Diagnostic(
@@ -132,11 +133,12 @@ def _import_hosts(
                     line,
                     col,
                     f"host_sources[{index}].ansible_inventory",
-                    f"Ansible inventory {relative!r} not found (looked at {path})",
+                    f"Ansible inventory {shown(relative)}: {reason} (looked at {shown(str(path), 120)})",
                     "paths are relative to the kubehaus inventory file",
                 )
             )
             continue
+        ansible, issues = read_ansible_inventory(path, str(path))
         problems.extend(issues)
         group_profiles = source.get("group_profiles")
         profile = source.get("profile")

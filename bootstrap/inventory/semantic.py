@@ -10,6 +10,7 @@ from . import defaults
 from .errors import Diagnostic, Severity
 from .inventory import Inventory
 from .locate import did_you_mean
+from .value_types import shown
 from .versions import Version
 
 WARN = Severity.WARNING
@@ -297,7 +298,8 @@ def _hooks(inv: Inventory) -> Iterator[Finding]:
         if not is_file(path):
             yield _err(
                 ("hooks", index, "playbook"),
-                f"playbook {hook.playbook!r} not found (looked at {path})",
+                f"playbook {shown(hook.playbook)} not found or not readable "
+                f"(looked at {shown(str(path), 120)})",
                 "paths are relative to the inventory file",
             )
 
@@ -314,6 +316,7 @@ def _artifacts(inv: Inventory) -> Iterator[Finding]:
     if key and not is_file(inv.resolve(key)):
         yield _warn(
             ("ssh", "private_key"),
-            f"private key {key!r} not found (looked at {inv.resolve(key)})",
+            f"private key {shown(key)} not found or not readable "
+            f"(looked at {shown(str(inv.resolve(key)), 120)})",
             "connecting will fail until it exists",
         )

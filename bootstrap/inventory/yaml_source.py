@@ -342,6 +342,19 @@ def read_text_file(path: Path, name: str, what: str = "file") -> tuple[str | Non
         ]
 
 
+def unreadable_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file ("not found", "File name too long", "a FIFO..."), or None."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "not found"
+    except (OSError, ValueError) as exc:
+        return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if not stat.S_ISREG(info.st_mode):
+        return _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file") + ", not a regular file"
+    return None
+
+
 def _is_regular(fd: int) -> bool:
     return stat.S_ISREG(os.fstat(fd).st_mode)
 
