@@ -15,6 +15,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -152,6 +153,9 @@ WEIGHTED_EXAMPLES = [
     "lab.yaml",
     "dgx-h100-pod.yaml",
 ]
+EXAMPLE_DATA = {
+    name: (data, _paths(data)) for name, data in ((n, YAML(typ="safe").load(t)) for n, t in EXAMPLES.items())
+}
 KUBESPRAY_INI = (REPO / "inventory" / "kubespray" / "hosts.ini").read_text()
 PAYLOADS = [
     '"ops\\n  ProxyCommand touch /tmp/kubehaus-pwned\\n#"',
@@ -288,6 +292,10 @@ def _special_file(kind: str, tmp: Path) -> Path:
     return tmp / "missing.yaml"
 
 
+WRONG_TYPES = st.one_of(
+    scalars, st.lists(scalars, max_size=3), st.dictionaries(st.text(max_size=8), scalars, max_size=3)
+)
+FAST_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 OUTCOMES = {"valid": 0, "refused": 0, "special files": 0}
 _LOCATED = re.compile(r"^[^\n]*:\d+:\d+: [^\n]*: [^\n]*$")
 
@@ -337,26 +345,44 @@ def _address_space_limit(extra: int) -> Iterator[None]:
 )
 @given(st.data())
 def _fuzz_case(data: st.DataObject) -> None:
-    with tempfile.TemporaryDirectory(prefix="kubehaus-fuzz-") as name:
-        tmp = Path(name)
-        if data.draw(st.integers(0, 49)) == 0:
-            path = _special_file(data.draw(st.sampled_from(SPECIAL)), tmp)
+    if data.draw(st.integers(0, 9)) == 0:
+        with tempfile.TemporaryDirectory(prefix="kubehaus-fuzz-") as name:
             OUTCOMES["special files"] += 1
-        else:
-            example = data.draw(st.sampled_from(WEIGHTED_EXAMPLES))
-            text = EXAMPLES[example]
-            if example == "kubespray-import.yaml":
-                (tmp / "kubespray").mkdir()
-                ini = _mutate_text(KUBESPRAY_INI, data) if data.draw(st.booleans()) else KUBESPRAY_INI
-                (tmp / "kubespray" / "hosts.ini").write_text(ini, errors="surrogatepass")
-            path = tmp / example
-            path.write_text(_mutate_text(text, data), errors="surrogatepass")
-        _check_case(path)
+            _check_case(_special_file(data.draw(st.sampled_from(SPECIAL)), Path(name)))
+        return
+    tmp = FUZZ_DIR[0]  # one directory for all ordinary cases: rmdir was a tenth of the run
+    example = data.draw(st.sampled_from(WEIGHTED_EXAMPLES))
+    text = EXAMPLES[example]
+    if example == "kubespray-import.yaml":
+        ini = _mutate_text(KUBESPRAY_INI, data) if data.draw(st.booleans()) else KUBESPRAY_INI
+        (tmp / "kubespray" / "hosts.ini").write_text(ini, errors="surrogatepass")
+    path = tmp / example
+    if data.draw(st.integers(0, 3)) == 0:  # wrong types at every path, as data
+        base, paths = EXAMPLE_DATA[example]
+        mutated = _mutate(
+            base,
+            data.draw(st.sampled_from(paths)),
+            data.draw(st.sampled_from(["delete", "replace", "replace", "add-key"])),
+            data.draw(WRONG_TYPES),
+        )
+        text = yaml.dump(mutated, Dumper=FAST_DUMPER, allow_unicode=True)
+    else:
+        text = _mutate_text(text, data)
+    path.write_text(text, errors="surrogatepass")
+    _check_case(path)
+
+
+FUZZ_DIR: list[Path] = []
 
 
 def test_ten_thousand_mutated_examples_load_with_located_errors_only() -> None:
     started = time.monotonic()
-    with _address_space_limit(1 << 30):
+    with _address_space_limit(1 << 30), tempfile.TemporaryDirectory(prefix="kubehaus-fuzz-") as shared:
+        FUZZ_DIR[:] = [Path(shared)]
+        (FUZZ_DIR[0] / "kubespray").mkdir()
+        for kind in SPECIAL:  # each kind at least once, whatever hypothesis draws
+            with tempfile.TemporaryDirectory(prefix="kubehaus-fuzz-") as name:
+                _check_case(_special_file(kind, Path(name)))
         _fuzz_case()
     print(f"{FUZZ_EXAMPLES} fuzz cases in {time.monotonic() - started:.1f} s: {OUTCOMES}")
     assert OUTCOMES["valid"] and OUTCOMES["refused"] and OUTCOMES["special files"]

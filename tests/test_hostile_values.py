@@ -375,3 +375,43 @@ def test_validate_exits_2_with_no_traceback_on_every_hostile_corpus_file(
         assert "Traceback" not in out + err
         for line in out.splitlines():
             assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in line), line
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:abc/key.gpg", "http://[::1/key.gpg"])
+def test_a_malformed_key_url_is_an_os_error_apply_reports(url: str) -> None:
+    """apply's OS phase turns OSError into an abort naming artifacts.mirror_key; a ValueError from
+    urllib used to escape as a traceback instead (validation now refuses these URLs first)."""
+    from bootstrap.phases.os_prep import fetch_key
+
+    with pytest.raises(OSError, match=r"port|IPv6"):
+        fetch_key(url, Path("."))
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("a: !!python/object:os.system {}", "not allowed"),
+        ("a: !!python/name:os.system", "not allowed"),
+        ("a: !!set {x}", "not allowed"),
+        ("a: !!binary aGk=", "not allowed"),
+        ("a: !local x", "not allowed"),
+        ("a: !!float abc", "not a valid !!float"),
+        ("a: !!float 0x1F", "not a valid !!float"),
+        ("a: !!bool maybe", "not a valid !!bool"),
+        ("a: !!int 1.5", "not a valid !!int"),
+        ("a: &x [*x]", "a loop"),
+        ("a: &x {<<: *x}", "a loop"),
+        ("a: !!float 1", {"a": 1.0}),
+        ("a: !!str 5", {"a": "5"}),
+        ("a: !!int 0x1F", {"a": 31}),
+    ],
+)
+def test_only_standard_scalar_tags_and_no_loops(text: str, result: Any) -> None:
+    from bootstrap.inventory.yaml_source import parse_yaml_text
+
+    document, problems = parse_yaml_text(text, "t.yaml")
+    if isinstance(result, dict):
+        assert document is not None and document.data == result
+    else:
+        assert document is None and result in problems[0].message
+        assert (problems[0].line, problems[0].column) != (1, 1)  # at the tag or alias

@@ -184,7 +184,7 @@ class CNI(Section):
     def _default_version_for_plugin(cls, data: Any) -> Any:
         if isinstance(data, dict) and "version" not in data:
             plugin = data.get("plugin", "calico")
-            if plugin in defaults.CNI_VERSIONS:
+            if isinstance(plugin, str) and plugin in defaults.CNI_VERSIONS:  # else the model reports it
                 return {**data, "version": defaults.CNI_VERSIONS[plugin]}
         return data
 

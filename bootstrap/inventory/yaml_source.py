@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ MAX_LINE = 8192  # characters in one line (ruamel's scanner is quadratic in a li
 MAX_ALIASES = 1000  # '*name' references in one file
 MAX_VALUES = 200_000  # values after aliases are expanded (a billion-laughs file stops here)
 _STANDARD = "tag:yaml.org,2002:"
+_DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
 _SCALAR_TAGS = {_STANDARD + kind for kind in ("str", "int", "float", "bool", "null")}
 
 
@@ -115,7 +117,8 @@ class _BoundedComposer(Composer):
             if tag == _STANDARD + "str":
                 return
             implicit = str(self.resolver.resolve(ScalarNode, event.value, (True, False)))
-            if implicit == tag:
+            decimal = tag == _STANDARD + "float" and _DECIMAL_INT.fullmatch(event.value)
+            if implicit == tag or decimal:
                 return
             raise ComposerError(
                 None, None, f"{shown(event.value)} is not a valid {shown_tag} value", event.start_mark
