@@ -48,8 +48,8 @@ from .value_types import (
     TopologyLevel,
     Url,
     UrlOrPath,
-    _require_text,
     check_ipv4_or_dns,
+    require_text,
     shown,
 )
 from .versions import Version
@@ -143,21 +143,21 @@ def split_endpoint(value: str, default_port: int = 6443) -> tuple[str, int]:
     return host, int(port_text)
 
 
-Text = Annotated[str, BeforeValidator(_require_text)]
-VersionText = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_version)]
+Text = Annotated[str, BeforeValidator(require_text)]
+VersionText = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_version)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
-NodeName = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_node_name)]
+NodeName = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_node_name)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 Quantity = Annotated[
     str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v), AfterValidator(_check_quantity)
 ]
-Address = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_address)]
-Endpoint = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_endpoint)]
+Address = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_address)]
+Endpoint = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_endpoint)]
 LabelKey = Annotated[str, AfterValidator(_check_label_key)]
-LabelValue = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_label_value)]
+LabelValue = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_label_value)]
 LabelMap = dict[LabelKey, LabelValue]
-TaintList = list[Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_taint)]]
-Bastion = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_bastion)]
+TaintList = list[Annotated[str, BeforeValidator(require_text), AfterValidator(_check_taint)]]
+Bastion = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_bastion)]
 Port = Annotated[Int, Field(ge=1, le=65535)]
 HealthPolicyName = Literal["quarantine", "taint", "strict"]
 Role = Literal["control-plane", "worker"]
@@ -475,7 +475,7 @@ class QueueResources(Section):
 
 class Queue(Section):
     name: DnsLabel
-    parent: Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_dns_label)] | None = Field(
+    parent: Annotated[str, BeforeValidator(require_text), AfterValidator(_check_dns_label)] | None = Field(
         None, description="Parent queue; unset for a top-level queue."
     )
     display_name: FreeText | None = None

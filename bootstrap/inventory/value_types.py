@@ -32,7 +32,7 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 5] + "...'"
 
 
-def _require_text(value: Any) -> Any:
+def require_text(value: Any) -> Any:
     """Reject YAML numbers where text is meant: ``1.30`` silently becomes 1.3 otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"expected text, but YAML read the boolean {str(value).lower()}; put it in quotes")
@@ -150,7 +150,7 @@ def _check_url_or_path(value: str) -> str:
 
 
 def _text(*validators: Any) -> Any:
-    return Annotated[str, BeforeValidator(_require_text), *validators]
+    return Annotated[str, BeforeValidator(require_text), *validators]
 
 
 FreeText = _text(AfterValidator(_check_free_text))
