@@ -6,11 +6,13 @@ Host keys are always checked against the cluster's own known_hosts file: ``yes``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .inventory import Host, Inventory
+from .render.encode import UnsafeValue, ssh_config
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,14 @@ def connection_plan(
 ) -> ConnectionPlan:
     policy = "accept-new" if trust_new_host_keys else "yes"
     names_data: list[tuple[str, dict[str, Any]]] = []
-    config_blocks: list[str] = []
-    bastions: dict[str, tuple[str, str, int, Path | None]] = {}
+    jumps: list[tuple[str, list[tuple[str, str]]]] = []
+    bastions: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for host in hosts:
         data: dict[str, Any] = {"kubehaus_host": host.name}
         if host.connection == "docker":
-            names_data.append((f"@docker/{host.container}", {**data, "docker_identifier": host.container}))
+            names_data.append(
+                (f"@docker/{docker_name(host.container)}", {**data, "docker_identifier": host.container})
+            )
             continue
         ssh = inventory.ssh_of(host)
         data.update(
@@ -63,21 +67,28 @@ def connection_plan(
             data["_sudo"] = True
         if ssh.bastion:
             user, bhost, bport = _split_user_host_port(ssh.bastion, ssh.user)
-            bastions[bhost] = (user, bhost, bport, ssh.private_key)
-            config_blocks.append(f"Host {host.address}\n  ProxyJump {user}@{bhost}:{bport}\n")
+            options = [
+                ("User", user),
+                ("Port", str(bport)),
+                ("UserKnownHostsFile", str(known_hosts)),
+                ("StrictHostKeyChecking", policy),
+            ]
+            if ssh.private_key:
+                options.append(("IdentityFile", str(ssh.private_key)))
+            bastions[bhost] = (bhost, options)
+            jumps.append((host.address, [("ProxyJump", f"{user}@{bhost}:{bport}")]))
             data["ssh_config_file"] = str(ssh_config_path)
         names_data.append((host.name, data))
-    if not config_blocks:
+    if not jumps:
         return ConnectionPlan(names_data, None)
-    for user, bhost, bport, key in bastions.values():
-        lines = [
-            f"Host {bhost}",
-            f"  User {user}",
-            f"  Port {bport}",
-            f"  UserKnownHostsFile {known_hosts}",
-            f"  StrictHostKeyChecking {policy}",
-        ]
-        if key:
-            lines.append(f"  IdentityFile {key}")
-        config_blocks.insert(0, "\n".join(lines) + "\n")
-    return ConnectionPlan(names_data, "\n".join(config_blocks))
+    return ConnectionPlan(names_data, ssh_config([*bastions.values(), *jumps]))
+
+
+_DOCKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def docker_name(container: str | None) -> str:
+    """pyinfra's docker connector puts the name into a local shell line unquoted: admit no syntax."""
+    if container is None or not _DOCKER_NAME.fullmatch(container):
+        raise UnsafeValue(f"{container!r} is not a container name ([A-Za-z0-9_.-])")
+    return container

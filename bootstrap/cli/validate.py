@@ -17,6 +17,12 @@ a control plane, Kubernetes label/taint syntax, profile references, CIDR overlap
 (DRA and Dranet need Kubernetes >= 1.34; ComputeDomains need driver >= 570.158.01; the fabric
 manager must match the driver). Hosts imported from Ansible inventories are checked at their
 own file and line.
+
+The input is treated as untrusted: only regular files of at most 16 MiB are read (a FIFO or
+device is refused unread), YAML aliases and nesting are budgeted, only the standard scalar tags
+are accepted, Ansible ranges expand to at most 10,000 hosts, and every value that reaches an
+ssh_config, apt source or command line must have that field's precise syntax. Messages escape
+control characters, so they are always one line each (plus an indented hint).
 """
 EPILOG = """\
 examples:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..inventory.inventory import Inventory
 from ..inventory.models import Host
+from ..render.encode import ssh_config_value
 from ..topology.model import Topology
 
 
@@ -31,22 +32,33 @@ def hardware_vars(topology: Topology | None) -> dict[str, Any]:
     }
 
 
+def ssh_common_args(known_hosts: str, connect_timeout: int, bastion: str | None) -> list[str]:
+    """ssh's arguments, one option per argument. Ansible splits the joined line with shlex, so
+    ``shlex.join`` gives back exactly this list; ssh then reads each ``-o`` value as an ssh_config
+    line, so values are quoted for that too (a space in a path would name two files otherwise)."""
+    options = [
+        "-o",
+        f"UserKnownHostsFile={ssh_config_value(known_hosts)}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"ConnectTimeout={connect_timeout}",
+    ]
+    if bastion:
+        options += ["-o", f"ProxyJump={ssh_config_value(bastion)}"]
+    return options
+
+
 def host_vars(
     inventory: Inventory, host: Host, topology: Topology | None, verdict: str | None
 ) -> dict[str, Any]:
     ssh = inventory.ssh_of(host)
-    options = [
-        f"-o UserKnownHostsFile={shlex.quote(str(inventory.known_hosts))}",
-        "-o StrictHostKeyChecking=yes",
-        f"-o ConnectTimeout={ssh.connect_timeout}",
-    ]
-    if ssh.bastion:
-        options.append(f"-o ProxyJump={shlex.quote(ssh.bastion)}")
+    options = ssh_common_args(str(inventory.known_hosts), ssh.connect_timeout, ssh.bastion)
     variables: dict[str, Any] = {
         "ansible_host": host.address,
         "ansible_port": ssh.port,
         "ansible_user": ssh.user,
-        "ansible_ssh_common_args": " ".join(options),
+        "ansible_ssh_common_args": shlex.join(options),
         "ansible_python_interpreter": "/usr/bin/python3",
         "kubehaus_roles": list(host.roles),
         "kubehaus_profile": host.profile,

@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Diagnostic, Severity
-from .yaml_source import read_yaml_file
+from .value_types import shown
+from .yaml_source import read_text_file, read_yaml_file
 
 CONTROL_PLANE_GROUPS = ("kube_control_plane",)
 WORKER_GROUPS = ("kube_node",)
 ETCD_GROUP = "etcd"
 _RANGE = re.compile(r"\[(\d+):(\d+)\]")
+MAX_HOSTS = 10_000  # hosts one Ansible inventory may expand to (ranges included)
+
+
+class TooManyHosts(ValueError):
+    pass
 
 
 @dataclass
@@ -62,8 +68,25 @@ class AnsibleInventory:
         return found
 
 
-def expand_range(pattern: str) -> list[str]:
+def range_size(pattern: str) -> int:
+    """How many names ``pattern`` expands to, computed without expanding it."""
+    size = 1
+    for start, end in _RANGE.findall(pattern):
+        size *= max(0, int(end) - int(start) + 1)
+    return size
+
+
+def expand_range(pattern: str, budget: int = MAX_HOSTS) -> list[str]:
     """``gpu[01:03]`` -> gpu01, gpu02, gpu03 (zero padding kept), as Ansible does."""
+    size = range_size(pattern)
+    if size > budget:
+        raise TooManyHosts(
+            f"{shown(pattern)} expands to {size} hosts; at most {MAX_HOSTS} hosts per Ansible inventory"
+        )
+    return _expand(pattern)
+
+
+def _expand(pattern: str) -> list[str]:
     match = _RANGE.search(pattern)
     if not match:
         return [pattern]
@@ -72,7 +95,7 @@ def expand_range(pattern: str) -> list[str]:
     names = []
     for number in range(int(start), int(end) + 1):
         text = str(number).zfill(width)
-        names.extend(expand_range(pattern[: match.start()] + text + pattern[match.end() :]))
+        names.extend(_expand(pattern[: match.start()] + text + pattern[match.end() :]))
     return names
 
 
@@ -117,6 +140,8 @@ def parse_ini(text: str, file: str) -> tuple[AnsibleInventory, list[Diagnostic]]
         except ValueError as exc:
             problems.append(Diagnostic(file, number, 1, "", f"cannot split line: {exc}", "check quotes"))
             continue
+        if not words:
+            continue
         if kind == "children":
             inventory.children[section].add(words[0])
         elif kind == "vars":
@@ -144,7 +169,14 @@ def parse_ini(text: str, file: str) -> tuple[AnsibleInventory, list[Diagnostic]]
                     continue
                 variables[key] = _ini_value(value)
             column = raw.find(words[0]) + 1
-            for name in expand_range(words[0]):
+            try:
+                names = expand_range(words[0], MAX_HOSTS - len(inventory.hosts))
+            except TooManyHosts as exc:
+                problems.append(
+                    Diagnostic(file, number, column, "", str(exc), "split the inventory or narrow the range")
+                )
+                break
+            for name in names:
                 inventory.add(ImportedHost(name, file, number, column, dict(variables)), section)
     return inventory, problems
 
@@ -157,44 +189,64 @@ def _walk_yaml_group(
     inventory: AnsibleInventory,
     file: str,
     problems: list[Diagnostic],
+    depth: int = 0,
 ) -> None:
+    def problem(loc: tuple, message: str, hint: str) -> None:
+        line, col = positions.locate(loc)
+        problems.append(Diagnostic(file, line, col, "", message, hint))
+
     if doc_data is None:
         return
     if not isinstance(doc_data, dict):
-        line, col = positions.locate(path)
-        problems.append(
-            Diagnostic(
-                file,
-                line,
-                col,
-                "",
-                f"group {group!r} must be a mapping",
-                "a group holds hosts:, children: and vars:",
-            )
-        )
+        problem(path, f"group {shown(group)} must be a mapping", "a group holds hosts:, children: and vars:")
         return
-    hosts = doc_data.get("hosts") or {}
-    if isinstance(hosts, dict):
-        for name, variables in hosts.items():
-            line, col = positions.locate((*path, "hosts", name), key=True)
-            for expanded in expand_range(str(name)):
-                inventory.add(
-                    ImportedHost(
-                        expanded,
-                        file,
-                        line,
-                        col,
-                        dict(variables or {}) if isinstance(variables, dict) else {},
-                    ),
-                    group,
-                )
-    for key, value in (doc_data.get("vars") or {}).items():
-        inventory.group_vars[group][key] = value
-    children = doc_data.get("children") or {}
-    if isinstance(children, dict):
-        for child, body in children.items():
-            inventory.children[group].add(child)
-            _walk_yaml_group(body, positions, (*path, "children", child), child, inventory, file, problems)
+    if depth > MAX_GROUP_DEPTH:
+        problem(path, "groups nest too deeply", "flatten the children")
+        return
+
+    def mapping_at(key: str, hint: str) -> dict:
+        value = doc_data.get(key)
+        if value is None or isinstance(value, dict):
+            return value or {}
+        problem((*path, key), f"{key} of group {shown(group)} must be a mapping, not a {_kind(value)}", hint)
+        return {}
+
+    hosts = mapping_at("hosts", "write 'hosts:' as 'name:' lines (host vars indented under each)")
+    for name, variables in hosts.items():
+        line, col = positions.locate((*path, "hosts", name), key=True)
+        if variables is not None and not isinstance(variables, dict):
+            problem(
+                (*path, "hosts", name),
+                f"variables of host {shown(name)} must be a mapping, not a {_kind(variables)}",
+                "write host variables as 'ansible_host: 198.18.0.11' lines under the host",
+            )
+            continue
+        try:
+            names = expand_range(str(name), MAX_HOSTS - len(inventory.hosts))
+        except TooManyHosts as exc:
+            problems.append(
+                Diagnostic(file, line, col, "", str(exc), "split the inventory or narrow the range")
+            )
+            return
+        for expanded in names:
+            inventory.add(ImportedHost(expanded, file, line, col, dict(variables or {})), group)
+    for key, value in mapping_at("vars", "write group vars as 'key: value' lines").items():
+        inventory.group_vars[group][str(key)] = value
+    children = mapping_at("children", "write children as 'group_name:' lines")
+    for child, body in children.items():
+        inventory.children[group].add(str(child))
+        _walk_yaml_group(
+            body, positions, (*path, "children", child), str(child), inventory, file, problems, depth + 1
+        )
+
+
+MAX_GROUP_DEPTH = 20
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def parse_yaml(path: Path, file: str) -> tuple[AnsibleInventory, list[Diagnostic]]:
@@ -214,16 +266,13 @@ def parse_yaml(path: Path, file: str) -> tuple[AnsibleInventory, list[Diagnostic
 
 
 def read_ansible_inventory(path: Path, shown_as: str) -> tuple[AnsibleInventory, list[Diagnostic]]:
-    if not path.is_file():
-        return AnsibleInventory(), [
-            Diagnostic(shown_as, 1, 1, "", "Ansible inventory not found", "check the path")
-        ]
+    """Read an INI or YAML Ansible inventory; FileNotFoundError-like problems come back as one
+    diagnostic at 1:1 of that file, every other problem located in it."""
     if path.suffix in (".yaml", ".yml"):
         return parse_yaml(path, shown_as)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return AnsibleInventory(), [Diagnostic(shown_as, 1, 1, "", f"cannot read: {exc}", "")]
+    text, problems = read_text_file(path, shown_as, "Ansible inventory")
+    if text is None:
+        return AnsibleInventory(), problems
     return parse_ini(text, shown_as)
 
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+MAX_MESSAGE = 500
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Text safe for one line of a terminal: control characters escaped (``\\n``, ``\\x1b``), cut."""
+    escaped = _CONTROL.sub(lambda m: _NAMED.get(m.group(), m.group().encode("unicode_escape").decode()), text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
 class Severity(StrEnum):
@@ -25,6 +36,13 @@ class Diagnostic:
     message: str
     hint: str = ""
     severity: Severity = field(default=Severity.ERROR)
+
+    def __post_init__(self) -> None:
+        # inventory text and parser messages may hold newlines or terminal escapes: never print them
+        for name in ("file", "path", "message", "hint"):
+            object.__setattr__(self, name, one_line(str(getattr(self, name))))
+        object.__setattr__(self, "line", max(1, int(self.line)))
+        object.__setattr__(self, "column", max(1, int(self.column)))
 
     def format(self) -> str:
         head = f"{self.file}:{self.line}:{self.column}: {self.path or '(document)'}: "

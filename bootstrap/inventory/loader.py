@@ -18,7 +18,8 @@ from .inventory import Inventory
 from .locate import Locator, allowed_keys, did_you_mean, literal_choices
 from .models import InventorySpec
 from .semantic import check_semantics
-from .yaml_source import SourceDocument, read_yaml_file
+from .value_types import shown
+from .yaml_source import SourceDocument, read_yaml_file, unreadable_reason
 
 _TYPE_HINTS = {
     "dict_type": "expected a mapping of 'key: value' lines here",
@@ -123,8 +124,8 @@ def _import_hosts(
             continue
         relative = source["ansible_inventory"]
         path = base_dir / relative
-        ansible, issues = read_ansible_inventory(path, str(path))
-        if issues and not ansible.hosts and not path.is_file():
+        reason = unreadable_reason(path)
+        if reason:
             line, col = document.positions.locate(("host_sources", index, "ansible_inventory"))
             problems.append(
                 Diagnostic(
@@ -132,11 +133,12 @@ def _import_hosts(
                     line,
                     col,
                     f"host_sources[{index}].ansible_inventory",
-                    f"Ansible inventory {relative!r} not found (looked at {path})",
+                    f"Ansible inventory {shown(relative)}: {reason} (looked at {shown(str(path), 120)})",
                     "paths are relative to the kubehaus inventory file",
                 )
             )
             continue
+        ansible, issues = read_ansible_inventory(path, str(path))
         problems.extend(issues)
         group_profiles = source.get("group_profiles")
         profile = source.get("profile")
@@ -152,14 +154,44 @@ def _import_hosts(
     return entries, origins, problems
 
 
+INTERNAL_ERROR = "kubehaus could not check this file"
+
+
 def load_inventory(path: str | Path, *, shown_as: str | None = None) -> Inventory:
-    """Load and check an inventory; raise InventoryError with every problem found."""
+    """Load and check an inventory; raise InventoryError with every problem found.
+
+    Nothing else escapes: an unexpected exception (a bug) still becomes one located diagnostic,
+    so ``validate`` exits 2 with a line to report instead of a traceback.
+    """
     file_path = Path(path)
     name = shown_as or str(path)
-    document, problems = read_yaml_file(file_path, name)
-    if document is None:
-        raise InventoryError(problems)
-    return load_document(document, file_path.resolve().parent, file_path)
+    try:
+        document, problems = read_yaml_file(file_path, name)
+        if document is None:
+            raise InventoryError(problems)
+        return load_document(document, _parent_of(file_path), file_path)
+    except InventoryError:
+        raise
+    except Exception as exc:  # the promise is "no traceback": report it located, as a bug
+        raise InventoryError(
+            [
+                Diagnostic(
+                    name,
+                    1,
+                    1,
+                    "",
+                    f"{INTERNAL_ERROR} ({type(exc).__name__}: {exc})",
+                    "this is a kubehaus bug: please report it with the file",
+                )
+            ]
+        ) from None
+
+
+def _parent_of(file_path: Path) -> Path:
+    try:
+        return file_path.resolve().parent
+    except (OSError, RuntimeError):
+        return file_path.absolute().parent
 
 
 def load_document(document: SourceDocument, base_dir: Path, file_path: Path | None = None) -> Inventory:

@@ -8,6 +8,7 @@ several values (unique names, references, CIDR overlap, version gates) live in
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -29,18 +30,31 @@ from .k8s_syntax import (
     parse_quantity,
     parse_taint,
 )
+from .value_types import (
+    AnsibleGroup,
+    ContainerName,
+    Count,
+    Finite,
+    FreeText,
+    Int,
+    Int32,
+    KubeletOptionName,
+    KubeletOptionValue,
+    LocalPath,
+    NoBool,
+    PosixUser,
+    ProfileName,
+    SshPath,
+    TopologyLevel,
+    Url,
+    UrlOrPath,
+    check_ipv4_or_dns,
+    require_text,
+    shown,
+)
 from .versions import Version
 
 # --- value types -------------------------------------------------------------------------
-
-
-def _require_text(value: Any) -> Any:
-    """Reject YAML numbers where text is meant: ``1.30`` silently becomes 1.3 otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected text, but YAML read the boolean {str(value).lower()}; put it in quotes")
-    if isinstance(value, int | float):
-        raise ValueError(f"expected text, but YAML read the number {value!r}; put it in quotes")
-    return value
 
 
 def _rule(problem_of: Callable[[str], str | None]) -> Callable[[str], str]:
@@ -68,9 +82,12 @@ def _check_version(value: str) -> str:
 
 def _check_cidr(value: str) -> str:
     try:
-        return str(ipaddress.ip_network(value.strip(), strict=True))
+        network = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a network in CIDR form ({exc})") from None
+        raise ValueError(f"{shown(value)} is not a network in CIDR form ({exc})") from None
+    if network.version == 6:
+        raise ValueError(f"{network} is IPv6; kubehaus supports IPv4 clusters only: use an IPv4 CIDR")
+    return str(network)
 
 
 def _check_quantity(value: str) -> str:
@@ -79,15 +96,7 @@ def _check_quantity(value: str) -> str:
 
 
 def _check_address(value: str) -> str:
-    text = value.strip()
-    try:
-        ipaddress.ip_address(text)
-        return text
-    except ValueError:
-        pass
-    if dns1123_subdomain_error(text.lower()):
-        raise ValueError(f"{value!r} is neither an IP address nor a DNS name")
-    return text
+    return check_ipv4_or_dns(value)
 
 
 def _check_endpoint(value: str) -> str:
@@ -104,9 +113,17 @@ def _check_taint(value: str) -> str:
 
 
 def _check_bastion(value: str) -> str:
-    _, _, hostport = value.rpartition("@")
+    user, at, hostport = value.rpartition("@")
+    if at and not _POSIX_USER.fullmatch(user):
+        raise ValueError(
+            f"bastion user {shown(user)} is not a user name: letters, digits, '_', '.' and '-', "
+            "starting with a letter or '_'"
+        )
     _check_endpoint(hostport if ":" in hostport else f"{hostport}:22")
     return value
+
+
+_POSIX_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
 
 def split_endpoint(value: str, default_port: int = 6443) -> tuple[str, int]:
@@ -114,34 +131,34 @@ def split_endpoint(value: str, default_port: int = 6443) -> tuple[str, int]:
     text = value.strip()
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
-        port_text = rest.lstrip(":")
+        port_text = rest.removeprefix(":")
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
     else:
         host, port_text = text, ""
     if not port_text:
         return host, default_port
-    if not port_text.isdigit():
-        raise ValueError(f"port {port_text!r} is not a number")
+    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:
+        raise ValueError(f"port {shown(port_text)} is not a number in 1-65535")
     return host, int(port_text)
 
 
-Text = Annotated[str, BeforeValidator(_require_text)]
-VersionText = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_version)]
+Text = Annotated[str, BeforeValidator(require_text)]
+VersionText = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_version)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
-NodeName = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_node_name)]
+NodeName = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_node_name)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 Quantity = Annotated[
     str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v), AfterValidator(_check_quantity)
 ]
-Address = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_address)]
-Endpoint = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_endpoint)]
+Address = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_address)]
+Endpoint = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_endpoint)]
 LabelKey = Annotated[str, AfterValidator(_check_label_key)]
-LabelValue = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_label_value)]
+LabelValue = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_label_value)]
 LabelMap = dict[LabelKey, LabelValue]
-TaintList = list[Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_taint)]]
-Bastion = Annotated[str, BeforeValidator(_require_text), AfterValidator(_check_bastion)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+TaintList = list[Annotated[str, BeforeValidator(require_text), AfterValidator(_check_taint)]]
+Bastion = Annotated[str, BeforeValidator(require_text), AfterValidator(_check_bastion)]
+Port = Annotated[Int, Field(ge=1, le=65535)]
 HealthPolicyName = Literal["quarantine", "taint", "strict"]
 Role = Literal["control-plane", "worker"]
 HookPhase = Literal["before-os", "before-join", "after-apply"]
@@ -167,7 +184,7 @@ class CNI(Section):
     def _default_version_for_plugin(cls, data: Any) -> Any:
         if isinstance(data, dict) and "version" not in data:
             plugin = data.get("plugin", "calico")
-            if plugin in defaults.CNI_VERSIONS:
+            if isinstance(plugin, str) and plugin in defaults.CNI_VERSIONS:  # else the model reports it
                 return {**data, "version": defaults.CNI_VERSIONS[plugin]}
         return data
 
@@ -185,7 +202,7 @@ class Cluster(Section):
     pod_cidr: Cidr = Field("10.244.0.0/16", description="Pod network CIDR.")
     service_cidr: Cidr = Field("10.96.0.0/12", description="Service network CIDR.")
     cni: CNI = Field(default_factory=CNI)
-    state_dir: Text | None = Field(
+    state_dir: SshPath | None = Field(
         None,
         description="Where kubehaus keeps known_hosts, discovered facts, the kubeconfig and run "
         "reports for this cluster. Default: ~/.kubehaus/<cluster name>.",
@@ -198,18 +215,18 @@ class Cluster(Section):
 class SSHOverride(Section):
     """Per-host SSH settings; anything left out comes from the inventory's ``ssh`` section."""
 
-    user: Text | None = None
+    user: PosixUser | None = None
     port: Port | None = None
-    private_key: Text | None = None
+    private_key: SshPath | None = None
     bastion: Bastion | None = None
     sudo: bool | None = None
 
 
 class SSH(Section):
-    user: Text = Field("root", description="Login user on every host.")
+    user: PosixUser = Field("root", description="Login user on every host.")
     port: Port = Field(22, description="SSH port.")
-    private_key: Text | None = Field(None, description="Private key file (relative to the inventory).")
-    known_hosts: Text | None = Field(
+    private_key: SshPath | None = Field(None, description="Private key file (relative to the inventory).")
+    known_hosts: SshPath | None = Field(
         None,
         description="Per-cluster known_hosts file that host keys are verified against. "
         "Default: <state_dir>/known_hosts.",
@@ -218,7 +235,7 @@ class SSH(Section):
         None, description="Jump host as [user@]host[:port] (like ssh -J / ProxyJump)."
     )
     sudo: bool = Field(False, description="Run privileged commands through sudo (when user is not root).")
-    connect_timeout: Annotated[int, Field(ge=1, le=600)] = Field(
+    connect_timeout: Annotated[Int, Field(ge=1, le=600)] = Field(
         10, description="Seconds per connection attempt."
     )
 
@@ -249,8 +266,8 @@ class Artifacts(Section):
         description="online: upstream repositories; mirror: an HTTP apt repository plus a files "
         "area (Helm charts, manifests) for air-gapped sites.",
     )
-    mirror_url: Text | None = Field(None, description="Base URL of the mirror, e.g. http://198.18.0.1:8080.")
-    mirror_key: Text | None = Field(
+    mirror_url: Url | None = Field(None, description="Base URL of the mirror, e.g. http://198.18.0.1:8080.")
+    mirror_key: UrlOrPath | None = Field(
         None,
         description="The mirror's signing key (local path or URL); apt verifies it via signed-by. "
         "Default: <mirror_url>/kubehaus-archive-keyring.gpg.",
@@ -260,8 +277,6 @@ class Artifacts(Section):
     def _mirror_needs_url(self) -> Artifacts:
         if self.source == "mirror" and not self.mirror_url:
             raise ValueError("source is 'mirror' but mirror_url is not set")
-        if self.mirror_url and not self.mirror_url.startswith(("http://", "https://")):
-            raise ValueError(f"mirror_url {self.mirror_url!r} must start with http:// or https://")
         return self
 
 
@@ -269,11 +284,11 @@ class Artifacts(Section):
 
 
 class GPUExpectation(Section):
-    count: Annotated[int, Field(ge=0, le=72)] = Field(0, description="GPUs the node must show.")
-    model: Text | None = Field(
+    count: Annotated[Int, Field(ge=0, le=72)] = Field(0, description="GPUs the node must show.")
+    model: FreeText | None = Field(
         None, description="Substring of the NVML name, e.g. 'H100 80GB HBM3'. Unset: any model."
     )
-    nvlinks_per_gpu: Annotated[int, Field(ge=0, le=18)] | None = Field(
+    nvlinks_per_gpu: Annotated[Int, Field(ge=0, le=18)] | None = Field(
         None, description="Active NVLinks each GPU must have. Unset: derived from the model."
     )
     mig: bool | None = Field(
@@ -290,8 +305,8 @@ class GPUExpectation(Section):
 
 
 class PCIeExpectation(Section):
-    min_generation: Annotated[int, Field(ge=1, le=6)] | None = Field(None, description="e.g. 5 for Gen5.")
-    min_width: Literal[1, 2, 4, 8, 16] | None = Field(None, description="Lanes, e.g. 16.")
+    min_generation: Annotated[Int, Field(ge=1, le=6)] | None = Field(None, description="e.g. 5 for Gen5.")
+    min_width: Annotated[Literal[1, 2, 4, 8, 16], NoBool] | None = Field(None, description="Lanes, e.g. 16.")
 
 
 class Resources(Section):
@@ -306,13 +321,13 @@ class KubeletOverride(Section):
     topology_manager_policy: Literal["none", "best-effort", "restricted", "single-numa-node"] | None = None
     topology_manager_scope: Literal["container", "pod"] | None = None
     cpu_manager_policy: Literal["none", "static"] | None = None
-    cpu_manager_policy_options: dict[str, Text] | None = None
+    cpu_manager_policy_options: dict[KubeletOptionName, KubeletOptionValue] | None = None
     memory_manager_policy: Literal["None", "Static"] | None = None
-    reserved_cpus: Annotated[int, Field(ge=0)] | None = None
+    reserved_cpus: Count | None = None
     kube_reserved: Resources | None = None
     system_reserved: Resources | None = None
     eviction_hard_memory: Quantity | None = None
-    max_pods: Annotated[int, Field(ge=10, le=2500)] | None = None
+    max_pods: Annotated[Int, Field(ge=10, le=2500)] | None = None
 
 
 class KubeletSettings(Section):
@@ -321,9 +336,9 @@ class KubeletSettings(Section):
     )
     topology_manager_scope: Literal["container", "pod"] = Field("pod")
     cpu_manager_policy: Literal["none", "static"] = Field("static")
-    cpu_manager_policy_options: dict[str, Text] = Field(default_factory=dict)
+    cpu_manager_policy_options: dict[KubeletOptionName, KubeletOptionValue] = Field(default_factory=dict)
     memory_manager_policy: Literal["None", "Static"] = Field("Static")
-    reserved_cpus: Annotated[int, Field(ge=0)] | None = Field(
+    reserved_cpus: Count | None = Field(
         None,
         description="How many CPUs to reserve for the system (chosen from the NUMA layout, "
         "spread across NUMA nodes). Unset: one core per NUMA node.",
@@ -331,7 +346,7 @@ class KubeletSettings(Section):
     kube_reserved: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="1Gi"))
     system_reserved: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="1Gi"))
     eviction_hard_memory: Quantity = Field("500Mi", description="evictionHard memory.available.")
-    max_pods: Annotated[int, Field(ge=10, le=2500)] = 110
+    max_pods: Annotated[Int, Field(ge=10, le=2500)] = 110
 
     @model_validator(mode="after")
     def _static_cpu_needs_reservation(self) -> KubeletSettings:
@@ -352,12 +367,12 @@ class KubeletSettings(Section):
 
 
 class Profile(Section):
-    description: Text = ""
+    description: FreeText = ""
     gpus: GPUExpectation = Field(default_factory=GPUExpectation)
-    nvswitches: Annotated[int, Field(ge=0, le=18)] | None = Field(
+    nvswitches: Annotated[Int, Field(ge=0, le=18)] | None = Field(
         None, description="NVSwitch chips reachable over NVLink. Unset: derived from the GPU model."
     )
-    numa_nodes: Annotated[int, Field(ge=1, le=64)] | None = Field(None, description="NUMA nodes expected.")
+    numa_nodes: Annotated[Int, Field(ge=1, le=64)] | None = Field(None, description="NUMA nodes expected.")
     pcie: PCIeExpectation = Field(default_factory=PCIeExpectation)
     rdma_nic_per_gpu: bool = Field(
         False, description="GPUDirect RDMA expected: each GPU needs an RDMA NIC at PIX/PXB."
@@ -399,7 +414,7 @@ class Host(Section):
     name: NodeName = Field(description="Kubernetes node name (DNS-1123).")
     address: Address = Field(description="IP address or DNS name kubehaus connects to.")
     roles: list[Role] = Field(default_factory=lambda: ["worker"], min_length=1)
-    profile: Text | None = Field(None, description="Name of an entry in profiles.")
+    profile: ProfileName | None = Field(None, description="Name of an entry in profiles.")
     labels: LabelMap = Field(default_factory=dict, description="Extra node labels.")
     taints: TaintList = Field(default_factory=list, description="Node taints, key[=value]:Effect.")
     topology: LabelMap = Field(
@@ -410,7 +425,7 @@ class Host(Section):
     connection: Literal["ssh", "docker"] = Field(
         "ssh", description="ssh (default) or docker (a kind-style node container)."
     )
-    container: Text | None = Field(None, description="Container name, for connection: docker.")
+    container: ContainerName | None = Field(None, description="Container name, for connection: docker.")
     ssh: SSHOverride | None = None
     kubelet: KubeletOverride | None = None
 
@@ -430,12 +445,12 @@ class Host(Section):
 class AnsibleHostSource(Section):
     """Hosts taken from an existing Ansible inventory with Kubespray's group names."""
 
-    ansible_inventory: Text = Field(
+    ansible_inventory: LocalPath = Field(
         description="INI or YAML Ansible inventory (relative to this file). Groups "
         "kube_control_plane and kube_node become roles; etcd must be control planes."
     )
-    profile: Text | None = Field(None, description="Profile for imported hosts without a group match.")
-    group_profiles: dict[str, Text] = Field(
+    profile: ProfileName | None = Field(None, description="Profile for imported hosts without a group match.")
+    group_profiles: dict[AnsibleGroup, ProfileName] = Field(
         default_factory=dict, description="Ansible group -> profile, e.g. {gpu_h100: dgx-h100}."
     )
 
@@ -444,22 +459,22 @@ class AnsibleHostSource(Section):
 
 
 class HealthThresholds(Section):
-    nvlink_error_count: Annotated[int, Field(ge=0)] = Field(
+    nvlink_error_count: Count = Field(
         0, description="Highest NVLink replay/recovery/CRC counter allowed per link."
     )
-    ecc_uncorrectable_errors: Annotated[int, Field(ge=0)] = Field(
+    ecc_uncorrectable_errors: Count = Field(
         0, description="Highest volatile (since the driver loaded) uncorrectable ECC count allowed."
     )
-    ecc_uncorrectable_aggregate_errors: Annotated[int, Field(ge=0)] = Field(
+    ecc_uncorrectable_aggregate_errors: Count = Field(
         0,
         description="Highest aggregate (lifetime, kept in the InfoROM) uncorrectable ECC count allowed; "
         "a reboot clears the volatile count, not this one.",
     )
-    retired_pages: Annotated[int, Field(ge=0)] = Field(
+    retired_pages: Count = Field(
         0, description="Retired pages (single- and double-bit causes together) allowed per GPU."
     )
     retired_pages_pending_allowed: bool = Field(False)
-    xid_ignore: list[Annotated[int, Field(ge=1, le=255)]] = Field(
+    xid_ignore: list[Annotated[Int, Field(ge=1, le=255)]] = Field(
         default_factory=list, description="Xid codes not to treat as failures."
     )
     pcie_downtrained: Literal["fail", "warn"] = Field(
@@ -467,7 +482,7 @@ class HealthThresholds(Section):
         description="Severity of a PCIe link below its maximum width, or below its maximum generation "
         "while the GPU is busy (an idle GPU's link drops to Gen1 and is not judged).",
     )
-    pcie_replay_count: Annotated[int, Field(ge=0)] = Field(
+    pcie_replay_count: Count = Field(
         0, description="Highest PCIe replay counter allowed per GPU (since the driver loaded)."
     )
 
@@ -485,9 +500,9 @@ class Health(Section):
 
 
 class QueueResource(Section):
-    quota: float = Field(0, description="Guaranteed amount (-1: unlimited).")
-    limit: float = Field(-1, description="Hard cap (-1: unlimited).")
-    over_quota_weight: Annotated[float, Field(ge=0)] = Field(1)
+    quota: Finite = Field(0, description="Guaranteed amount (-1: unlimited).")
+    limit: Finite = Field(-1, description="Hard cap (-1: unlimited).")
+    over_quota_weight: Annotated[Finite, Field(ge=0)] = Field(1)
 
     @model_validator(mode="after")
     def _limits(self) -> QueueResource:
@@ -507,15 +522,17 @@ class QueueResources(Section):
 
 class Queue(Section):
     name: DnsLabel
-    parent: Text | None = Field(None, description="Parent queue; unset for a top-level queue.")
-    display_name: Text | None = None
-    priority: int | None = None
+    parent: Annotated[str, BeforeValidator(require_text), AfterValidator(_check_dns_label)] | None = Field(
+        None, description="Parent queue; unset for a top-level queue."
+    )
+    display_name: FreeText | None = None
+    priority: Int32 | None = None
     resources: QueueResources = Field(default_factory=QueueResources)
 
 
 class KaiTopology(Section):
     name: DnsLabel = Field("kubehaus", description="Name of the KAI Topology resource.")
-    levels: list[Text] = Field(
+    levels: list[TopologyLevel] = Field(
         default_factory=list,
         max_length=15,
         description="Host topology keys, outermost first (e.g. [block, rack]); hostname is added "
@@ -552,8 +569,8 @@ class Addons(Section):
 
 class Hook(Section):
     phase: HookPhase = Field(description="When to run: before-os, before-join or after-apply.")
-    playbook: Text = Field(description="Ansible playbook (relative to this file).")
-    profiles: list[Text] = Field(
+    playbook: LocalPath = Field(description="Ansible playbook (relative to this file).")
+    profiles: list[ProfileName] = Field(
         default_factory=list, description="Only hosts of these profiles; empty: all."
     )
 
@@ -561,20 +578,20 @@ class Hook(Section):
 class Upgrade(Section):
     """How apply rolls a version change through a running cluster (one safe step at a time)."""
 
-    max_unavailable: Annotated[int, Field(ge=1, le=1000)] = Field(
+    max_unavailable: Annotated[Int, Field(ge=1, le=1000)] = Field(
         1,
         description="Workers cordoned and upgraded at once (a sliding window; control planes go one by one).",
     )
-    drain_timeout_seconds: Annotated[int, Field(ge=10, le=86400)] = Field(
+    drain_timeout_seconds: Annotated[Int, Field(ge=10, le=86400)] = Field(
         300, description="kubectl drain --timeout for one attempt (evictions respect PodDisruptionBudgets)."
     )
-    drain_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+    drain_attempts: Annotated[Int, Field(ge=1, le=20)] = Field(
         3, description="Drain attempts before the node counts as failed and the upgrade stops."
     )
-    node_ready_timeout_seconds: Annotated[int, Field(ge=10, le=7200)] = Field(
+    node_ready_timeout_seconds: Annotated[Int, Field(ge=10, le=7200)] = Field(
         300, description="How long an upgraded node may take to report Ready at the new version."
     )
-    reboot_timeout_seconds: Annotated[int, Field(ge=30, le=7200)] = Field(
+    reboot_timeout_seconds: Annotated[Int, Field(ge=30, le=7200)] = Field(
         900, description="How long a node may take to come back over SSH after a driver-upgrade reboot."
     )
 
@@ -597,7 +614,7 @@ class InventorySpec(Section):
     ssh: SSH = Field(default_factory=SSH)
     versions: Versions = Field(default_factory=Versions)
     artifacts: Artifacts = Field(default_factory=Artifacts)
-    profiles: dict[str, Profile] = Field(default_factory=dict)
+    profiles: dict[ProfileName, Profile] = Field(default_factory=dict)
     hosts: list[Host] = Field(default_factory=list)
     host_sources: list[AnsibleHostSource] = Field(default_factory=list)
     health: Health = Field(default_factory=Health)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from pathlib import Path
 
 from . import defaults
 from .errors import Diagnostic, Severity
 from .inventory import Inventory
 from .locate import did_you_mean
+from .value_types import shown
 from .versions import Version
 
 WARN = Severity.WARNING
@@ -35,6 +37,22 @@ def check_semantics(inventory: Inventory) -> list[Diagnostic]:
 
 
 Finding = tuple[tuple, str, str, Severity, bool]
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_file(path: Path) -> bool:
+    """``Path.is_file`` that answers False for names the system refuses (ENAMETOOLONG...)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _err(loc: tuple, message: str, hint: str = "", *, key: bool = False) -> Finding:
@@ -97,6 +115,14 @@ def _control_planes(inv: Inventory) -> Iterator[Finding]:
             "use 1, 3 or 5 control planes",
             key=True,
         )
+    for index, host in enumerate(inv.hosts):
+        if host.is_control_plane and not _is_ip(host.address):
+            yield _err(
+                ("hosts", index, "address"),
+                f"control plane {host.name} has the DNS name {host.address!r} as its address; kubeadm "
+                "advertises the API server on it and needs an IP address",
+                "write the control plane's IPv4 address (a DNS name may go in control_plane_endpoint)",
+            )
     if count > 1 and not inv.spec.cluster.control_plane_endpoint:
         yield _warn(
             ("cluster",),
@@ -269,10 +295,11 @@ def _topology(inv: Inventory) -> Iterator[Finding]:
 def _hooks(inv: Inventory) -> Iterator[Finding]:
     for index, hook in enumerate(inv.spec.hooks):
         path = inv.resolve(hook.playbook)
-        if not path.is_file():
+        if not is_file(path):
             yield _err(
                 ("hooks", index, "playbook"),
-                f"playbook {hook.playbook!r} not found (looked at {path})",
+                f"playbook {shown(hook.playbook)} not found or not readable "
+                f"(looked at {shown(str(path), 120)})",
                 "paths are relative to the inventory file",
             )
 
@@ -286,9 +313,10 @@ def _artifacts(inv: Inventory) -> Iterator[Finding]:
             "set source: mirror to use it",
         )
     key = inv.spec.ssh.private_key
-    if key and not inv.resolve(key).is_file():
+    if key and not is_file(inv.resolve(key)):
         yield _warn(
             ("ssh", "private_key"),
-            f"private key {key!r} not found (looked at {inv.resolve(key)})",
+            f"private key {shown(key)} not found or not readable "
+            f"(looked at {shown(str(inv.resolve(key)), 120)})",
             "connecting will fail until it exists",
         )

@@ -14,6 +14,7 @@ from pyinfra.connectors.sshuserclient import client as ssh_client
 
 from ..connection import connection_plan
 from ..pyinfra_speedups import fill_argument_defaults
+from ..render.encode import UnsafeValue
 from ..runner import Phase, RunContext
 
 
@@ -44,13 +45,17 @@ class ConnectPhase(Phase):
         known_hosts.parent.mkdir(parents=True, exist_ok=True)
         known_hosts.touch(mode=0o600, exist_ok=True)
         ssh_config_path = ctx.state_dir.root / "ssh_config"
-        plan = connection_plan(
-            ctx.inventory,
-            ctx.active(),
-            known_hosts=known_hosts,
-            trust_new_host_keys=ctx.options.trust_new_host_keys,
-            ssh_config_path=ssh_config_path,
-        )
+        try:
+            plan = connection_plan(
+                ctx.inventory,
+                ctx.active(),
+                known_hosts=known_hosts,
+                trust_new_host_keys=ctx.options.trust_new_host_keys,
+                ssh_config_path=ssh_config_path,
+            )
+        except UnsafeValue as exc:  # e.g. a --state-dir that ssh_config cannot carry
+            ctx.aborted = f"cannot write the SSH configuration: {exc}"
+            return
         if plan.ssh_config:
             ssh_config_path.write_text(plan.ssh_config, encoding="utf-8")
         # pyinfra memoizes known_hosts per process; this run must see the file as it is now.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import urllib.request
 from pathlib import Path
 
@@ -18,11 +19,20 @@ BASE_PACKAGES = ["conntrack", "socat", "ebtables", "ethtool", "iptables", "chron
 RDMA_MODULES = ["ib_uverbs", "rdma_cm", "mlx5_ib"]
 
 
+MAX_KEY_BYTES = 1 << 20
+
+
 def fetch_key(location: str, inventory_dir: Path) -> bytes:
     """An apt signing key, read on the controller (a local file, or a URL it can reach)."""
     if location.startswith(("http://", "https://")):
-        with urllib.request.urlopen(location, timeout=30) as response:
-            return response.read()
+        try:
+            with urllib.request.urlopen(location, timeout=30) as response:
+                key = response.read(MAX_KEY_BYTES + 1)
+        except (ValueError, http.client.HTTPException) as exc:  # malformed URL or reply
+            raise OSError(f"{location}: {exc}") from None
+        if len(key) > MAX_KEY_BYTES:
+            raise OSError(f"{location}: larger than {MAX_KEY_BYTES} bytes; not a signing key")
+        return key
     path = Path(location)
     return (path if path.is_absolute() else inventory_dir / path).read_bytes()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..inventory.models import InventorySpec
+from .encode import deb822_stanza
 
 MIRROR_KEYRING = "/etc/apt/keyrings/kubehaus-mirror.gpg"
 SOURCES_FILE = "/etc/apt/sources.list.d/kubehaus.sources"
@@ -28,11 +29,11 @@ class AptRepository:
     key_url: str  # where the key comes from (a URL, or a local path on the controller)
 
     def stanza(self) -> str:
-        lines = [f"# {self.name}", "Types: deb", f"URIs: {self.uri}", f"Suites: {self.suite}"]
+        fields = [("Types", "deb"), ("URIs", self.uri), ("Suites", self.suite)]
         if self.component:
-            lines.append(f"Components: {self.component}")
-        lines.append(f"Signed-By: {self.keyring}")
-        return "\n".join(lines) + "\n"
+            fields.append(("Components", self.component))
+        fields.append(("Signed-By", self.keyring))
+        return deb822_stanza(fields, comment=self.name)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,68 @@
+"""Serialisers for the line-based formats kubehaus writes: ssh_config and deb822 (pure).
+
+The inventory's types already refuse what these formats cannot carry; these functions are the
+second wall. They never escape their way around a dangerous value (neither ssh_config nor deb822
+has an escape for a newline): they quote what the format can quote and raise UnsafeValue for the
+rest, so a value that slipped past validation stops the run instead of becoming a directive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..inventory.value_types import CONTROL_CHARACTERS, shown
+
+
+class UnsafeValue(ValueError):
+    """A value that would change the structure of the file it was meant to sit in."""
+
+
+# ssh_config: paramiko and OpenSSH both strip one pair of surrounding double quotes; neither has a
+# portable escape for '"'; paramiko expands '%' tokens without knowing '%%', and '~' anywhere.
+_SSH_REFUSED = re.compile(r'["%\\~]')
+_SSH_NEEDS_QUOTES = re.compile(r"[\s#=']")
+_SSH_KEYWORD = re.compile(r"[A-Za-z]+")
+
+
+def ssh_config_value(value: str) -> str:
+    if not value or CONTROL_CHARACTERS.search(value) or _SSH_REFUSED.search(value):
+        raise UnsafeValue(
+            f"{shown(value)} cannot be written to an ssh_config "
+            "(empty, or a control character, double quote, '%', '~' or backslash)"
+        )
+    return f'"{value}"' if _SSH_NEEDS_QUOTES.search(value) else value
+
+
+def ssh_config(blocks: Iterable[tuple[str, list[tuple[str, str]]]]) -> str:
+    """``Host PATTERN`` blocks of ``Keyword value`` lines, each value one quoted token."""
+    out = []
+    for pattern, options in blocks:
+        lines = [f"Host {ssh_config_value(pattern)}"]
+        for keyword, value in options:
+            if not _SSH_KEYWORD.fullmatch(keyword):
+                raise UnsafeValue(f"{shown(keyword)} is not an ssh_config keyword")
+            lines.append(f"  {keyword} {ssh_config_value(value)}")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+# deb822 (apt's sources): a field value is one line; a line starting with whitespace continues it
+# and a line starting with a name and ':' is a new field. Field values here are single words.
+_DEB822_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_DEB822_WORD = re.compile(r"[^\s#]+")
+
+
+def deb822_stanza(fields: Iterable[tuple[str, str]], comment: str | None = None) -> str:
+    lines = []
+    if comment is not None:
+        if CONTROL_CHARACTERS.search(comment):
+            raise UnsafeValue(f"{shown(comment)} cannot be a deb822 comment")
+        lines.append(f"# {comment}")
+    for name, value in fields:
+        if not _DEB822_FIELD.fullmatch(name):
+            raise UnsafeValue(f"{shown(name)} is not a deb822 field name")
+        if CONTROL_CHARACTERS.search(value) or not _DEB822_WORD.fullmatch(value):
+            raise UnsafeValue(f"{shown(value)} cannot be the deb822 field {name} (one word, one line)")
+        lines.append(f"{name}: {value}")
+    return "\n".join(lines) + "\n"
