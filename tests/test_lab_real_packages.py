@@ -96,3 +96,17 @@ def test_busybox_image_is_an_oci_layout_with_one_layer() -> None:
         manifest = json.loads(blob)
         [layer] = manifest["layers"]
         assert tar.getmember("blobs/sha256/" + layer["digest"].split(":", 1)[1]).size == layer["size"]
+
+
+def test_cached_packages_are_indexed_once_as_files_of_the_pool(tmp_path: Path) -> None:
+    from bootstrap.lab.mirror import cached_index
+
+    deb = fake_debian_containerd(tmp_path)
+    first = cached_index([deb])
+    assert "Package: containerd\n" in first
+    assert f"\nFilename: pool/main/{deb.name}\n" in first and "./" not in first
+    [index] = tmp_path.glob(".Packages-*")
+    index.write_text(first.replace("Package: containerd\n", "Package: from-the-cache\n"))
+    assert "Package: from-the-cache" in cached_index([deb])  # read back, not rescanned
+    served_as_containerd_io(deb, RealBuild("containerd", "2.1.9+ds1-5", "sid", "containerd.io"), tmp_path)
+    assert cached_index([deb, *tmp_path.glob("containerd.io_*.deb")]).count("Filename: ") == 2  # new key

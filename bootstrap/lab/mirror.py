@@ -186,21 +186,16 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         for version in standin.versions:
             build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
-    for deb in [*fetch_debian_closure(cache), *containerd_packages(cache)]:
-        shutil.copy2(deb, pool / deb.name)
+    cached = [*fetch_debian_closure(cache), *containerd_packages(cache)]
     dists = apt / "dists" / SUITE
     binary = dists / COMPONENT / f"binary-{deb_arch()}"
     binary.mkdir(parents=True, exist_ok=True)
-    packages = subprocess.run(
-        ["dpkg-scanpackages", "--multiversion", f"pool/{COMPONENT}", "/dev/null"],
-        cwd=apt,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (binary / "Packages").write_text(packages.stdout)
+    packages = _scan(apt, f"pool/{COMPONENT}") + cached_index(cached)  # stand-ins, then the cached
+    for deb in cached:
+        _link_or_copy(deb, pool / deb.name)
+    (binary / "Packages").write_text(packages)
     with gzip.open(binary / "Packages.gz", "wt") as handle:
-        handle.write(packages.stdout)
+        handle.write(packages)
     fingerprint = ensure_key(gnupg, lab)
     sign_release(dists, gnupg, fingerprint)
     (root / KEYRING).write_bytes(
@@ -224,6 +219,43 @@ def build_images(directory: Path, cache: Path) -> Path:
     target = directory / "busybox-lab.oci.tar"
     target.write_bytes(image_tar(busybox_from_deb(deb), deb_arch()))
     return target
+
+
+def _scan(cwd: Path, directory: str) -> str:
+    return subprocess.run(
+        ["dpkg-scanpackages", "--multiversion", directory, "/dev/null"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def cached_index(debs: list[Path]) -> str:
+    """The Packages stanzas of cached .debs (as files of the pool), scanned once per cache directory.
+
+    Hashing the real packages (containerd is 30 MB a version) on every ``lab up`` cost seconds; a
+    cache directory never changes once complete, and its index is named after what it holds."""
+    text = ""
+    for directory in sorted({deb.parent for deb in debs}):
+        held = sorted(deb for deb in debs if deb.parent == directory)
+        key = hashlib.sha256("".join(f"{d.name}:{d.stat().st_size}\n" for d in held).encode()).hexdigest()
+        index = directory / f".Packages-{key[:16]}"
+        if not index.exists():
+            scanned = _scan(directory, ".")
+            if scanned.count("\nFilename: ") + scanned.startswith("Filename: ") != len(held):
+                raise LabError(f"{directory} holds .debs other than the mirror's: remove it and retry")
+            index.write_text(scanned.replace("\nFilename: ./", f"\nFilename: pool/{COMPONENT}/"))
+        text += index.read_text()
+    return text
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)  # the cache and the mirror share a filesystem on most hosts
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def sign_release(dists: Path, gnupg: Path, fingerprint: str) -> None:
