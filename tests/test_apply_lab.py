@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import yaml
 from bootstrap import quickstart
 from bootstrap.inventory import defaults
 from bootstrap.inventory.models import Addons
+from bootstrap.lab.mirror import PORT
+from bootstrap.lab.oci_image import REFERENCE
 from bootstrap.outcome import EXIT_FAILED, EXIT_HELD_OUT
 from bootstrap.render.addons import dra_gpu_driver_values
 
@@ -32,6 +35,11 @@ pytestmark = pytest.mark.lab
 
 TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
 CERTIFICATE_KEY = re.compile(r"\b[a-f0-9]{64}\b")
+# the mirror's other real containerd build (trixie's 1.7.24): apply must put the pinned one back
+DOWNGRADE_CONTAINERD = (
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-change-held-packages --allow-downgrades "
+    "containerd.io=1.7.24-1 >/dev/null 2>&1"
+)
 MEMBERS = {"cp-1", "dgx-1", "l40s-1", "a100-1", "gb200-1", "dgx-4"}
 
 
@@ -223,8 +231,7 @@ def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None
     other_version = on(
         lab,
         "l40s-1",
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-change-held-packages "
-        "containerd.io=2.1.5-1 >/dev/null 2>&1",
+        DOWNGRADE_CONTAINERD,
     )
     stopped = on(lab, "a100-1", "systemctl stop nvidia-persistenced")
     # a file only the first control plane has, whose check the discovery read made free
@@ -240,7 +247,7 @@ def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None
         assert hosts[name]["changes"] == [] and "state-check" in hosts[name]["phases"], name
     assert "edited by hand" not in on(lab, "dgx-1", "cat /etc/sysctl.d/50-kubehaus.conf").stdout
     assert "edited by hand" not in on(lab, "cp-1", "cat /etc/kubernetes/kubehaus-kubeadm.yaml").stdout
-    assert on(lab, "l40s-1", "dpkg-query -W -f='${Version}' containerd.io").stdout == "2.1.4-1"
+    assert on(lab, "l40s-1", "dpkg-query -W -f='${Version}' containerd.io").stdout == "2.1.9-1"
     assert on(lab, "a100-1", "systemctl is-active nvidia-persistenced").stdout.strip() == "active"
     again = apply(lab.inventory)
     assert all(not entry["changes"] for entry in again.report["hosts"].values())
@@ -325,16 +332,89 @@ def test_nodes_run_the_stack_with_numa_aware_kubelets(runs: tuple[Run, Run], lab
         lab,
         "dgx-1",
         "systemctl is-active kubelet containerd nvidia-fabricmanager nvidia-persistenced; "
-        "cat /run/containerd/kubehaus-standin.json; echo; "
         "cat /etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
     )
     lines = result.stdout.splitlines()
     assert lines[:4] == ["active"] * 4, result.stdout
-    runtime = json.loads(lines[4])
-    assert runtime["cri"] and runtime["cdi"] and runtime["nri"] and runtime["systemd_cgroup"]
-    drop_in = yaml.safe_load("\n".join(lines[5:]))
+    drop_in = yaml.safe_load("\n".join(lines[4:]))
     assert [entry["numaNode"] for entry in drop_in["reservedMemory"]] == [0, 1]
     assert on(lab, "dgx-1", "test -e /etc/kubernetes/kubehaus-join.yaml").returncode == 1
+
+
+def containerd_config(lab: Lab, machine: str) -> dict:
+    """What the real containerd makes of its configuration (``containerd config dump``)."""
+    dump = on(lab, machine, "containerd config dump")
+    assert dump.returncode == 0, dump.stderr
+    return tomllib.loads(dump.stdout)
+
+
+def test_real_containerd_runs_with_cdi_nri_and_systemd_cgroups(runs: tuple[Run, Run], lab: Lab) -> None:
+    """The real containerd (Debian's build, served as containerd.io) reads kubehaus's drop-in."""
+    for machine in ("dgx-1", "cp-1"):
+        version = on(lab, machine, "containerd --version; dpkg-query -W -f='${Version}' containerd.io")
+        assert f"containerd github.com/containerd/containerd/v2 {defaults.CONTAINERD}" in version.stdout
+        assert version.stdout.endswith(f"{defaults.CONTAINERD}-1"), version.stdout
+        config = containerd_config(lab, machine)
+        assert config["version"] == 3 and config["imports"] == ["/etc/containerd/conf.d/*.toml"]
+        runtime = config["plugins"]["io.containerd.cri.v1.runtime"]
+        assert runtime["enable_cdi"] is True and runtime["cdi_spec_dirs"] == ["/etc/cdi", "/var/run/cdi"]
+        assert runtime["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
+        nri = config["plugins"]["io.containerd.nri.v1.nri"]
+        assert nri["disable"] is False and nri["socket_path"] == "/var/run/nri/nri.sock"
+        assert "cri" not in config.get("disabled_plugins", [])
+        # and the daemon loaded them: the CRI service and NRI answer over the socket
+        plugins = on(lab, machine, "ctr plugins ls").stdout.splitlines()
+        loaded = {tuple(line.split()[:2]): line.split()[-1] for line in plugins[1:]}
+        assert loaded[("io.containerd.grpc.v1", "cri")] == "ok", plugins
+        assert loaded[("io.containerd.nri.v1", "nri")] == "ok", plugins
+        assert loaded[("io.containerd.cri.v1", "runtime")] == "ok", plugins
+
+
+def test_an_invalid_containerd_drop_in_is_refused_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None:
+    """Hand-edited into invalid TOML, the drop-in stops the real containerd; the next apply repairs it."""
+    broken = on(
+        lab,
+        "l40s-1",
+        "echo '[plugins.broken' >> /etc/containerd/conf.d/50-kubehaus.toml; "
+        "systemctl restart containerd; sleep 1; systemctl is-active containerd",
+    )
+    assert broken.stdout.strip() != "active", broken.stdout
+    refused = on(lab, "l40s-1", "containerd config dump")
+    assert refused.returncode != 0 and "50-kubehaus.toml" in refused.stderr, refused.stderr
+    assert on(lab, "l40s-1", "ctr version").returncode != 0  # nothing answers on the socket
+    changes = apply(lab.inventory).report["hosts"]["l40s-1"]["changes"]
+    assert "runtime: containerd drop-in (systemd cgroups, CDI, NRI)" in changes
+    assert on(lab, "l40s-1", "systemctl is-active containerd").stdout.strip() == "active"
+    assert containerd_config(lab, "l40s-1")["plugins"]["io.containerd.nri.v1.nri"]["disable"] is False
+    assert on(lab, "l40s-1", "ctr version").returncode == 0
+    again = apply(lab.inventory)
+    assert all(not entry["changes"] for entry in again.report["hosts"].values())
+
+
+def test_a_container_under_real_runc_is_stopped_by_the_lab_cgroups(runs: tuple[Run, Run], lab: Lab) -> None:
+    """The lab's limit, pinned (docs/lab.md): the image imports into the real containerd, but runc
+    cannot create the container's cgroup, because nspawn mounts the host's cgroup v1 controllers
+    read-only in the machine. When this changes, make this the positive test (a container exits 0)."""
+    url = f"http://{lab.spec.bridge_address}:{PORT}/images/busybox-lab.oci.tar"
+    imported = on(
+        lab,
+        "dgx-1",
+        f'python3 -c \'import urllib.request as u; u.urlretrieve("{url}", "/tmp/busybox.tar")\' && '
+        "ctr image import /tmp/busybox.tar && ctr image check",
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert f"{REFERENCE}" in imported.stdout and "complete" in imported.stdout, imported.stdout
+    ran = on(
+        lab, "dgx-1", f"ctr run --rm --snapshotter native {REFERENCE} kh-lab-test /bin/echo hello-from-runc"
+    )
+    assert ran.returncode != 0, (
+        f"runc now runs containers in the lab: make this the positive test\n{ran.stdout}"
+    )
+    assert "runc create failed" in ran.stderr and "/sys/fs/cgroup/" in ran.stderr, ran.stderr
+    assert "read-only file system" in ran.stderr, ran.stderr
+    # overlayfs, containerd's default snapshotter, cannot stack on the machine's overlayfs root
+    overlay = on(lab, "dgx-1", f"ctr run --rm {REFERENCE} kh-lab-test2 /bin/true")
+    assert overlay.returncode != 0 and "fstype: overlay" in overlay.stderr, overlay.stderr
 
 
 def test_cordon_state_is_kept(runs: tuple[Run, Run], lab: Lab) -> None:
@@ -397,8 +477,7 @@ def test_a_second_apply_is_refused_while_one_runs(runs: tuple[Run, Run], lab: La
     downgraded = on(
         lab,
         "l40s-1",
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-change-held-packages "
-        "containerd.io=2.1.5-1 >/dev/null 2>&1",
+        DOWNGRADE_CONTAINERD,
     )
     assert downgraded.returncode == 0, downgraded.stderr
     first = subprocess.Popen(

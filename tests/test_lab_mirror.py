@@ -87,6 +87,19 @@ def test_apt_installs_a_stand_in_with_the_lab_key(node_uses_mirror: Lab) -> None
     assert versions.stdout.split() == ["1.34.2-1.1", "1.35.0-1.1"]
 
 
+@pytest.mark.lab
+def test_the_mirror_serves_debians_real_containerd_as_containerd_io(node_uses_mirror: Lab) -> None:
+    lab = node_uses_mirror
+    assert apt_update(lab).returncode == 0
+    versions = on_node(lab, "apt-cache madison containerd.io | awk '{print $3}' | sort -V")
+    assert versions.stdout.split() == ["1.7.24-1", "2.1.9-1"]
+    shown = on_node(lab, "apt-cache show containerd.io=2.1.9-1 runc").stdout
+    assert "Description: Debian's containerd 2.1.9+ds1-5 (sid), served as containerd.io" in shown
+    assert "Maintainer: Debian Go Packaging Team" in shown and "STAND-IN" not in shown
+    assert "Package: runc\n" in shown and "Version: 1.1.5+ds1-1+deb12u1\n" in shown  # bookworm's
+    assert not installable(lab, "containerd")  # only under the name kubehaus pins
+
+
 @pytest.mark.lab  # boots the lab: never in an unlocked unit run
 def test_a_tampered_index_is_refused(node_uses_mirror: Lab, pristine_mirror: Path) -> None:
     for index in (pristine_mirror / "main").rglob("Packages*"):

@@ -5,7 +5,7 @@ all three add-on projects moved repositories in 2026 and their default image tag
 """
 
 KUBERNETES = "1.34.2"
-CONTAINERD = "2.1.4"
+CONTAINERD = "2.1.9"
 NVIDIA_DRIVER = "580.95.05"
 CONTAINER_TOOLKIT = "1.18.0"
 HELM = "3.19.0"

@@ -4,7 +4,8 @@ Built like a production mirror: packages in ``apt/pool``, indexes in ``apt/dists
 ``Release`` signed into ``InRelease`` and ``Release.gpg`` with a per-lab GPG key whose public
 half is served as ``kubehaus-archive-keyring.gpg`` for apt's ``signed-by``. Real Debian packages
 (with their whole dependency closure) are fetched once on the host with apt and cached; software
-this project cannot download comes as stand-ins (``standins.py``).
+this project cannot download comes as stand-ins (``standins.py``); real builds from newer
+Debian suites (containerd) come from ``real_packages.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
+from .oci_image import busybox_from_deb, image_tar
+from .real_packages import containerd_packages
 from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
@@ -35,6 +38,8 @@ DEBIAN_PACKAGES = (
     "ebtables",
     "iptables",
     "chrony",
+    # containerd.io's runtime (bookworm's runc: newer Debian builds need glibc 2.38)
+    "runc",
     # what the stand-in Kubernetes tools run on (Debian's own packages)
     "python3-yaml",
     "python3-jsonschema",
@@ -181,21 +186,16 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         for version in standin.versions:
             build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
-    for deb in fetch_debian_closure(cache):
-        shutil.copy2(deb, pool / deb.name)
+    cached = [*fetch_debian_closure(cache), *containerd_packages(cache)]
     dists = apt / "dists" / SUITE
     binary = dists / COMPONENT / f"binary-{deb_arch()}"
     binary.mkdir(parents=True, exist_ok=True)
-    packages = subprocess.run(
-        ["dpkg-scanpackages", "--multiversion", f"pool/{COMPONENT}", "/dev/null"],
-        cwd=apt,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (binary / "Packages").write_text(packages.stdout)
+    packages = _scan(apt, f"pool/{COMPONENT}") + cached_index(cached)  # stand-ins, then the cached
+    for deb in cached:
+        _link_or_copy(deb, pool / deb.name)
+    (binary / "Packages").write_text(packages)
     with gzip.open(binary / "Packages.gz", "wt") as handle:
-        handle.write(packages.stdout)
+        handle.write(packages)
     fingerprint = ensure_key(gnupg, lab)
     sign_release(dists, gnupg, fingerprint)
     (root / KEYRING).write_bytes(
@@ -206,7 +206,56 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         ).stdout
     )
     build_files_area(root / "files")
+    build_images(root / "images", cache)
     return fingerprint
+
+
+def build_images(directory: Path, cache: Path) -> Path:
+    """The lab's test image (busybox-static from Debian, an OCI layout for ``ctr image import``).
+
+    Served at ``images/busybox-lab.oci.tar`` until the lab has a registry (a later step)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    deb = next(d for d in fetch_debian_closure(cache, ("busybox-static",)) if d.name.startswith("busybox"))
+    target = directory / "busybox-lab.oci.tar"
+    target.write_bytes(image_tar(busybox_from_deb(deb), deb_arch()))
+    return target
+
+
+def _scan(cwd: Path, directory: str) -> str:
+    return subprocess.run(
+        ["dpkg-scanpackages", "--multiversion", directory, "/dev/null"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def cached_index(debs: list[Path]) -> str:
+    """The Packages stanzas of cached .debs (as files of the pool), scanned once per cache directory.
+
+    Hashing the real packages (containerd is 30 MB a version) on every ``lab up`` cost seconds; a
+    cache directory never changes once complete, and its index is named after what it holds."""
+    text = ""
+    for directory in sorted({deb.parent for deb in debs}):
+        held = sorted(deb for deb in debs if deb.parent == directory)
+        key = hashlib.sha256("".join(f"{d.name}:{d.stat().st_size}\n" for d in held).encode()).hexdigest()
+        index = directory / f".Packages-{key[:16]}"
+        if not index.exists():
+            scanned = _scan(directory, ".")
+            if scanned.count("\nFilename: ") + scanned.startswith("Filename: ") != len(held):
+                raise LabError(f"{directory} holds .debs other than the mirror's: remove it and retry")
+            index.write_text(scanned.replace("\nFilename: ./", f"\nFilename: pool/{COMPONENT}/"))
+        text += index.read_text()
+    return text
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)  # the cache and the mirror share a filesystem on most hosts
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def sign_release(dists: Path, gnupg: Path, fingerprint: str) -> None:

@@ -56,11 +56,6 @@ ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS \\
   $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """
-# What the real containerd.io package ships: the CRI plugin disabled (a classic kubeadm pitfall).
-CONTAINERD_IO_CONFIG = """#   Copyright 2018-2022 Docker Inc. (stand-in copy of containerd.io's default)
-disabled_plugins = ["cri"]
-"""
-
 STANDINS: tuple[StandIn, ...] = (
     StandIn(
         "nvidia-driver",
@@ -90,22 +85,6 @@ STANDINS: tuple[StandIn, ...] = (
         ("1.18.0-1", "1.18.1-1"),
         "NVIDIA container toolkit",
         scripts=("nvidia-ctk",),
-    ),
-    StandIn(
-        "containerd.io",
-        ("2.1.4-1", "2.1.5-1"),
-        "containerd with CDI and NRI (Debian's 1.6 has neither)",
-        depends=("python3",),
-        python_tools={"containerd": "containerd"},
-        scripts=("ctr",),
-        units={
-            "lib/systemd/system/containerd.service": _unit(
-                "containerd container runtime",
-                "/usr/bin/containerd",
-                "Type=notify\nRestart=always\nRestartSec=2\n",
-            )
-        },
-        conffiles={"etc/containerd/config.toml": CONTAINERD_IO_CONFIG},
     ),
     StandIn(
         "kubelet",

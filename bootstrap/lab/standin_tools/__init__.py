@@ -1,4 +1,4 @@
-"""The lab's stand-in Kubernetes tools: kubeadm, kubelet, kubectl, helm, containerd and a fake API server.
+"""The lab's stand-in Kubernetes tools: kubeadm, kubelet, kubectl, helm and a fake API server.
 
 They run on lab machines (Debian 12's python3 with python3-yaml and python3-jsonschema, nothing
 else) and imitate what kubehaus relies on, with state: a small API store on the first control

@@ -14,7 +14,7 @@ import time
 
 from . import kubelet_config
 from .common import Client, die, path, request, upstream_version, version_line
-from .node import CRI_SOCKET, RUNTIME_STATUS, socket_listening, sysfs_root
+from .node import CRI_SOCKET, cri_problem, sysfs_root
 
 VALUE_FLAGS = {
     "config", "config-dir", "kubeconfig", "bootstrap-kubeconfig", "node-labels", "container-runtime-endpoint",
@@ -120,24 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     problems = kubelet_config.validate(config) + hardware_problems(config)
     if problems:
         die("\n".join(f'E0000 run.go] "command failed" err="{p}"' for p in problems))
-    if not socket_listening(CRI_SOCKET):
-        die(
-            f'E0000 run.go] "command failed" err="failed to run Kubelet: validate service connection: '
-            f'validate CRI v1 runtime API for endpoint \\"unix://{CRI_SOCKET}\\": connection refused"'
-        )
-    try:
-        import json
-
-        with open(path(RUNTIME_STATUS)) as handle:
-            runtime = json.load(handle)
-    except (OSError, ValueError):
-        runtime = {"cri": True}
-    if not runtime.get("cri", True):
-        die(
-            'E0000 run.go] "command failed" err="failed to run Kubelet: validate service connection: '
-            "rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService "
-            '(containerd has the cri plugin disabled)"'
-        )
+    runtime_problem = cri_problem(CRI_SOCKET)
+    if runtime_problem:
+        die(f'E0000 run.go] "command failed" err="failed to run Kubelet: {runtime_problem}"')
     kubeconfig = flags.get("kubeconfig")
     print(f"I0000 server.go] kubelet v{upstream_version()} (stand-in) started", flush=True)
     if not kubeconfig or not os.path.exists(kubeconfig):

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from .common import path
 
 CRI_SOCKET = "/run/containerd/containerd.sock"
-RUNTIME_STATUS = "/run/containerd/kubehaus-standin.json"
 PROBE_ENV = "/etc/kubehaus/probe.env"
 
 
@@ -23,14 +22,47 @@ def socket_listening(socket_path: str) -> bool:
         return False
 
 
+def cri_problem(socket_path: str = CRI_SOCKET) -> str | None:
+    """Why the runtime's CRI endpoint does not answer, or None when it does.
+
+    On a lab machine the runtime is the real containerd: its own ``ctr`` asks the daemon over the
+    socket which plugins loaded, and the CRI gRPC service must be among them (the containerd.io
+    package's default config disables it). Not a CRI call itself (that is gRPC, which the
+    stand-ins cannot speak), but the daemon's own answer. Unit tests (no daemon) check the socket.
+    """
+    refused = (
+        f'validate service connection: validate CRI v1 runtime API for endpoint "unix://{socket_path}": '
+        "connection refused"
+    )
+    if path("/") != "/":
+        return None if socket_listening(socket_path) else refused
+    try:
+        answer = subprocess.run(
+            ["ctr", "--address", socket_path, "plugins", "ls"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return refused
+    if answer.returncode != 0:
+        return refused
+    for line in answer.stdout.splitlines():
+        columns = line.split()
+        if columns[:2] == ["io.containerd.grpc.v1", "cri"]:
+            return None if columns[-1] == "ok" else f"containerd's cri plugin did not load ({columns[-1]})"
+    return (
+        "validate service connection: rpc error: code = Unimplemented desc = unknown service "
+        "runtime.v1.RuntimeService (containerd has the cri plugin disabled)"
+    )
+
+
 def preflight(errors_for: str) -> list[str]:
     """kubeadm's preflight errors that matter here (runtime, conntrack, IP forwarding)."""
     errors = []
-    if not socket_listening(CRI_SOCKET):
-        errors.append(
-            f"[ERROR CRI]: container runtime is not running: validate service connection: "
-            f'validate CRI v1 runtime API for endpoint "unix://{CRI_SOCKET}": connection refused'
-        )
+    problem = cri_problem()
+    if problem:
+        errors.append(f"[ERROR CRI]: container runtime is not running: {problem}")
     for tool in ("conntrack", "iptables"):
         if shutil.which(tool) is None and path("/") == "/":
             errors.append(f"[ERROR FileExisting-{tool}]: {tool} not found in system path")

@@ -1,0 +1,177 @@
+"""Real Debian builds from newer suites, served by the lab mirror in place of stand-ins.
+
+The host's apt knows only its own release (bookworm), so newer suites are read through a private
+apt configuration under the lab's cache (its own lists, nothing of the host's changed). Each build
+is pinned to an exact Debian version, so a cached mirror is reproducible; when the archive no
+longer has one, ``lab up`` says which and stops.
+
+containerd: kubehaus pins Docker's ``containerd.io`` (what operators install from
+download.docker.com). The lab serves Debian's real containerd build under that name: the binaries,
+the systemd unit and the maintainer scripts are Debian's, unchanged; only the package's name and
+version (``<upstream>-1``) and its default ``config.toml`` (containerd.io's, CRI disabled) follow
+containerd.io, so apply's pin, hold and pristine-config logic meet what they meet on a real node.
+runc is bookworm's own (1.1.5): the runc builds of trixie and sid need glibc 2.38 symbols, and the
+lab's machines are Debian 12 (glibc 2.36).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .host import LabError
+
+SUITES_URL = "http://deb.debian.org/debian"
+ARCHIVE_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# What Docker's containerd.io package ships as /etc/containerd/config.toml: the CRI plugin disabled
+# (the classic kubeadm pitfall kubehaus replaces while it is pristine).
+CONTAINERD_IO_CONFIG = """#   Copyright 2018-2022 Docker Inc.
+
+#   Licensed under the Apache License, Version 2.0 (the "License");
+#   (containerd.io's default config, as the kubehaus lab ships it over Debian's containerd)
+
+disabled_plugins = ["cri"]
+"""
+
+
+@dataclass(frozen=True)
+class RealBuild:
+    package: str  # Debian's name
+    version: str  # Debian's exact version
+    suite: str
+    serve_as: str  # the package name kubehaus pins
+
+    @property
+    def upstream(self) -> str:
+        return re.split(r"[~+-]", self.version.split(":", 1)[-1], maxsplit=1)[0]
+
+
+CONTAINERD_BUILDS = (
+    RealBuild("containerd", "2.1.9+ds1-5", "sid", "containerd.io"),
+    RealBuild("containerd", "1.7.24~ds1-6+deb13u1", "trixie", "containerd.io"),
+)
+
+
+def _apt_options(root: Path) -> list[str]:
+    return [
+        "-o",
+        f"Dir::Etc::SourceList={root / 'sources.list'}",
+        "-o",
+        "Dir::Etc::SourceParts=/dev/null",
+        "-o",
+        f"Dir::State::Lists={root / 'lists'}",
+        "-o",
+        f"Dir::Cache={root / 'cache'}",
+        "-o",
+        "Dir::State::status=/dev/null",
+        "-o",
+        "APT::Sandbox::User=root",
+    ]
+
+
+def fetch_builds(cache: Path, builds: tuple[RealBuild, ...] = CONTAINERD_BUILDS) -> list[Path]:
+    """Download each pinned build (once; cached) from its suite; returns the .deb files."""
+    key = hashlib.sha256(repr(builds).encode()).hexdigest()[:12]
+    directory = cache / f"debian-newer-{key}"
+    done = directory / ".complete"
+    if not done.exists():
+        apt_root = directory / "apt"
+        for sub in ("lists/partial", "cache/archives/partial"):
+            (apt_root / sub).mkdir(parents=True, exist_ok=True)
+        suites = sorted({b.suite for b in builds})
+        (apt_root / "sources.list").write_text(
+            "".join(f"deb [signed-by={ARCHIVE_KEYRING}] {SUITES_URL} {s} main\n" for s in suites)
+        )
+        options = _apt_options(apt_root)
+        for command in (
+            ["apt-get", *options, "update"],
+            ["apt-get", *options, "download", *(f"{b.package}={b.version}" for b in builds)],
+        ):
+            result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise LabError(
+                    f"{' '.join(command[:1] + command[-2:])} failed (Debian's archive unreachable, or a "
+                    f"pinned build gone from its suite: see bootstrap/lab/real_packages.py): "
+                    f"{result.stderr.strip()[-800:]}"
+                )
+        shutil.rmtree(apt_root)
+        done.write_text("".join(f"{b.package}={b.version} ({b.suite})\n" for b in builds))
+    return sorted(directory.glob("*.deb"))
+
+
+def _deb_version(deb: Path) -> str:
+    return subprocess.run(
+        ["dpkg-deb", "--field", str(deb), "Version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path) -> Path:
+    """Debian's containerd .deb, renamed and re-versioned as containerd.io; contents unchanged
+    except the default config.toml (containerd.io's)."""
+    version = f"{build.upstream}-1"
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        root = Path(tmp) / "root"
+        subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
+        control = root / "DEBIAN/control"
+        fields = []
+        for line in control.read_text().splitlines():
+            name = line.split(":", 1)[0]
+            if name in ("Package", "Version", "Source", "Provides", "Conflicts", "Replaces", "Breaks"):
+                continue
+            if name == "Description":
+                line = (
+                    f"Description: Debian's containerd {build.version} ({build.suite}), served as "
+                    f"containerd.io by the kubehaus lab\n The real containerd binaries and unit from "
+                    f"Debian; only the package name, version and default config.toml follow Docker's\n"
+                    f" containerd.io, the package kubehaus pins.\n"
+                )
+                fields.append(line.rstrip("\n"))
+                break
+            fields.append(line)
+        fields[:0] = [
+            f"Package: {build.serve_as}",
+            f"Version: {version}",
+            "Provides: containerd",
+            "Conflicts: containerd",
+            "Replaces: containerd",
+        ]
+        control.write_text("\n".join(fields) + "\n")
+        (root / "etc/containerd/config.toml").write_text(CONTAINERD_IO_CONFIG)
+        md5sums = root / "DEBIAN/md5sums"
+        if md5sums.exists():
+            digest = hashlib.md5((root / "etc/containerd/config.toml").read_bytes()).hexdigest()
+            md5sums.write_text(
+                "".join(
+                    f"{digest}  etc/containerd/config.toml\n"
+                    if line.endswith("  etc/containerd/config.toml")
+                    else line + "\n"
+                    for line in md5sums.read_text().splitlines()
+                )
+            )
+        target = out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}"
+        subprocess.run(
+            ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
+            check=True,
+            capture_output=True,
+        )
+    return target
+
+
+def containerd_packages(cache: Path) -> list[Path]:
+    """The containerd.io packages the mirror serves: every pinned real build, renamed (cached)."""
+    debs = fetch_builds(cache)
+    served = []
+    for build in CONTAINERD_BUILDS:
+        deb = next((d for d in debs if _deb_version(d) == build.version), None)
+        if deb is None:
+            raise LabError(f"the cached {build.package} {build.version} is missing under {cache}: remove it")
+        out_dir = deb.parent / "served"
+        out_dir.mkdir(exist_ok=True)
+        target = out_dir / f"{build.serve_as}_{build.upstream}-1_{deb.name.rsplit('_', 1)[-1]}"
+        served.append(target if target.exists() else served_as_containerd_io(deb, build, out_dir))
+    return served
