@@ -140,7 +140,10 @@ def test_a_release_signed_by_another_key_is_refused(
         check=True,
     ).stdout
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    sign_release(pristine_mirror, attacker, fingerprint)
+    try:
+        sign_release(pristine_mirror, attacker, fingerprint)
+    finally:  # gpg started an agent for this homedir: it must not outlive the test
+        subprocess.run(["gpgconf", "--homedir", str(attacker), "--kill", "gpg-agent"], check=False)
     update = apt_update(node_uses_mirror)
     assert update.returncode != 0
     assert (
