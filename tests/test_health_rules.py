@@ -354,6 +354,21 @@ def test_modes_follow_the_profile_and_the_model(dgx: Topology) -> None:
     assert expected_for("dgx-h100").ecc is True and expected_for("dgx-h100").persistence is True
 
 
+def test_persistence_off_without_its_daemon_is_what_apply_fixes(dgx: Topology) -> None:
+    """Before apply's nvidia phase starts nvidia-persistenced, persistence off warns, never holds out;
+    with the daemon running, it fails."""
+    off = with_gpu(dgx, 2, persistence=False)
+    assert off.persistenced is not None and off.persistenced.active
+    [running] = evaluate(off, expected_for("dgx-h100"))
+    assert (running.code, running.severity) == ("PERSISTENCE_MODE", Severity.FAIL)
+    stopped = off.model_copy(update={"persistenced": off.persistenced.model_copy(update={"active": False})})
+    [before_apply] = evaluate(stopped, expected_for("dgx-h100"))
+    assert (before_apply.code, before_apply.severity) == ("PERSISTENCE_MODE", Severity.WARN)
+    assert "apply starts it" in before_apply.message
+    no_daemon = off.model_copy(update={"persistenced": None})
+    assert [f.severity for f in evaluate(no_daemon, expected_for("dgx-h100"))] == [Severity.WARN]
+
+
 def test_multi_node_nvlink_is_stated_not_implied(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
     """A GB200 tray outside its rack's domain fails only where the profile says multi_node_nvlink."""
     topology = discovered("gb200-tray", ["nvl72-not-joined"], tmp_path, sim_library, monkeypatch)
@@ -361,6 +376,12 @@ def test_multi_node_nvlink_is_stated_not_implied(tmp_path: Path, sim_library: Pa
     unstated = expected_for("gb200-tray").model_copy(update={"multi_node_nvlink": False})
     assert codes(topology, unstated) == []
     assert lab_profile(build_machine("p", "gb200-tray"))["multi_node_nvlink"] is True
+    # a GPU reporting no fabric at all is outside the domain too, never silently skipped
+    no_fabric = discovered("gb200-tray", [], tmp_path, sim_library, monkeypatch)
+    no_fabric = with_gpu(
+        no_fabric, 1, fabric=no_fabric.gpus[1].fabric.model_copy(update={"state": "not_supported"})
+    )
+    assert codes(no_fabric, expected_for("gb200-tray")) == ["MULTI_NODE_NVLINK"]
     assert "multi_node_nvlink" not in lab_profile(build_machine("p", "dgx-h100"))
 
 

@@ -28,7 +28,8 @@ examples:
   kubehaus reset inventory/lab.yaml --limit dgx-1  drain, delete and clean up a node (asks first)
   kubehaus lab up                                boot simulated GPU machines on this host (root)
 
-exit codes: 0 success, 1 some host failed, 2 usage or inventory error.
+exit codes: 0 success, 1 something failed (a host, a phase, a cluster step), 2 usage or
+inventory error; apply also exits 3 when it converged but the health gate held nodes out.
 Run 'kubehaus VERB --help' for each verb's options and examples.
 """
 

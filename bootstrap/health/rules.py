@@ -343,12 +343,13 @@ def multi_node_nvlink(topology: Topology, expected: Expectations) -> Iterator[Fi
         gpu.index
         for gpu in topology.gpus
         if gpu.fabric is None
+        or gpu.fabric.state == "not_supported"  # no fabric at all: FABRIC_NOT_READY skips it
         or (
             gpu.fabric.state == "completed"
             and gpu.fabric.status == 0
             and (not gpu.fabric.cluster_uuid.strip("0") or gpu.fabric.clique_id == 0)
         )
-    ]  # a fabric not yet COMPLETED/SUCCESS is FABRIC_NOT_READY's
+    ]  # a fabric still registering, or failed, is FABRIC_NOT_READY's
     if outside:
         yield Finding(
             code="MULTI_NODE_NVLINK",
@@ -541,12 +542,17 @@ def modes(topology: Topology, expected: Expectations) -> Iterator[Finding]:
             and gpu.persistence is not None
             and gpu.persistence != expected.persistence
         ):
+            # apply's nvidia phase starts nvidia-persistenced after this gate: off while the daemon
+            # is not running is what that phase fixes, not a hardware fault (the re-check judges it)
+            daemon_down = not (topology.persistenced and topology.persistenced.active)
+            fixed_by_apply = expected.persistence and daemon_down
             yield Finding(
                 code="PERSISTENCE_MODE",
-                severity=FAIL,
+                severity=WARN if fixed_by_apply else FAIL,
                 gpu=gpu.index,
                 message=f"GPU {gpu.index} persistence mode is {_on(gpu.persistence)}, expected "
-                f"{_on(expected.persistence)}",
+                f"{_on(expected.persistence)}"
+                + ("; nvidia-persistenced is not running (apply starts it)" if fixed_by_apply else ""),
                 remedy="`systemctl enable --now nvidia-persistenced` (kubehaus apply installs it), or set "
                 "the profile's gpus.persistence_mode",
             )

@@ -26,8 +26,14 @@ _RANGE = re.compile(r"\[(\d+):(\d+)\]")
 MAX_HOSTS = 10_000  # hosts one Ansible inventory may expand to (ranges included)
 
 
-class TooManyHosts(ValueError):
-    pass
+class BadRange(ValueError):
+    """A host range Ansible would refuse or that would expand past the budget."""
+
+    hint = "write a range as low:high, e.g. gpu[01:16]"
+
+
+class TooManyHosts(BadRange):
+    hint = "split the inventory or narrow the range"
 
 
 @dataclass
@@ -78,6 +84,9 @@ def range_size(pattern: str) -> int:
 
 def expand_range(pattern: str, budget: int = MAX_HOSTS) -> list[str]:
     """``gpu[01:03]`` -> gpu01, gpu02, gpu03 (zero padding kept), as Ansible does."""
+    for start, end in _RANGE.findall(pattern):
+        if int(start) > int(end):
+            raise BadRange(f"{shown(pattern)}: the range [{start}:{end}] runs backwards (Ansible refuses it)")
     size = range_size(pattern)
     if size > budget:
         raise TooManyHosts(
@@ -171,10 +180,8 @@ def parse_ini(text: str, file: str) -> tuple[AnsibleInventory, list[Diagnostic]]
             column = raw.find(words[0]) + 1
             try:
                 names = expand_range(words[0], MAX_HOSTS - len(inventory.hosts))
-            except TooManyHosts as exc:
-                problems.append(
-                    Diagnostic(file, number, column, "", str(exc), "split the inventory or narrow the range")
-                )
+            except BadRange as exc:
+                problems.append(Diagnostic(file, number, column, "", str(exc), exc.hint))
                 break
             for name in names:
                 inventory.add(ImportedHost(name, file, number, column, dict(variables)), section)
@@ -223,10 +230,8 @@ def _walk_yaml_group(
             continue
         try:
             names = expand_range(str(name), MAX_HOSTS - len(inventory.hosts))
-        except TooManyHosts as exc:
-            problems.append(
-                Diagnostic(file, line, col, "", str(exc), "split the inventory or narrow the range")
-            )
+        except BadRange as exc:
+            problems.append(Diagnostic(file, line, col, "", str(exc), exc.hint))
             return
         for expanded in names:
             inventory.add(ImportedHost(expanded, file, line, col, dict(variables or {})), group)

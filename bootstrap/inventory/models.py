@@ -119,6 +119,8 @@ def _check_bastion(value: str) -> str:
             f"bastion user {shown(user)} is not a user name: letters, digits, '_', '.' and '-', "
             "starting with a letter or '_'"
         )
+    if any(c.isspace() for c in value):  # ssh would read it as another host than the one validated
+        raise ValueError(f"bastion {shown(value)} contains whitespace: write [user@]host[:port]")
     _check_endpoint(hostport if ":" in hostport else f"{hostport}:22")
     return value
 

@@ -18,6 +18,7 @@ import yaml
 
 from ..hooks.ansible_inventory import ansible_inventory
 from ..inventory.models import Hook, Host
+from ..render.encode import UnsafeValue
 from ..runner import Phase, RunContext
 from .node_roles import connected_hosts
 
@@ -54,11 +55,12 @@ class HookPhase(Phase):
         work.mkdir(parents=True, exist_ok=True)
         hosts = [h.name for h in host_list]
         verdicts = {name: verdict.action for name, verdict in ctx.verdicts.items()}
-        (work / "inventory.yaml").write_text(
-            yaml.safe_dump(
-                ansible_inventory(ctx.inventory, host_list, ctx.topologies, verdicts), sort_keys=False
-            )
-        )
+        try:
+            generated = ansible_inventory(ctx.inventory, host_list, ctx.topologies, verdicts)
+        except UnsafeValue as exc:  # e.g. a state_dir whose known_hosts path ssh cannot be given
+            ctx.aborted = f"hook {hook.playbook}: cannot write its Ansible inventory: {exc}"
+            return
+        (work / "inventory.yaml").write_text(yaml.safe_dump(generated, sort_keys=False))
         spec = {
             "private_data_dir": str(work),
             "playbook": str(playbook),
