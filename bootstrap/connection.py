@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .inventory import Host, Inventory
+from .inventory.value_types import CONTAINER_NAME
 from .render.encode import UnsafeValue, ssh_config
 
 
@@ -84,11 +85,8 @@ def connection_plan(
     return ConnectionPlan(names_data, ssh_config([*bastions.values(), *jumps]))
 
 
-_DOCKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
 def docker_name(container: str | None) -> str:
     """pyinfra's docker connector puts the name into a local shell line unquoted: admit no syntax."""
-    if container is None or not _DOCKER_NAME.fullmatch(container):
+    if container is None or not re.fullmatch(CONTAINER_NAME, container):
         raise UnsafeValue(f"{container!r} is not a container name ([A-Za-z0-9_.-])")
     return container

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from .value_types import CONTROL_CHARACTERS
+
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 MAX_MESSAGE = 500
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """Text safe for one line of a terminal: control characters escaped (``\\n``, ``\\x1b``), cut."""
-    escaped = _CONTROL.sub(lambda m: _NAMED.get(m.group(), m.group().encode("unicode_escape").decode()), text)
+    escaped = CONTROL_CHARACTERS.sub(
+        lambda m: _NAMED.get(m.group(), m.group().encode("unicode_escape").decode()), text
+    )
     return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 

@@ -31,6 +31,8 @@ from .k8s_syntax import (
     parse_taint,
 )
 from .value_types import (
+    MAX_USER,
+    POSIX_USER,
     AnsibleGroup,
     ContainerName,
     Count,
@@ -114,7 +116,7 @@ def _check_taint(value: str) -> str:
 
 def _check_bastion(value: str) -> str:
     user, at, hostport = value.rpartition("@")
-    if at and not _POSIX_USER.fullmatch(user):
+    if at and (len(user) > MAX_USER or not re.fullmatch(POSIX_USER, user)):
         raise ValueError(
             f"bastion user {shown(user)} is not a user name: letters, digits, '_', '.' and '-', "
             "starting with a letter or '_'"
@@ -123,9 +125,6 @@ def _check_bastion(value: str) -> str:
         raise ValueError(f"bastion {shown(value)} contains whitespace: write [user@]host[:port]")
     _check_endpoint(hostport if ":" in hostport else f"{hostport}:22")
     return value
-
-
-_POSIX_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
 
 def split_endpoint(value: str, default_port: int = 6443) -> tuple[str, int]:

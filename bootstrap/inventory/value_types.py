@@ -21,6 +21,9 @@ from .k8s_syntax import dns1123_subdomain_error
 # C0 and C1 controls, DEL and the Unicode line/paragraph separators: anything that can end a
 # line in some parser or move a terminal's cursor.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+POSIX_USER = r"[A-Za-z_][A-Za-z0-9_.-]*"  # at most 32 characters
+MAX_USER = 32
+CONTAINER_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 MAX_PATH = 4096
 MAX_PATH_PART = 255
 MAX_TEXT = 256
@@ -160,14 +163,14 @@ Url = _text(AfterValidator(check_url))
 UrlOrPath = _text(AfterValidator(_check_url_or_path))
 PosixUser = _text(
     _pattern(
-        r"[A-Za-z_][A-Za-z0-9_.-]*",
+        POSIX_USER,
         "a user name is letters, digits, '_', '.' and '-', starting with a letter or '_'",
-        32,
+        MAX_USER,
     )
 )
 ContainerName = _text(
     _pattern(
-        r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+        CONTAINER_NAME,
         "a container name is letters, digits, '_', '.' and '-' ([A-Za-z0-9_.-]), starting alphanumeric",
         128,
     )
