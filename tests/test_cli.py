@@ -32,8 +32,15 @@ def test_validate_reports_located_errors_and_exits_2(capsys: pytest.CaptureFixtu
 def test_validate_json_is_machine_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(
-            ["validate", "-o", "json", "--today", "2026-09-30"]
-            + [str(BROKEN / "cidr-overlap.yaml"), str(REPO / "inventory/small.yaml")]
+            [
+                "validate",
+                "-o",
+                "json",
+                "--today",
+                "2026-09-30",
+                str(BROKEN / "cidr-overlap.yaml"),
+                str(REPO / "inventory/small.yaml"),
+            ]
         )
         == 2
     )

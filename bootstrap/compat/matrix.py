@@ -167,7 +167,7 @@ ADDON_RELEASES: tuple[AddonRelease, ...] = (
         "1.34",
         None,
         "late-2025",
-        ADDONS_FACTS + " (install.yaml; needs resource.k8s.io/v1, so 1.34)",
+        ADDONS_FACTS + " (v1.0.x install.yaml; the v1.0.1 manifest; needs resource.k8s.io/v1, so 1.34)",
         image="ghcr.io/google/dranet",
     ),
     AddonRelease(
