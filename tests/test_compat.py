@@ -241,3 +241,16 @@ def test_a_jump_of_several_minors_or_a_downgrade_is_refused_with_the_path() -> N
     (down,) = check_against_cluster(spec("1.35.9"), "1.36.4", AFTER)
     assert "does not downgrade" in down.message
     assert messages(check_against_cluster(spec("1.35.9"), "1.35.2", AFTER)) == []
+
+
+def test_docs_versions_shows_the_matrix_as_it_is() -> None:
+    """docs/versions.md is written by hand: it must say what the data says."""
+    text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "versions.md").read_text().split())
+    for k in matrix.KUBERNETES:
+        assert f"| {k.minor} | {k.latest_patch} | {k.end_of_life.isoformat()} |" in text, k.minor
+    for release in matrix.ADDON_RELEASES:
+        assert f"| {release.known} |" in text and (release.install == "manifest" or release.location in text)
+    for branch in matrix.DRIVER_BRANCHES:
+        assert f"R{branch.branch} ({branch.kind}, to {branch.supported_until}" in text
+    for floor in matrix.FLOORS:
+        assert floor.minimum.lstrip("v") in text
