@@ -295,12 +295,15 @@ def check_end_of_life(spec: InventorySpec, today: date) -> list[PinProblem]:
     pinned = "kubernetes_version" in cluster.model_fields_set
     what = f"Kubernetes {info.minor}" if pinned else f"kubehaus's default Kubernetes {version}"
     target = f"{forward} or later" if forward else "a supported minor"
+    if not pinned:
+        target = f"cluster.kubernetes_version to {target}"
     return [
         PinProblem(
             KUBERNETES_LOC if pinned else ("cluster",),
             f"{what} is end of life since {info.end_of_life.isoformat()}: set {target}",
-            f"a new cluster may not start on it; for a cluster that already runs {info.minor}, keep it and "
-            f'add cluster.accept_end_of_life: "{info.minor}", then set {step} on the next apply',
+            f"a new cluster may not start on it; for a cluster that already runs {info.minor}, "
+            f'{"keep it" if pinned else "pin it"} and add cluster.accept_end_of_life: "{info.minor}", '
+            f"then set {step} on the next apply",
             key=not pinned,
         )
     ]
