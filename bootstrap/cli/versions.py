@@ -24,9 +24,10 @@ chart, manifest and image kubehaus installs, with
   WHERE      which nodes or which cluster step need it.
 
 This is the list an air-gapped mirror must hold, besides the Debian/Ubuntu base packages apply
-installs unpinned from the node's own archive (docs/mirror.md). The pins are the ones 'kubehaus validate'
-holds to the compatibility matrix; an inventory with errors prints them instead (exit 2). An
-end-of-life Kubernetes is shown as a warning here (validate refuses it for a new cluster).
+installs unpinned from the node's own archive (docs/mirror.md). The pins are held to the
+compatibility matrix as 'kubehaus validate' holds them; an inventory with errors prints them
+instead (exit 2). An end-of-life Kubernetes (as of --today) is printed after the table as
+validate reports it, without changing the exit code: the lock still resolves.
 """
 EPILOG = """\
 examples:
