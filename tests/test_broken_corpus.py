@@ -1,12 +1,14 @@
 """Every broken inventory reports exactly the errors its footer lists, at those places.
 
 Footer lines: ``# expect: [FILE:]LINE:COLUMN PATH`` (FILE when the error is in an imported
-Ansible inventory), ``# expect-warning: ...`` for warnings.
+Ansible inventory), ``# expect-warning: ...`` for warnings, and ``# today: YYYY-MM-DD`` for the day
+end of life is judged on (default ``CORPUS_DAY``, fixed so that the corpus never ages).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,13 @@ from bootstrap.inventory import InventoryError, Severity, load_inventory
 CORPUS = Path(__file__).parent / "inventories" / "broken"
 FILES = sorted(CORPUS.glob("*.yaml"))
 _EXPECT = re.compile(r"^# (expect|expect-warning): (?:([\w.-]+):)?(\d+):(\d+) (\S+)$")
+_TODAY = re.compile(r"^# today: (\d{4}-\d{2}-\d{2})$", re.MULTILINE)
+CORPUS_DAY = date(2026, 9, 30)  # the compatibility matrix's facts are as of September 2026
+
+
+def day_of(path: Path) -> date:
+    found = _TODAY.search(path.read_text())
+    return date.fromisoformat(found.group(1)) if found else CORPUS_DAY
 
 
 def expectations(path: Path) -> set[tuple[str, str, int, int, str]]:
@@ -38,7 +47,7 @@ def test_broken_inventory_reports_exactly_its_errors(path: Path) -> None:
     expected = expectations(path)
     assert any(e[0] == "error" for e in expected), f"{path.name} has no '# expect:' footer"
     with pytest.raises(InventoryError) as caught:
-        load_inventory(path)
+        load_inventory(path, end_of_life_on=day_of(path))
     actual = {
         (d.severity.value, Path(d.file).name, d.line, d.column, d.path) for d in caught.value.diagnostics
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,24 @@ def add_verb(
         description=description,
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write YYYY-MM-DD") from None
+
+
+def add_today(parser: argparse.ArgumentParser) -> None:
+    """``--today``: the day end of life is judged on (a fixed day makes a check reproducible)."""
+    parser.add_argument(
+        "--today",
+        type=_day,
+        default=datetime.now(UTC).date(),
+        metavar="YYYY-MM-DD",
+        help="judge end of life as of this day (default: today, UTC)",
     )
 
 

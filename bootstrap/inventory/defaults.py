@@ -1,7 +1,9 @@
 """Pinned versions kubehaus installs unless the inventory says otherwise.
 
-Sources: ../shared/reference/addons.md (late 2025 releases). Every one is a pin, never "latest":
-all three add-on projects moved repositories in 2026 and their default image tags float.
+They still date from late 2025 (Kubernetes 1.34.2 is end of life since 2026-10-27): the next step
+of issue 20 moves them to the September 2026 releases. Sources: addons.md (late 2025 releases).
+Every one is a pin, never "latest": all three add-on projects moved repositories in 2026 and
+their default image tags float.
 """
 
 KUBERNETES = "1.34.2"
@@ -14,7 +16,5 @@ DRANET = "v1.0.1"
 KAI_SCHEDULER = "v0.12.0"  # KAI's chart versions keep the "v"
 CNI_VERSIONS = {"calico": "v3.30.3", "flannel": "v0.27.4", "cilium": "1.18.2"}
 
-# Gates from the add-ons' own requirements.
-DRA_MIN_KUBERNETES = "1.34"  # resource.k8s.io/v1 (GA); Dranet needs it outright
-COMPUTE_DOMAINS_MIN_DRIVER = "570.158.01"
-DRA_GPU_MIN_DRIVER = "565"
+# The gates these versions must pass (Kubernetes floors, driver floors, end of life) are the
+# compatibility matrix: bootstrap/compat/matrix.py.

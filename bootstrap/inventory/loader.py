@@ -7,6 +7,7 @@ touches the network.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from .errors import Diagnostic, InventoryError, Severity
 from .inventory import Inventory
 from .locate import Locator, allowed_keys, did_you_mean, literal_choices
 from .models import InventorySpec
-from .semantic import check_semantics
+from .semantic import check_semantics, end_of_life_findings
 from .value_types import shown
 from .yaml_source import SourceDocument, read_yaml_file, unreadable_reason
 
@@ -157,8 +158,14 @@ def _import_hosts(
 INTERNAL_ERROR = "kubehaus could not check this file"
 
 
-def load_inventory(path: str | Path, *, shown_as: str | None = None) -> Inventory:
+def load_inventory(
+    path: str | Path, *, shown_as: str | None = None, end_of_life_on: date | None = None
+) -> Inventory:
     """Load and check an inventory; raise InventoryError with every problem found.
+
+    ``end_of_life_on``: also refuse an end-of-life Kubernetes as of that day, as for a new cluster
+    (``kubehaus validate`` passes today). None leaves that rule to whoever knows whether the
+    cluster exists (apply, from its cluster read; see bootstrap/compat/check.py).
 
     Nothing else escapes: an unexpected exception (a bug) still becomes one located diagnostic,
     so ``validate`` exits 2 with a line to report instead of a traceback.
@@ -169,7 +176,7 @@ def load_inventory(path: str | Path, *, shown_as: str | None = None) -> Inventor
         document, problems = read_yaml_file(file_path, name)
         if document is None:
             raise InventoryError(problems)
-        return load_document(document, _parent_of(file_path), file_path)
+        return load_document(document, _parent_of(file_path), file_path, end_of_life_on=end_of_life_on)
     except InventoryError:
         raise
     except Exception as exc:  # the promise is "no traceback": report it located, as a bug
@@ -194,7 +201,13 @@ def _parent_of(file_path: Path) -> Path:
         return file_path.absolute().parent
 
 
-def load_document(document: SourceDocument, base_dir: Path, file_path: Path | None = None) -> Inventory:
+def load_document(
+    document: SourceDocument,
+    base_dir: Path,
+    file_path: Path | None = None,
+    *,
+    end_of_life_on: date | None = None,
+) -> Inventory:
     """Validate an already-parsed document (used by tests and by the lab's generated inventories)."""
     name = document.file
     if not isinstance(document.data, dict):
@@ -224,6 +237,8 @@ def load_document(document: SourceDocument, base_dir: Path, file_path: Path | No
         raise InventoryError(problems + _pydantic_diagnostics(exc, locator)) from None
     inventory = Inventory(spec=spec, path=file_path or Path(name), base_dir=base_dir, locator=locator)
     problems.extend(check_semantics(inventory))
+    if end_of_life_on is not None:
+        problems.extend(end_of_life_findings(inventory, end_of_life_on))
     if any(p.severity is Severity.ERROR for p in problems):
         raise InventoryError(problems)
     inventory.warnings = sorted(problems)

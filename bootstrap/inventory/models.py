@@ -195,6 +195,12 @@ class Cluster(Section):
     kubernetes_version: VersionText = Field(
         defaults.KUBERNETES, description="kubeadm/kubelet/kubectl version, pinned and held."
     )
+    accept_end_of_life: VersionText | None = Field(
+        None,
+        description='The Kubernetes minor (e.g. "1.34") this cluster already runs although it is end '
+        "of life: accepted only as the starting point of an upgrade (one minor per apply). A new "
+        "cluster may not start on an end-of-life minor. See docs/versions.md.",
+    )
     control_plane_endpoint: Endpoint | None = Field(
         None,
         description="host[:port] of the API server (a VIP or load balancer for several control "
@@ -538,6 +544,12 @@ class KaiTopology(Section):
         max_length=15,
         description="Host topology keys, outermost first (e.g. [block, rack]); hostname is added "
         "as the last level and nvidia.com/gpu.clique is added where NVL72 nodes exist.",
+    )
+    aliases: dict[TopologyLevel, LabelKey] = Field(
+        default_factory=dict,
+        description="Friendly names workloads may use for a level (KAI >= v0.17.0), e.g. {rack: rack}. "
+        "Keys: a level from levels, or hostname (kubernetes.io/hostname) and clique "
+        "(nvidia.com/gpu.clique). Aliases are unique and must not equal any level's node label.",
     )
 
 

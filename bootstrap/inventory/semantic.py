@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
-from . import defaults
 from .errors import Diagnostic, Severity
 from .inventory import Inventory
 from .locate import did_you_mean
+from .models import KaiTopology
 from .value_types import shown
-from .versions import Version
 
 WARN = Severity.WARNING
 
@@ -194,46 +194,23 @@ def _networks(inv: Inventory) -> Iterator[Finding]:
 
 
 def _versions(inv: Inventory) -> Iterator[Finding]:
-    spec = inv.spec
-    kube = Version(spec.cluster.kubernetes_version)
-    need = Version(defaults.DRA_MIN_KUBERNETES)
-    users = [
-        name
-        for name, on in (
-            ("the DRA GPU driver", spec.addons.dra_gpu_driver.enabled),
-            ("Dranet", spec.addons.dranet.enabled),
-        )
-        if on
+    """The pins against the compatibility matrix (bootstrap/compat): the combination, not the date."""
+    from ..compat.check import check_pins  # compat builds on the models; imported late, no cycle
+
+    for problem in check_pins(inv.spec):
+        yield (problem.loc, problem.message, problem.hint, problem.severity, problem.key)
+
+
+def end_of_life_findings(inv: Inventory, today: date) -> list[Diagnostic]:
+    """The end-of-life rule for a new cluster, as of ``today``, located like every other rule."""
+    from ..compat.check import check_end_of_life
+
+    locator = inv.locator
+    assert locator is not None, "located checks need the source positions"
+    return [
+        locator.diagnostic(p.loc, p.message, p.hint, p.severity, key=p.key)
+        for p in check_end_of_life(inv.spec, today)
     ]
-    if users and kube.minor < need.minor:
-        yield _err(
-            ("cluster", "kubernetes_version"),
-            f"{' and '.join(users)} need Kubernetes >= {need} (resource.k8s.io/v1), not {kube}",
-            f"set kubernetes_version to {defaults.KUBERNETES}, or disable those add-ons",
-        )
-    driver = Version(spec.versions.nvidia_driver)
-    if spec.addons.dra_gpu_driver.enabled and spec.addons.dra_gpu_driver.compute_domains:
-        floor = Version(defaults.COMPUTE_DOMAINS_MIN_DRIVER)
-        if driver < floor:
-            yield _err(
-                ("versions", "nvidia_driver"),
-                f"ComputeDomains need NVIDIA driver >= {floor}, not {driver}",
-                "raise nvidia_driver or set addons.dra_gpu_driver.compute_domains: false",
-            )
-    if spec.addons.dra_gpu_driver.enabled and driver.parts[0] < int(defaults.DRA_GPU_MIN_DRIVER):
-        yield _err(
-            ("versions", "nvidia_driver"),
-            f"the DRA GPU driver needs NVIDIA driver >= {defaults.DRA_GPU_MIN_DRIVER}, not {driver}",
-            "raise nvidia_driver",
-        )
-    fabric = spec.versions.fabric_manager
-    if fabric is not None and Version(fabric) != driver:
-        yield _err(
-            ("versions", "fabric_manager"),
-            f"fabric_manager {fabric} differs from nvidia_driver {driver}; NVSwitch systems "
-            "fail CUDA init (error 802) unless both are the same version",
-            "remove fabric_manager (it follows the driver) or set it to the driver version",
-        )
 
 
 def _queues(inv: Inventory) -> Iterator[Finding]:
@@ -280,6 +257,7 @@ def _topology(inv: Inventory) -> Iterator[Finding]:
             "topology levels repeat",
             "list each level once, outermost first",
         )
+    yield from _topology_aliases(topology)
     workers = [h for h in inv.hosts if "worker" in h.roles]
     for pos, level in enumerate(topology.levels):
         lacking = [h.name for h in workers if level not in h.topology]
@@ -320,3 +298,25 @@ def _artifacts(inv: Inventory) -> Iterator[Finding]:
             f"(looked at {shown(str(inv.resolve(key)), 120)})",
             "connecting will fail until it exists",
         )
+
+
+def _topology_aliases(topology: KaiTopology) -> Iterator[Finding]:
+    """KAI's webhook refuses an alias that repeats or names a node label: refuse it here first."""
+    from ..render.addons import topology_node_labels
+
+    labels = topology_node_labels(topology, nvl72_cliques=True)
+    seen: dict[str, str] = {}
+    for key, alias in topology.aliases.items():
+        loc = ("addons", "kai_scheduler", "topology", "aliases", key)
+        if key not in labels:
+            yield _err(
+                loc,
+                f"alias for {key!r}, which is not a topology level",
+                did_you_mean(key, list(labels)) or f"levels here: {', '.join(labels)}",
+                key=True,
+            )
+        if alias in labels.values():
+            yield _err(loc, f"alias {alias!r} is a level's node label", "pick a name that is no label")
+        elif alias in seen:
+            yield _err(loc, f"alias {alias!r} is already the alias of {seen[alias]!r}", "aliases are unique")
+        seen.setdefault(alias, key)

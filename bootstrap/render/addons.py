@@ -16,7 +16,9 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def dra_gpu_driver_values(addons: Addons) -> dict[str, Any]:
-    """nvidia-dra-driver-gpu chart values: host-installed driver; GPUs and ComputeDomains as chosen."""
+    """DRA GPU driver chart values, the same for both generations (25.8 ``nvidia-dra-driver-gpu`` and
+    0.4 ``dra-driver-nvidia-gpu`` have these keys): host-installed driver; GPUs and ComputeDomains as
+    chosen. Never ``namespace`` or ``nvidiaCtkPath``: the 0.4 chart refuses both."""
     dra = addons.dra_gpu_driver
     return {
         "nvidiaDriverRoot": "/",  # the driver is installed on the host, not in a container
@@ -71,18 +73,31 @@ def kai_queues(kai: KaiScheduler) -> list[dict[str, Any]]:
     return manifests
 
 
-def kai_topology(topology: KaiTopology, nvl72_cliques: bool) -> dict[str, Any]:
-    """The KAI Topology: the inventory's levels outermost first, the NVLink clique on NVL72 racks,
-    and the hostname last (KAI requires hostname to be the lowest level)."""
-    labels = [f"{TOPOLOGY_LABEL_PREFIX}{level}" for level in topology.levels]
+def topology_node_labels(topology: KaiTopology, nvl72_cliques: bool) -> dict[str, str]:
+    """Alias key -> node label of each KAI Topology level, outermost first: the inventory's levels,
+    the NVLink clique on NVL72 racks, the hostname last (KAI requires hostname to be the lowest)."""
+    pairs = [(level, f"{TOPOLOGY_LABEL_PREFIX}{level}") for level in topology.levels]
+    taken = set(topology.levels)  # a level named clique or hostname keeps that key
     if nvl72_cliques:
-        labels.append(CLIQUE_LABEL)
-    labels.append(HOSTNAME_LABEL)
+        pairs.append(("clique" if "clique" not in taken else CLIQUE_LABEL, CLIQUE_LABEL))
+    pairs.append(("hostname" if "hostname" not in taken else HOSTNAME_LABEL, HOSTNAME_LABEL))
+    return dict(pairs)
+
+
+def kai_topology(topology: KaiTopology, nvl72_cliques: bool) -> dict[str, Any]:
+    """The KAI Topology (kai.scheduler/v1alpha1); levels carry the inventory's aliases, which only
+    KAI >= v0.17.0 accepts (validate refuses aliases with an older KAI pinned)."""
+    levels = []
+    for key, label in topology_node_labels(topology, nvl72_cliques).items():
+        level = {"nodeLabel": label}
+        if key in topology.aliases:
+            level["alias"] = topology.aliases[key]
+        levels.append(level)
     return {
         "apiVersion": "kai.scheduler/v1alpha1",
         "kind": "Topology",
         "metadata": {"name": topology.name},
-        "spec": {"levels": [{"nodeLabel": label} for label in labels]},
+        "spec": {"levels": levels},
     }
 
 
@@ -111,6 +126,12 @@ def pin_dranet_image(documents: list[dict[str, Any]], version: str) -> list[dict
                     container["image"] = f"{DRANET_IMAGE}:{version}"
         pinned.append(document)
     return pinned
+
+
+def dranet_values(version: str) -> dict[str, Any]:
+    """Dranet chart values (v1.1 and later): the image pinned to the chart's own release, where the
+    chart would leave the tag empty (its appVersion); everything else is the chart's default."""
+    return {"image": {"tag": version}}
 
 
 def kai_values() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Where every artifact comes from: apt sources, package pins, charts and manifests (pure).
 
 Two kinds of source. ``mirror``: one air-gapped mirror (a signed apt repository plus a files area,
-laid out as docs/mirror.md says; the lab serves one). ``online``: the upstream repositories of
-late 2025 (../shared/reference/addons.md). Versions are always pinned: packages by upstream version
+laid out as docs/mirror.md says; the lab serves one). ``online``: the upstream repositories; for
+the add-ons, those of the pinned release line (bootstrap/compat/matrix.py: late 2025 or 2026).
+Versions are always pinned: packages by upstream version
 (any Debian revision of it), charts and manifests by exact version.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..compat.check import addon_release
+from ..compat.matrix import AddonName, AddonRelease
 from ..inventory.models import InventorySpec
 from .encode import deb822_stanza
 
@@ -130,29 +133,74 @@ def _files(spec: InventorySpec) -> str:
     return spec.artifacts.mirror_url.rstrip("/") + "/files"
 
 
-def dra_chart(spec: InventorySpec) -> Chart:
-    version = spec.versions.dra_gpu_driver
-    name = "nvidia-dra-driver-gpu"
+def _release(addon: AddonName, version: str) -> AddonRelease:
+    release = addon_release(addon, version)
+    if release is None:  # load_inventory refuses it first (compat.check_pins); this is for bare specs
+        raise ValueError(f"{addon} {version} is not in kubehaus's compatibility matrix")
+    return release
+
+
+def _chart(spec: InventorySpec, release: AddonRelease, version: str, name: str, namespace: str) -> Chart:
+    """Where helm gets a chart: the mirror's files area, or the release line's upstream location."""
+    chart = release.chart
     if spec.artifacts.source == "mirror":
-        return Chart(name, name, name, version, f"{_files(spec)}/charts/{name}-{version}.tgz")
-    return Chart(name, name, name, version, name, repo="https://helm.ngc.nvidia.com/nvidia")
+        return Chart(name, namespace, chart, version, f"{_files(spec)}/charts/{chart}-{version}.tgz")
+    if release.install == "helm-repo":
+        return Chart(name, namespace, chart, version, chart, repo=release.location)
+    return Chart(name, namespace, chart, version, release.location)
+
+
+DRA_NAMESPACE = "nvidia-dra-driver-gpu"  # by convention; the chart refuses "default"
+
+
+def dra_chart(spec: InventorySpec) -> Chart:
+    """The DRA GPU driver chart of the pinned generation: NGC's ``nvidia-dra-driver-gpu`` (25.8) or
+    kubernetes-sigs' ``dra-driver-nvidia-gpu`` from registry.k8s.io (0.4); the release is named
+    after the chart."""
+    version = spec.versions.dra_gpu_driver
+    release = _release("dra_gpu_driver", version)
+    return _chart(spec, release, version, release.chart, DRA_NAMESPACE)
 
 
 def kai_chart(spec: InventorySpec) -> Chart:
+    """KAI's chart: from ghcr.io/nvidia (v0.12) or ghcr.io/kai-scheduler (v0.17), same name."""
     version = spec.versions.kai_scheduler
-    name = "kai-scheduler"
-    if spec.artifacts.source == "mirror":
-        return Chart(name, name, name, version, f"{_files(spec)}/charts/{name}-{version}.tgz")
-    return Chart(name, name, name, version, "oci://ghcr.io/nvidia/kai-scheduler/kai-scheduler")
+    release = _release("kai_scheduler", version)
+    return _chart(spec, release, version, release.chart, "kai-scheduler")
+
+
+def dranet_installs_by_chart(spec: InventorySpec) -> bool:
+    """Dranet ships a Helm chart from v1.1 on; v1.0 is a plain install manifest."""
+    return _release("dranet", spec.versions.dranet).install != "manifest"
+
+
+def dranet_chart(spec: InventorySpec) -> Chart:
+    """Dranet's OCI chart (v1.1 and later), installed into kube-system as upstream documents."""
+    version = spec.versions.dranet
+    release = _release("dranet", version)
+    if release.install == "manifest":
+        raise ValueError(f"Dranet {version} ships no Helm chart: it installs from {release.location}")
+    return _chart(spec, release, version, release.chart, "kube-system")
 
 
 def dranet_manifest(spec: InventorySpec) -> Manifest:
     version = spec.versions.dranet
+    release = _release("dranet", version)
+    if release.install != "manifest":
+        raise ValueError(
+            f"Dranet {version} installs through its Helm chart ({release.location}), not a manifest; "
+            "apply does not install that generation yet (docs/versions.md)"
+        )
     if spec.artifacts.source == "mirror":
         return Manifest("dranet", version, f"{_files(spec)}/manifests/dranet-{version}-install.yaml")
-    return Manifest(
-        "dranet", version, f"https://raw.githubusercontent.com/google/dranet/{version}/install.yaml"
-    )
+    return Manifest("dranet", version, release.location.format(version=version))
+
+
+def dranet_image(spec: InventorySpec) -> str:
+    """The Dranet image kubehaus pins (to the release's tag; the upstream default floats)."""
+    release = _release("dranet", spec.versions.dranet)
+    assert release.image is not None
+    return f"{release.image}:{spec.versions.dranet}"
 
 
 CNI_UPSTREAM = {

@@ -1,0 +1,197 @@
+"""The resolved lock: every artifact an apply of this inventory installs, its version and where it
+comes from (pure). ``kubehaus versions`` prints it; a mirror needs exactly this list.
+
+Each entry says who chose the version (the inventory's pin, or kubehaus's default, which still
+dates from late 2025) and where it is fetched: the upstream location of the pinned release line,
+or the site's mirror. Built from the same functions apply uses (sources.py), never a second copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from ..compat.check import addon_release
+from ..inventory.models import InventorySpec
+from .sources import (
+    apt_repositories,
+    cni_manifest,
+    dra_chart,
+    dranet_chart,
+    dranet_image,
+    dranet_installs_by_chart,
+    dranet_manifest,
+    driver_major,
+    kai_chart,
+)
+
+Kind = Literal["apt-package", "helm-chart", "manifest", "image"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: Kind
+    name: str
+    version: str | None  # None: not pinned by kubehaus (a dependency apt resolves)
+    chosen_by: str  # "inventory" or "default" (kubehaus's pin), or "dependency"
+    field: str | None  # the inventory field that pins it
+    source: Literal["online", "mirror"]
+    location: str  # apt repository URI, helm repo / oci:// reference / chart URL, manifest URL, registry
+    where: str  # which nodes or which step need it
+    note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _chosen(spec: InventorySpec, field: str) -> str:
+    section, name = field.split(".")
+    return "inventory" if name in getattr(spec, section).model_fields_set else "default"
+
+
+def _cni_chosen(spec: InventorySpec, written: frozenset[str]) -> str:
+    return "inventory" if "cluster.cni.version" in written else "default"
+
+
+def resolved_artifacts(spec: InventorySpec, written: frozenset[str] = frozenset()) -> list[Artifact]:
+    """Every artifact, in install order: node packages, then the cluster's charts and manifests.
+
+    ``written``: dotted paths the inventory file itself sets, for the one pin pydantic cannot tell
+    from its default (the CNI version follows the plugin); ``written_paths`` reads them.
+    """
+    source = spec.artifacts.source
+    repos = {repo.name: repo.uri for repo in apt_repositories(spec)}
+
+    def repo(name: str) -> str:
+        return repos.get(name) or next(iter(repos.values()))  # a mirror is one repository
+
+    versions = spec.versions
+    kube = spec.cluster.kubernetes_version
+    out: list[Artifact] = []
+
+    def package(
+        name: str, version: str | None, field: str | None, repo_name: str, where: str, note: str = ""
+    ) -> None:
+        chosen = "dependency" if field is None else _chosen(spec, field)
+        out.append(
+            Artifact("apt-package", name, version, chosen, field, source, repo(repo_name), where, note)
+        )
+
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        package(name, kube, "cluster.kubernetes_version", "Kubernetes", "every node")
+    for name in ("cri-tools", "kubernetes-cni"):
+        package(name, None, None, "Kubernetes", "every node", "dependency of kubelet/kubeadm")
+    package(
+        "containerd.io", versions.containerd, "versions.containerd", "Docker (containerd.io)", "every node"
+    )
+    package("nvidia-driver", versions.nvidia_driver, "versions.nvidia_driver", "NVIDIA CUDA", "GPU nodes")
+    package(
+        f"nvidia-fabricmanager-{driver_major(versions.nvidia_driver)}",
+        versions.effective_fabric_manager,
+        "versions.fabric_manager" if versions.fabric_manager else "versions.nvidia_driver",
+        "NVIDIA CUDA",
+        "nodes with NVSwitches",
+        "equals the driver version (compatibility matrix)",
+    )
+    package(
+        "nvidia-container-toolkit",
+        versions.container_toolkit,
+        "versions.container_toolkit",
+        "NVIDIA container toolkit",
+        "GPU nodes",
+    )
+    package("helm", versions.helm, "versions.helm", "Helm", "first control plane")
+
+    cni = spec.cluster.cni
+    try:
+        cni_location, cni_note = cni_manifest(spec).url, ""
+    except ValueError as exc:  # e.g. cilium online: no single upstream manifest
+        cni_location, cni_note = "", str(exc)
+    out.append(
+        Artifact(
+            "manifest",
+            cni.plugin,
+            cni.version,
+            _cni_chosen(spec, written),
+            "cluster.cni.version",
+            source,
+            cni_location,
+            "cluster (first control plane applies it)",
+            cni_note,
+        )
+    )
+    addons = spec.addons
+    if addons.dranet.enabled:
+        release = addon_release("dranet", versions.dranet)
+        chosen = _chosen(spec, "versions.dranet")
+        if dranet_installs_by_chart(spec):
+            chart = dranet_chart(spec)
+            out.append(
+                Artifact(
+                    "helm-chart", chart.name, chart.version, chosen, "versions.dranet", source,
+                    chart.reference, f"cluster, namespace {chart.namespace}",
+                    "apply does not install this generation yet",
+                )
+            )  # fmt: skip
+        else:
+            manifest = dranet_manifest(spec)
+            out.append(
+                Artifact(
+                    "manifest", "dranet", manifest.version, chosen, "versions.dranet", source,
+                    manifest.url, "cluster, namespace kube-system",
+                )
+            )  # fmt: skip
+        assert release is not None
+        out.append(
+            Artifact(
+                "image",
+                dranet_image(spec).rsplit(":", 1)[0],
+                versions.dranet,
+                chosen,
+                "versions.dranet",
+                source,
+                release.image or "",
+                "every node Dranet's DaemonSet runs on",
+                "kubehaus pins the tag"
+                + (
+                    "; not served by the kubehaus mirror: nodes pull it from a registry"
+                    if source == "mirror"
+                    else ""
+                ),
+            )
+        )
+    for enabled, chart, field in (
+        (addons.dra_gpu_driver.enabled, dra_chart, "versions.dra_gpu_driver"),
+        (addons.kai_scheduler.enabled, kai_chart, "versions.kai_scheduler"),
+    ):
+        if not enabled:
+            continue
+        resolved = chart(spec)
+        location = (
+            resolved.reference if resolved.repo is None else f"{resolved.repo} (chart {resolved.reference})"
+        )
+        out.append(
+            Artifact(
+                "helm-chart",
+                resolved.name,
+                resolved.version,
+                _chosen(spec, field),
+                field,
+                source,
+                location,
+                f"cluster, namespace {resolved.namespace}",
+                "its images: the chart's own (appVersion), not pinned by kubehaus",
+            )
+        )
+    return out
+
+
+def written_paths(document: object, prefix: str = "") -> frozenset[str]:
+    """The dotted paths of every mapping key in an inventory document, as the file writes them."""
+    found: set[str] = set()
+    if isinstance(document, dict):
+        for key, value in document.items():
+            here = f"{prefix}.{key}" if prefix else str(key)
+            found.add(here)
+            found |= written_paths(value, here)
+    return frozenset(found)
