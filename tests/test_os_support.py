@@ -196,6 +196,7 @@ def test_ubuntu_branch_590_names_are_refused_not_guessed() -> None:
         (["NVIDIA GH200 480GB"], True),
         (["NVIDIA B200"], True),
         (["NVIDIA GB200"], True),
+        (["NVIDIA GB10"], True),
         (["NVIDIA RTX PRO 6000 Blackwell Server Edition"], True),
         (["NVIDIA A100-SXM4-80GB", "NVIDIA L40S"], False),
         (["NVIDIA A100-SXM4-80GB", "NVIDIA H100 PCIe"], True),

@@ -29,8 +29,8 @@ from .systems import Distro
 UBUNTU_RENAMED_FROM = 590  # Ubuntu packages lose the branch from their names from this branch on
 
 # NVML product names of Hopper (H100, H200, H20, H800, GH200) and Blackwell (B100, B200, B300,
-# GB200, GB300, RTX PRO ... Blackwell) GPUs.
-_OPEN_ONLY = re.compile(r"\bG?H(100|200|20|800)\b|\bG?B(100|200|300)\b|Blackwell", re.IGNORECASE)
+# GB200, GB300, GB10 of the DGX Spark, RTX PRO ... Blackwell) GPUs.
+_OPEN_ONLY = re.compile(r"\bG?H(100|200|20|800)\b|\bG?B(100|200|300)\b|\bGB10\b|Blackwell", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
