@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from ..compat.check import addon_release
 from ..compat.matrix import AddonName, AddonRelease
 from ..inventory.models import InventorySpec
+from ..os_support.facts import DEBIAN_12_AMD64, OsFacts
+from ..os_support.packages import driver_packages
+from ..os_support.support import supported_release
+from ..os_support.systems import CUDA_KEY_FILE
 from .encode import deb822_stanza
 
 MIRROR_KEYRING = "/etc/apt/keyrings/kubehaus-mirror.gpg"
@@ -56,7 +60,13 @@ class Manifest:
     url: str
 
 
-def apt_repositories(spec: InventorySpec) -> list[AptRepository]:
+def apt_repositories(
+    spec: InventorySpec, os_facts: OsFacts = DEBIAN_12_AMD64, host: str = "node"
+) -> list[AptRepository]:
+    """The apt repositories for one node, chosen by its OS facts (default: Debian 12 amd64, what
+    every caller assumed before the facts existed). An unsupported OS or architecture raises
+    os_support.support.UnsupportedOs naming ``host``, before anything is rendered."""
+    release = supported_release(host, os_facts)
     artifacts = spec.artifacts
     if artifacts.source == "mirror":
         assert artifacts.mirror_url is not None
@@ -65,12 +75,13 @@ def apt_repositories(spec: InventorySpec) -> list[AptRepository]:
         return [AptRepository("kubehaus mirror", f"{base}/apt", "kubehaus", "main", MIRROR_KEYRING, key)]
     minor = ".".join(spec.cluster.kubernetes_version.split(".")[:2])
     k8s = f"https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"
-    cuda = "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
-    toolkit = "https://nvidia.github.io/libnvidia-container/stable/deb/amd64/"
+    cuda = release.cuda_repository(os_facts.architecture)
+    toolkit = f"https://nvidia.github.io/libnvidia-container/stable/deb/{os_facts.architecture}/"
+    docker = release.docker_repository()
     return [
         AptRepository("Kubernetes", k8s, "/", None, "/etc/apt/keyrings/kubernetes.asc", k8s + "Release.key"),
         AptRepository(
-            "NVIDIA CUDA", cuda, "/", None, "/etc/apt/keyrings/nvidia-cuda.asc", cuda + "3bf863cc.pub"
+            "NVIDIA CUDA", cuda, "/", None, "/etc/apt/keyrings/nvidia-cuda.asc", cuda + CUDA_KEY_FILE
         ),
         AptRepository(
             "NVIDIA container toolkit",
@@ -82,11 +93,11 @@ def apt_repositories(spec: InventorySpec) -> list[AptRepository]:
         ),
         AptRepository(
             "Docker (containerd.io)",
-            "https://download.docker.com/linux/debian",
-            "bookworm",
+            docker,
+            release.docker_suite.value,
             "stable",
             "/etc/apt/keyrings/docker.asc",
-            "https://download.docker.com/linux/debian/gpg",
+            f"{docker}/gpg",
         ),
         AptRepository(
             "Helm",
@@ -99,9 +110,9 @@ def apt_repositories(spec: InventorySpec) -> list[AptRepository]:
     ]
 
 
-def sources_file(spec: InventorySpec) -> str:
+def sources_file(spec: InventorySpec, os_facts: OsFacts = DEBIAN_12_AMD64, host: str = "node") -> str:
     return "# Managed by kubehaus: rewritten on every apply.\n\n" + "\n".join(
-        r.stanza() for r in apt_repositories(spec)
+        r.stanza() for r in apt_repositories(spec, os_facts, host)
     )
 
 
@@ -118,13 +129,21 @@ def runtime_pins(spec: InventorySpec) -> dict[str, str]:
     return {"containerd.io": spec.versions.containerd}
 
 
-def nvidia_pins(spec: InventorySpec, fabric_manager: bool) -> dict[str, str]:
+def nvidia_pins(
+    spec: InventorySpec,
+    fabric_manager: bool,
+    os_facts: OsFacts = DEBIAN_12_AMD64,
+    open_modules: bool = False,
+    host: str = "node",
+) -> dict[str, str]:
+    """The NVIDIA packages pinned for one node: names by its OS (os_support.packages) and by the
+    kernel modules its GPUs need (``open_modules``: Hopper, Blackwell)."""
     versions = spec.versions
-    pins = {"nvidia-driver": versions.nvidia_driver, "nvidia-container-toolkit": versions.container_toolkit}
+    release = supported_release(host, os_facts)
+    names = driver_packages(release.distro, versions.nvidia_driver, open_modules)
+    pins = {names.driver: versions.nvidia_driver, "nvidia-container-toolkit": versions.container_toolkit}
     if fabric_manager:
-        pins[f"nvidia-fabricmanager-{driver_major(versions.nvidia_driver)}"] = (
-            versions.effective_fabric_manager
-        )
+        pins[names.fabric_manager] = versions.effective_fabric_manager
     return pins
 
 
