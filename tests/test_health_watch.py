@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bootstrap.health.findings import Finding, Severity
 from bootstrap.health.verdict import Verdict, decide, unknown
@@ -168,3 +170,25 @@ def test_patches_keep_other_taints_and_carry_the_resource_version() -> None:
 
 def test_inventory_defaults() -> None:
     assert (POLICY.action, POLICY.healthy_runs_to_clear, POLICY.interval_minutes) == ("NoSchedule", 3, 5)
+
+
+VERDICTS = {"healthy": HEALTHY, "sick": SICK, "failed": FAILED}
+
+
+@given(st.lists(st.sampled_from(sorted(VERDICTS)), max_size=40), st.integers(1, 6))
+def test_a_taint_is_removed_only_after_n_healthy_runs_in_a_row(kinds: list[str], runs: int) -> None:
+    """Property: every removal follows exactly ``runs`` healthy runs since the last non-healthy one;
+    the taint is held exactly while the node has been unhealthy and not yet released."""
+    decisions = run([VERDICTS[k] for k in kinds], HealthWatch(healthy_runs_to_clear=runs))
+    streak, held = 0, False
+    for kind, decision in zip(kinds, decisions, strict=True):
+        streak = streak + 1 if kind == "healthy" else 0
+        if decision.changes.remove_taint:
+            assert held and kind == "healthy" and streak == runs
+        if decision.changes.set_taint is not None:
+            assert not held and kind == "sick"
+        held = (held or kind == "sick") and not decision.changes.remove_taint
+        assert (decision.state.taint is not None) == held
+        assert decision.changes.condition["status"] == (
+            "Unknown" if kind == "failed" else "True" if not held and kind == "healthy" else "False"
+        )
