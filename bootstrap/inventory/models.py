@@ -373,6 +373,22 @@ class KubeletSettings(Section):
         return KubeletSettings.model_validate({**self.model_dump(), **changes})
 
 
+class HealthWatch(Section):
+    """How the node-local check (docs/health-watch.md) acts on a joined node of this profile."""
+
+    action: Literal["NoSchedule", "NoExecute", "cordon"] = Field(
+        "NoSchedule",
+        description="What an unhealthy verdict does: the kubehaus.io/unhealthy taint with effect "
+        "NoSchedule or NoExecute (evicts pods without a toleration), or a cordon.",
+    )
+    healthy_runs_to_clear: Annotated[Int, Field(ge=1, le=100)] = Field(
+        3, description="Consecutive healthy runs before the taint or cordon is removed."
+    )
+    interval_minutes: Annotated[Int, Field(ge=1, le=1440)] = Field(
+        5, description="Minutes between two runs of the check on the node."
+    )
+
+
 class Profile(Section):
     description: FreeText = ""
     gpus: GPUExpectation = Field(default_factory=GPUExpectation)
@@ -395,6 +411,10 @@ class Profile(Section):
         False,
         description="The GPUs join a multi-node NVLink domain (GB200 NVL72): each must show its fabric "
         "COMPLETED with a non-zero cluster UUID and clique ID. Never implied by the GPU model.",
+    )
+    health_watch: HealthWatch = Field(
+        default_factory=HealthWatch,
+        description="The node-local health check that keeps judging a joined node.",
     )
     health_severity: dict[Text, Literal["fail", "warn", "ignore"]] = Field(
         default_factory=dict,

@@ -1,4 +1,4 @@
-"""Serialisers for the line-based formats kubehaus writes: ssh_config and deb822 (pure).
+"""Serialisers for the line-based formats kubehaus writes: ssh_config, deb822, systemd units (pure).
 
 The inventory's types already refuse what these formats cannot carry; these functions are the
 second wall. They never escape their way around a dangerous value (neither ssh_config nor deb822
@@ -66,3 +66,55 @@ def deb822_stanza(fields: Iterable[tuple[str, str]], comment: str | None = None)
             raise UnsafeValue(f"{shown(value)} cannot be the deb822 field {name} (one word, one line)")
         lines.append(f"{name}: {value}")
     return "\n".join(lines) + "\n"
+
+
+# systemd unit files (systemd.syntax(7)): one "Key=value" a line, a trailing backslash continues
+# it, '%' starts a specifier everywhere. Exec lines are split by systemd's own quoting, where '$'
+# expands variables. Values are escaped for that, and what cannot be escaped (a control character:
+# a newline would start a new directive) is refused.
+_SYSTEMD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def systemd_value(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value) or value.endswith("\\") or value != value.strip():
+        raise UnsafeValue(
+            f"{shown(value)} cannot be a systemd setting (control character, surrounding "
+            "whitespace or a trailing backslash)"
+        )
+    return value.replace("%", "%%")
+
+
+def systemd_exec(argv: list[str]) -> str:
+    """A command line for ExecStart=: each argument double-quoted, '\\' '"' '$' and '%' escaped."""
+    if not argv:
+        raise UnsafeValue("an empty command cannot be an ExecStart=")
+    words = []
+    for arg in argv:
+        if CONTROL_CHARACTERS.search(arg):
+            raise UnsafeValue(f"{shown(arg)} cannot be a systemd command argument (control character)")
+        escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$").replace("%", "%%")
+        words.append(f'"{escaped}"')
+    if not argv[0].startswith("/"):
+        raise UnsafeValue(f"{shown(argv[0])}: ExecStart= needs an absolute path")
+    return " ".join(words)
+
+
+def systemd_unit(sections: Iterable[tuple[str, list[tuple[str, str]]]]) -> str:
+    """``[Section]`` blocks of ``Key=value`` lines; values already escaped stay as given.
+
+    Pass plain values through :func:`systemd_value` and commands through :func:`systemd_exec`;
+    this function checks names and refuses any value that would end its line.
+    """
+    out = []
+    for section, settings in sections:
+        if not _SYSTEMD_NAME.fullmatch(section):
+            raise UnsafeValue(f"{shown(section)} is not a systemd section name")
+        lines = [f"[{section}]"]
+        for key, value in settings:
+            if not _SYSTEMD_NAME.fullmatch(key):
+                raise UnsafeValue(f"{shown(key)} is not a systemd setting name")
+            if CONTROL_CHARACTERS.search(value) or value.endswith("\\"):
+                raise UnsafeValue(f"{shown(value)} would end or continue the {key}= line")
+            lines.append(f"{key}={value}")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)

@@ -1,0 +1,146 @@
+"""The node-local health check's files: systemd service and timer, and its per-node config (pure).
+
+The service is a oneshot that runs the shipped probe and rules with the node's expectations; the
+timer starts it every ``interval_minutes`` of the profile. Everything node-specific (the node's
+name, expectations, policy, API server) goes into a JSON config file, never onto an Exec line, so
+no inventory value can add a directive or an argument. All paths are kubehaus's own drop-ins.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..health.expectations import Expectations
+from ..health.verdict import UNHEALTHY_TAINT_KEY, Verdict
+from ..health.watch import CONDITION_TYPE, HeldTaint, LocalState
+from ..inventory.models import HealthPolicyName, HealthWatch
+from .encode import systemd_exec, systemd_unit, systemd_value
+
+UNIT = "kubehaus-health"
+SERVICE_PATH = f"/etc/systemd/system/{UNIT}.service"
+TIMER_PATH = f"/etc/systemd/system/{UNIT}.timer"
+PROGRAM_DIR = "/usr/lib/kubehaus/health"  # the shipped probe, rules and check (python3 -S, stdlib only)
+CONFIG_PATH = "/etc/kubehaus/health/config.json"
+TOKEN_PATH = "/etc/kubehaus/health/token"  # the node-bound token, 0600 root (docs/health-watch.md)
+STATE_DIR = "/var/lib/kubehaus/health"
+VERDICT_PATH = f"{STATE_DIR}/verdict.json"
+CA_PATH = "/etc/kubernetes/pki/ca.crt"  # written by kubeadm join
+CONFIG_SCHEMA = "kubehaus.health-watch-config/v1"
+VERDICT_SCHEMA = "kubehaus.health-watch-verdict/v1"
+
+
+def service_unit() -> str:
+    command = ["/usr/bin/python3", "-S", f"{PROGRAM_DIR}/check.py", "--config", CONFIG_PATH]
+    return systemd_unit(
+        [
+            (
+                "Unit",
+                [
+                    ("Description", systemd_value("kubehaus node hardware health check")),
+                    ("After", "network-online.target"),
+                    ("Wants", "network-online.target"),
+                ],
+            ),
+            (
+                "Service",
+                [
+                    ("Type", "oneshot"),
+                    ("ExecStart", systemd_exec(command)),
+                    ("Nice", "10"),
+                    ("NoNewPrivileges", "yes"),
+                    ("PrivateTmp", "yes"),
+                    ("ProtectHome", "yes"),
+                    ("ProtectSystem", "strict"),
+                    ("ReadWritePaths", systemd_value(f"{STATE_DIR} /var/cache/kubehaus")),
+                    ("StateDirectory", "kubehaus/health"),
+                ],
+            ),
+        ]
+    )
+
+
+def timer_unit(policy: HealthWatch) -> str:
+    return systemd_unit(
+        [
+            ("Unit", [("Description", systemd_value("run the kubehaus node hardware health check"))]),
+            (
+                "Timer",
+                [
+                    ("OnBootSec", "2min"),
+                    ("OnUnitActiveSec", f"{int(policy.interval_minutes)}min"),
+                    ("AccuracySec", "30s"),
+                    ("Unit", f"{UNIT}.service"),
+                ],
+            ),
+            ("Install", [("WantedBy", "timers.target")]),
+        ]
+    )
+
+
+def node_config(
+    node: str,
+    expectations: Expectations,
+    policy: HealthWatch,
+    health_policy: HealthPolicyName,
+    api_server: str,
+) -> str:
+    """The check's config for one node, as JSON (the only place node-specific values go)."""
+    document = {
+        "schema": CONFIG_SCHEMA,
+        "node": node,
+        "health_policy": health_policy,
+        "watch": policy.model_dump(mode="json"),
+        "expectations": expectations.model_dump(mode="json"),
+        "api_server": api_server,
+        "ca_file": CA_PATH,
+        "token_file": TOKEN_PATH,
+        "verdict_file": VERDICT_PATH,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def verdict_file(time: str, verdict: Verdict, state: LocalState) -> str:
+    """The node-local verdict file: what the last run found, and what the next run starts from."""
+    word = "unknown" if verdict.error is not None else ("healthy" if verdict.healthy else "unhealthy")
+    document: dict[str, Any] = {
+        "schema": VERDICT_SCHEMA,
+        "node": verdict.host,
+        "time": time,
+        "verdict": word,
+        "error": verdict.error,
+        "findings": [f.model_dump(mode="json") for f in verdict.findings],
+        "consecutive_healthy_runs": state.healthy_streak,
+        "state": state.model_dump(mode="json"),
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def state_from_verdict_file(text: str | None, node: dict[str, Any]) -> LocalState:
+    """The state the last run left, or, without a readable file, what the Node object shows.
+
+    A lost or corrupt file must not strand a taint this check set: a kubehaus.io/unhealthy taint
+    on the Node counts as held. A cordon is never assumed ours (an operator's would be undone).
+    """
+    if text is not None:
+        try:
+            document = json.loads(text)
+            if isinstance(document, dict) and document.get("schema") == VERDICT_SCHEMA:
+                return LocalState.model_validate(document["state"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    taint = next(
+        (t for t in (node.get("spec", {}).get("taints") or []) if t.get("key") == UNHEALTHY_TAINT_KEY), None
+    )
+    held = None
+    if taint is not None and taint.get("effect") in ("NoSchedule", "NoExecute"):
+        held = HeldTaint(value=str(taint.get("value") or "UNKNOWN"), effect=taint["effect"])
+    condition = next(
+        (c for c in (node.get("status", {}).get("conditions") or []) if c.get("type") == CONDITION_TYPE), None
+    )
+    status = condition.get("status") if condition else None
+    return LocalState(
+        taint=held,
+        condition_status=status if status in ("True", "False", "Unknown") else None,
+        last_transition=condition.get("lastTransitionTime") if condition else None,
+    )
