@@ -146,3 +146,53 @@ def test_step_names_are_the_ones_the_report_always_had(monkeypatch: pytest.Monke
         "systemd reloaded",
         "containerd running",
     ]
+
+
+def test_reset_removes_what_it_always_removed_on_a_mirror_inventory() -> None:
+    """Derived from the plan, reset's lists for a mirror-sourced inventory are the ones it had by hand."""
+    spec = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml")).spec
+    assert spec.artifacts.source == "mirror"
+    found = managed(spec)
+    assert set(found.reset_files) == {
+        "/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
+        "/etc/kubernetes/kubehaus-kubeadm.yaml",
+        "/etc/kubernetes/kubehaus-join.yaml",
+        "/etc/containerd/conf.d/50-kubehaus.toml",
+        "/etc/modules-load.d/50-kubehaus.conf",
+        "/etc/sysctl.d/50-kubehaus.conf",
+        "/etc/modprobe.d/50-kubehaus-rdma.conf",
+        "/etc/modprobe.d/50-kubehaus-nouveau.conf",
+        "/etc/apt/sources.list.d/kubehaus.sources",
+        "/etc/apt/keyrings/kubehaus-mirror.gpg",
+    }
+    assert found.reset_directories == ("/etc/kubehaus/addons",)
+    assert set(found.reset_packages) == {
+        "kubelet", "kubeadm", "kubectl", "helm", "containerd.io", "nvidia-container-toolkit"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", INVENTORIES, ids=lambda p: p.name)
+def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
+    """The lists state_check.py kept by hand before they were derived from the plan."""
+    from bootstrap.render import node_files
+    from bootstrap.render.sources import apt_repositories, kubernetes_pins, nvidia_pins, runtime_pins
+
+    spec = load_inventory(path).spec
+    query = state_query(spec)
+    assert set(query.files) == {
+        node_files.MODULES_DROP_IN, node_files.SYSCTL_DROP_IN, node_files.MODPROBE_DROP_IN,
+        node_files.NOUVEAU_DROP_IN, node_files.CONTAINERD_DROP_IN, node_files.CONTAINERD_MAIN,
+        "/etc/apt/sources.list.d/kubehaus.sources", "/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
+        "/etc/kubernetes/kubehaus-kubeadm.yaml", "/etc/kubernetes/admin.conf",
+        *(repo.keyring for repo in apt_repositories(spec)),
+    }  # fmt: skip
+    pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
+    base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}
+    assert set(query.packages) == {*pins, *base, "helm"}
+    assert set(query.units) == {
+        "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex"
+    }  # fmt: skip
+    assert set(query.sysctls) == set(node_files.sysctl_settings())
+    assert set(query.modules) == {"overlay", "br_netfilter", "ib_uverbs", "rdma_cm", "mlx5_ib"}
+    assert set(query.paths) == {"/var/lib/apt/lists/.kubehaus-updated", "/etc/kubernetes/admin.conf"}
+    assert query.globs == ("/etc/kubehaus/addons/*.yaml",)
