@@ -39,8 +39,8 @@ from bootstrap.lab.paths import LabPaths
 from bootstrap.lab.profiles import build_machine
 from bootstrap.lab.spec import parse_spec
 from bootstrap.lab.sysfs import render_sysfs, write_tree
+from bootstrap.phase_support.queries import state_query
 from bootstrap.phases import ConnectPhase, apply_phases
-from bootstrap.phases.state_check import state_query
 from bootstrap.runner import RunContext, Runner, RunOptions
 from bootstrap.state_dir import StateDir
 from deploys.cluster_state import SECTION as CLUSTER_SECTION
@@ -90,7 +90,7 @@ class FakeConnectPhase(ConnectPhase):
         from pyinfra.api import State
 
         from bootstrap.phases.connect import pyinfra_config
-        from bootstrap.pyinfra_speedups import fill_argument_defaults
+        from bootstrap.pyinfra_private import fill_argument_defaults
 
         names_data = []
         state = bare_state(state_query(ctx.inventory.spec).files)

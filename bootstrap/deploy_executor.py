@@ -19,8 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent.local import local
-from pyinfra.api.exceptions import NestedOperationError
-from pyinfra.context import ctx_host, ctx_state
+
+from .pyinfra_private import (
+    NestedOperationError,
+    failed_operation_output,
+    host_context,
+    run_operations_at_once,
+    state_context,
+)
 
 if TYPE_CHECKING:
     from pyinfra.api import Host as PyinfraHost
@@ -81,10 +87,7 @@ def step(name: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) ->
     try:
         meta = operation(*args, name=name, **kwargs)
     except NestedOperationError as exc:
-        op_hash = exc.args[0]
-        data = state.get_op_data_for_host(host, op_hash)
-        lines = data.operation_meta.stderr_lines or data.operation_meta.stdout_lines
-        detail = "\n".join(lines[-15:]).strip()
+        detail = "\n".join(failed_operation_output(state, host, exc)[-15:]).strip()
         log.steps.append((name, False))
         raise StepFailed(redact(f"{name}: {detail or 'failed (no output)'}")) from None
     changed = meta.did_change()
@@ -124,8 +127,7 @@ def run_deploy(
     state = ctx.state
     dry_run = ctx.options.dry_run
     # executing: each operation runs as soon as it is called; dry run: it is only checked
-    state.is_executing = not dry_run
-    state.check_for_changes = dry_run
+    run_operations_at_once(state, dry_run)
     logs: dict[str, HostLog] = {}
 
     def work(name: str) -> HostLog:
@@ -135,14 +137,14 @@ def run_deploy(
         _current.log, _current.state, _current.host, _current.dry_run = log, state, pyinfra_host, dry_run
         # a hook playbook may have changed the node since discovery read it: then read it afresh
         _current.known = None if ctx.hook_ran(name) else ctx.observed.get(name)
-        with ctx_host.use(pyinfra_host):  # greenlet-local in pyinfra
+        with host_context(pyinfra_host):  # greenlet-local in pyinfra
             deploy(name)
         return log
 
     wanted = set(hosts)
     # pyinfra's state context is process-wide, not per greenlet: set it once around all hosts (a
     # per-greenlet `use` would be undone by the first host to finish, under the others' feet).
-    with ctx_state.use(state):
+    with state_context(state):
         jobs = {state.pool.spawn(_guarded, work, name): name for name in ctx.connected() if name in wanted}
         gevent.joinall(list(jobs))
     for job in jobs:

@@ -21,6 +21,8 @@ import gevent
 from . import greenlets  # noqa: F401  (patches the stdlib before pyinfra loads)
 from .facts import NodeFacts
 from .inventory import Host, Inventory
+from .membership import Membership
+from .pyinfra_private import close_ssh_client
 from .state_dir import StateDir
 from .topology.model import Topology
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from deploys.node_state import Observed
 
     from .health.verdict import Verdict
+    from .plan import Artifacts, NodePlan
 
 
 T = TypeVar("T")
@@ -105,7 +108,7 @@ class RunContext:
     aborted: str | None = None  # set by a phase that must stop the run (strict health policy)
     failures: dict[str, HostFailure] = field(default_factory=dict)
     changes: dict[str, list[str]] = field(default_factory=dict)  # host -> "phase: step" that changed
-    cluster: dict[str, str] = field(default_factory=dict)  # host -> joined / quarantined / ... and why
+    cluster: dict[str, Membership] = field(default_factory=dict)  # host -> where it stands, and why
     phases_run: dict[str, list[str]] = field(default_factory=dict)  # host -> phases that worked on it
     before_phase: list[Callable[[], None]] = field(default_factory=list)  # e.g. the lock's heartbeat
     at_end: list[Callable[[], None]] = field(default_factory=list)  # run even after a failure (lock release)
@@ -118,6 +121,9 @@ class RunContext:
     # reads and claims that go in a host's discovery command (the lock, the cluster read)
     ride_along: dict[str, list[RideAlong]] = field(default_factory=dict)
     cluster_read: ClusterObserved | None = None  # the cluster as discovery read it (first control plane)
+    plans: dict[str, NodePlan] = field(default_factory=dict)  # what each host's node phases make true
+    artifacts: Artifacts | None = None  # fetched once by the plan phase, before any host is planned
+    artifacts_error: str | None = None  # why they could not be fetched (the os phase stops the run)
 
     def hook_ran(self, host: str | None = None) -> bool:
         """Whether a hook playbook ran on ``host`` (None: on any host) in this run: it may have changed
@@ -311,7 +317,7 @@ class Runner:
             if host.name in self.ctx.changes or self.ctx.phases_run.get(host.name):
                 entry["changes"] = self.ctx.changes.get(host.name, [])
             if host.name in self.ctx.cluster:
-                entry["cluster"] = self.ctx.cluster[host.name]
+                entry["cluster"] = str(self.ctx.cluster[host.name])
             if host.name in self.ctx.topologies:
                 topology = self.ctx.topologies[host.name]
                 entry["topology"] = {
@@ -330,9 +336,6 @@ class Runner:
                 # Closing must not hide the run's result.
                 with contextlib.suppress(Exception):
                     host.disconnect()
-            # pyinfra's SSH disconnect leaves the paramiko client (and its socket) open, trusting the
-            # process to exit; a process that runs several times (tests, apply's re-checks) must close it.
-            client = getattr(host.connector, "client", None)
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    client.close()
+            # pyinfra's SSH disconnect leaves the paramiko client open, trusting the process to exit;
+            # a process that runs several times (tests, apply's re-checks) must close it.
+            close_ssh_client(host)

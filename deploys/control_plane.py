@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from bootstrap.deploy_executor import known_state, planning, record, step
+from bootstrap.plan.cluster_files import ADMIN_KUBECONFIG
 from bootstrap.render.node_files import NodeFile
 
 from .files_on_node import put
 from .operations import kubeadm_init
 
-ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
+__all__ = ["ADMIN_KUBECONFIG", "init_control_plane"]
 
 
 def init_control_plane(config: NodeFile, upload_certs: bool) -> None:

@@ -1,9 +1,9 @@
 """A node's whole managed state read in one command, and compared with what the deploys would make true.
 
 The no-op re-run's fast path: discovery already costs one SSH command per node, and this read rides
-along in it. Each node-side deploy says what it makes true (``desired_state`` in its module: file
-checksums and modes, pinned packages and their hold, base packages, units, live sysctls, modules,
-swap, the RDMA netns mode); where the node shows exactly that, apply skips the node's deploys
+along in it. What a node must show is derived from its plan's resources (bootstrap/plan/desired.py:
+file checksums and modes, pinned packages and their hold, base packages, units, live sysctls,
+modules, swap, the RDMA netns mode); where the node shows exactly that, apply skips the node's deploys
 entirely. Any difference (a file edited by hand, a package at another version or unheld, a stopped
 service) sends the node down the full deploy, which repairs it. The reads reuse the deploys' own
 facts, so the two paths can never disagree on what "in state" means.
@@ -11,49 +11,17 @@ facts, so the two paths can never disagree on what "in state" means.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from bootstrap.plan.desired import DesiredState, file_state
 
 from .facts import DebPackages, MissingModules, PathsPresent, RdmaNetnsMode, Swap, Sysctls
 from .operations import matches_pin
 
 SECTION = "@@KUBEHAUS-STATE "
 ROOT_OWNED = "root:root"
-
-
-@dataclass(frozen=True)
-class DesiredState:
-    """What a node must show for its deploys to have nothing to do."""
-
-    files: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (sha256, mode)
-    pins: dict[str, str] = field(default_factory=dict)  # package -> upstream version, held
-    packages: tuple[str, ...] = ()  # present at any version
-    units: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # (is-enabled, is-active)
-    sysctls: dict[str, str] = field(default_factory=dict)
-    modules: tuple[str, ...] = ()
-    swap_off: bool = False
-    rdma_exclusive: bool = False
-    paths: tuple[str, ...] = ()  # must exist (markers)
-
-    def __or__(self, other: DesiredState) -> DesiredState:
-        return DesiredState(
-            files={**self.files, **other.files},
-            pins={**self.pins, **other.pins},
-            packages=tuple(dict.fromkeys(self.packages + other.packages)),
-            units={**self.units, **other.units},
-            sysctls={**self.sysctls, **other.sysctls},
-            modules=tuple(dict.fromkeys(self.modules + other.modules)),
-            swap_off=self.swap_off or other.swap_off,
-            rdma_exclusive=self.rdma_exclusive or other.rdma_exclusive,
-            paths=tuple(dict.fromkeys(self.paths + other.paths)),
-        )
-
-
-def file_state(content: str | bytes, mode: int) -> tuple[str, int]:
-    data = content.encode() if isinstance(content, str) else content
-    return hashlib.sha256(data).hexdigest(), mode
 
 
 @dataclass(frozen=True)
@@ -228,3 +196,6 @@ def differences(desired: DesiredState, observed: Observed) -> list[str]:
         found.append("RDMA netns mode shared")
     found += [f"{p} missing" for p in desired.paths if p not in observed.paths]
     return found
+
+
+__all__ = ["DesiredState", "Observed", "StateQuery", "differences", "file_state", "parse_observed"]

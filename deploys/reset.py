@@ -1,36 +1,25 @@
-"""Resetting a node: kubeadm reset, kubehaus's files removed, the packages it installed purged."""
+"""Resetting a node: kubeadm reset, kubehaus's files removed, the packages it installed purged.
+
+What to remove comes from the plan (bootstrap/plan/managed.py): the NVIDIA driver and fabric
+manager stay (see docs/apply.md), as do the base packages and containerd's own config.
+"""
 
 from __future__ import annotations
 
 from pyinfra.operations import files
 
 from bootstrap.deploy_executor import step
+from bootstrap.plan.managed import Managed
 
 from .operations import command_if, kubeadm_reset, packages_absent
 
-# Everything apply writes on a node (the NVIDIA driver and fabric manager stay: see docs/apply.md).
-MANAGED_FILES = (
-    "/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
-    "/etc/kubernetes/kubehaus-kubeadm.yaml",
-    "/etc/kubernetes/kubehaus-join.yaml",
-    "/etc/containerd/conf.d/50-kubehaus.toml",
-    "/etc/modules-load.d/50-kubehaus.conf",
-    "/etc/sysctl.d/50-kubehaus.conf",
-    "/etc/modprobe.d/50-kubehaus-rdma.conf",
-    "/etc/modprobe.d/50-kubehaus-nouveau.conf",
-    "/etc/apt/sources.list.d/kubehaus.sources",
-    "/etc/apt/keyrings/kubehaus-mirror.gpg",
-)
-MANAGED_DIRECTORIES = ("/etc/kubehaus/addons",)
-PACKAGES = ("kubelet", "kubeadm", "kubectl", "helm", "containerd.io", "nvidia-container-toolkit")
 
-
-def reset_node() -> None:
+def reset_node(managed: Managed) -> None:
     step("kubeadm reset", kubeadm_reset)
     removed = False
-    for path in MANAGED_FILES:
+    for path in managed.reset_files:
         removed |= step(f"remove {path}", files.file, path=path, present=False)
-    for path in MANAGED_DIRECTORIES:
+    for path in managed.reset_directories:
         removed |= step(f"remove {path}", files.directory, path=path, present=False)
-    purged = step("packages purged", packages_absent, names=list(PACKAGES))
+    purged = step("packages purged", packages_absent, names=list(managed.reset_packages))
     step("systemd reloaded", command_if, command="systemctl daemon-reload", when=purged or removed)

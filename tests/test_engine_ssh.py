@@ -110,6 +110,7 @@ def test_a_hung_node_is_failed_after_the_timeout(
     sshd: LoopbackSSHD, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bootstrap.inventory import load_inventory
+    from bootstrap.phase_support import probe
     from bootstrap.phases import ConnectPhase, DiscoverPhase, discover
     from bootstrap.runner import Runner
     from bootstrap.state_dir import StateDir
@@ -118,7 +119,7 @@ def test_a_hung_node_is_failed_after_the_timeout(
     state.mkdir()
     (state / "known_hosts").write_text(sshd.known_hosts_line())
     monkeypatch.setattr(discover, "probe_command", lambda: "sleep 30")
-    monkeypatch.setattr(discover, "PROBE_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(probe, "PROBE_TIMEOUT_SECONDS", 1)
     inventory = load_inventory(inventory_for(sshd, tmp_path))
     report = Runner(inventory, [ConnectPhase(), DiscoverPhase()], state_dir=StateDir(state)).run()
     entry = report.hosts["node-a"]

@@ -25,7 +25,7 @@ from bootstrap.connection import connection_plan
 from bootstrap.hooks.ansible_inventory import ansible_inventory, ssh_common_args
 from bootstrap.inventory.inventory import Inventory
 from bootstrap.inventory.models import InventorySpec
-from bootstrap.phases.kubernetes import kubelet_drop_in
+from bootstrap.plan.node import kubelet_drop_in
 from bootstrap.render import addons
 from bootstrap.render.kubeadm import kubeadm_init_config, kubeadm_join_config
 from bootstrap.render.kubelet import render_kubelet_config

@@ -381,7 +381,7 @@ def test_validate_exits_2_with_no_traceback_on_every_hostile_corpus_file(
 def test_a_malformed_key_url_is_an_os_error_apply_reports(url: str) -> None:
     """apply's OS phase turns OSError into an abort naming artifacts.mirror_key; a ValueError from
     urllib used to escape as a traceback instead (validation now refuses these URLs first)."""
-    from bootstrap.phases.os_prep import fetch_key
+    from bootstrap.phase_support.artifacts import fetch_key
 
     with pytest.raises(OSError, match=r"port|IPv6"):
         fetch_key(url, Path("."))

@@ -14,8 +14,8 @@ from pyinfra.api.connectors import entry_points
 
 from bootstrap import deploy_executor
 from bootstrap.deploy_executor import HostLog
-from bootstrap.phases.kubernetes import kubelet_drop_in
-from bootstrap.pyinfra_speedups import fill_argument_defaults
+from bootstrap.plan.node import kubelet_drop_in
+from bootstrap.pyinfra_private import fill_argument_defaults
 from bootstrap.render.kubelet import render_kubelet_config
 from bootstrap.state_dir import StateDir
 from deploys import files_on_node

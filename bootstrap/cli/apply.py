@@ -17,6 +17,8 @@ DESCRIPTION = """\
 Bring the cluster to what the inventory says, in named phases:
 
   connect, discover, verify   SSH with verified host keys; topology; the health gate
+  plan                        each node's resources (files, packages, units, kernel settings) from
+                              its topology: what the node phases below apply
   state-check                 nodes whose files, packages, units and kernel settings (read by the
                               discovery command) already match skip os, nvidia, runtime, kubernetes
   os                          swap off, kernel modules and sysctls (drop-ins), apt source, base packages

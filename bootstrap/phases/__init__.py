@@ -19,6 +19,7 @@ def apply_phases() -> list[Phase]:
     from .lock import LockPhase
     from .nvidia import NvidiaPhase
     from .os_prep import OsPhase
+    from .plan import PlanPhase
     from .prune import PrunePhase
     from .rediscover import RediscoverPhase
     from .runtime import RuntimePhase
@@ -30,12 +31,15 @@ def apply_phases() -> list[Phase]:
         LockPhase(ride_along=True),
         DiscoverPhase(read_state=True),
         VerifyPhase(),
+        PlanPhase(),  # each host's NodePlan: the node phases below run their part of it
         HookPhase("before-os"),
         StateCheckPhase(),
         OsPhase(),  # apt sources first: a new Kubernetes minor has its own repository
         UpgradePhase(),
+        PlanPhase(after="upgrade"),  # a rebooted member's topology was probed again
         NvidiaPhase(),
         RediscoverPhase(),
+        PlanPhase(after="rediscover"),
         RuntimePhase(),
         KubernetesPhase(),
         ControlPlanePhase(),

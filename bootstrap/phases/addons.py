@@ -12,46 +12,20 @@ import urllib.request
 import yaml
 
 from deploys.addons import HELM_STEP, ChartStep, ManifestStep, install_addons
-from deploys.cluster_state import ClusterQuery
-from deploys.control_plane import ADMIN_KUBECONFIG
 
 from ..deploy_executor import run_deploy
 from ..inventory.models import InventorySpec
+from ..phase_support.queries import DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS, cluster_query
+from ..phase_support.roles import control_plane_ready, first_control_plane, may_join
+from ..plan.cluster_files import ADDONS_DIR
 from ..render import addons as render
 from ..render.labels import node_labels
 from ..render.node_files import NodeFile
 from ..render.sources import Manifest, cni_manifest, dra_chart, dranet_manifest, kai_chart
 from ..runner import Phase, RunContext
 from ..topology.model import Topology
-from .node_roles import control_plane_ready, first_control_plane, may_join
 
-ADDONS_DIR = "/etc/kubehaus/addons"
-DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS = "dranet", "dranet-deviceclass", "kai-queues-topology"
-
-
-def manifest_names(spec: InventorySpec) -> list[str]:
-    """The manifests the phase applies, by file name (the same for the cluster read below)."""
-    names = [f"cni-{cni_manifest(spec).name}"]
-    if spec.addons.dranet.enabled:
-        names += [DRANET, DRANET_DEVICE_CLASS]
-    kai = spec.addons.kai_scheduler
-    if kai.enabled and (render.kai_queues(kai) or kai.topology is not None):
-        names.append(KAI_OBJECTS)
-    return names
-
-
-def cluster_query(spec: InventorySpec) -> ClusterQuery:
-    """What the no-op fast path reads of the cluster in discovery's command (deploys/cluster_state.py)."""
-    charts = []
-    if spec.addons.dra_gpu_driver.enabled:
-        charts.append(dra_chart(spec))
-    if spec.addons.kai_scheduler.enabled:
-        charts.append(kai_chart(spec))
-    return ClusterQuery(
-        ADMIN_KUBECONFIG,
-        manifests=tuple(f"{ADDONS_DIR}/{name}.yaml" for name in manifest_names(spec)),
-        releases=tuple((chart.release, chart.namespace) for chart in charts),
-    )
+__all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "cluster_query"]
 
 
 def fetch(manifest: Manifest) -> list[dict]:

@@ -10,10 +10,9 @@ import gevent
 from pyinfra.api import Config, State
 from pyinfra.api import Host as PyinfraHost
 from pyinfra.api import Inventory as PyinfraInventory
-from pyinfra.connectors.sshuserclient import client as ssh_client
 
 from ..connection import connection_plan
-from ..pyinfra_speedups import fill_argument_defaults
+from ..pyinfra_private import clear_known_hosts_cache, fill_argument_defaults
 from ..render.encode import UnsafeValue
 from ..runner import Phase, RunContext
 
@@ -59,7 +58,7 @@ class ConnectPhase(Phase):
         if plan.ssh_config:
             ssh_config_path.write_text(plan.ssh_config, encoding="utf-8")
         # pyinfra memoizes known_hosts per process; this run must see the file as it is now.
-        ssh_client.get_host_keys.cache.clear()
+        clear_known_hosts_cache()
         state = State(PyinfraInventory((plan.names_data, {})), pyinfra_config(ctx.options.parallel))
         fill_argument_defaults(state)
         ctx.state = state

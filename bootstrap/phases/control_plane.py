@@ -7,12 +7,12 @@ import yaml
 from deploys.control_plane import init_control_plane
 
 from ..deploy_executor import run_deploy
+from ..membership import Membership, Standing
+from ..phase_support.roles import first_control_plane, may_join
+from ..plan.cluster_files import KUBEADM_CONFIG
 from ..render.kubeadm import kubeadm_init_config
 from ..render.node_files import NodeFile
 from ..runner import Phase, RunContext
-from .node_roles import first_control_plane, may_join
-
-KUBEADM_CONFIG = "/etc/kubernetes/kubehaus-kubeadm.yaml"
 
 
 class ControlPlanePhase(Phase):
@@ -40,8 +40,8 @@ class ControlPlanePhase(Phase):
             ctx.aborted = f"kubeadm init failed on {first.name}: {ctx.failures[first.name].message}"
             ctx.cluster_step("init", "kubeadm init", first.name, "failed", ctx.failures[first.name].message)
         elif ctx.options.dry_run and "kubeadm init" in logs[first.name].changed_steps:
-            ctx.cluster[first.name] = "would initialise the cluster (kubeadm init)"
+            ctx.cluster[first.name] = Membership(Standing.WOULD_INITIALISE)
         else:
-            ctx.cluster[first.name] = "control plane (first)"
+            ctx.cluster[first.name] = Membership(Standing.FIRST_CONTROL_PLANE)
             initialised = "kubeadm init" in logs[first.name].changed_steps
             ctx.cluster_step("init", "kubeadm init", first.name, "done" if initialised else "in place")

@@ -11,17 +11,12 @@ from pyinfra.api import Host as PyinfraHost
 from deploys.cluster_state import parse_cluster
 from deploys.node_state import parse_observed
 
+from ..phase_support.probe import probe_output, save_topology
+from ..phase_support.queries import cluster_query, state_query
+from ..phase_support.roles import first_control_plane
 from ..runner import Phase, RideAlong, RunContext
-from ..topology.discovery import ProbeError, parse_probe_output, probe_command
+from ..topology.discovery import ProbeError, probe_command
 from ..topology.model import Topology
-from ..topology.shipping import NO_PYTHON_MESSAGE
-from .addons import cluster_query
-from .node_roles import first_control_plane
-from .state_check import state_query
-
-# A real DGX answers in about a second; a node that takes minutes has a hung driver or disk, and
-# must not hold up the discovery of the rest.
-PROBE_TIMEOUT_SECONDS = 120
 
 
 class DiscoverPhase(Phase):
@@ -56,10 +51,7 @@ class DiscoverPhase(Phase):
                 ride.settle(lines)
             if self.read_state:
                 ctx.observed[name] = parse_observed(lines)
-            ctx.topologies[name] = result
-            ctx.state_dir.write_json(
-                ctx.state_dir.topology_file(name), result.model_dump(mode="json"), indent=False
-            )
+            save_topology(ctx, name, result)
             summary = (
                 f"{len(result.gpus)} GPU(s), {len(result.nics)} RDMA NIC(s), {len(result.numa)} NUMA node(s)"
             )
@@ -79,31 +71,3 @@ class DiscoverPhase(Phase):
 
         ride = RideAlong(cluster_query(ctx.inventory.spec).command(), settle)
         ctx.ride_along.setdefault(first, []).append(ride)
-
-
-def probe_host(host: PyinfraHost, command: str) -> Topology:
-    """Run the probe on one node (one SSH command) and validate its answer."""
-    return probe_output(host, command)[0]
-
-
-def probe_output(host: PyinfraHost, command: str) -> tuple[Topology, list[str]]:
-    """The probe's validated answer, and every line the command printed (a state read before it)."""
-    try:
-        ok, output = host.run_shell_command(
-            command, print_output=False, print_input=False, _timeout=PROBE_TIMEOUT_SECONDS
-        )
-    except TimeoutError:
-        raise ProbeError(
-            f"the probe did not finish within {PROBE_TIMEOUT_SECONDS} s: a hung NVML call or "
-            "driver? Check `nvidia-smi` and the kernel log on the node"
-        ) from None
-    stderr = "\n".join(output.stderr_lines).strip()
-    lines = list(output.stdout_lines)
-    if not ok:
-        if NO_PYTHON_MESSAGE in stderr:
-            raise ProbeError(stderr.replace("kubehaus: ", ""), lines)
-        raise ProbeError(f"probe failed: {stderr[-500:] or 'no error output'}", lines)
-    try:
-        return parse_probe_output("\n".join(lines)), lines
-    except ProbeError as exc:
-        raise ProbeError(str(exc), lines) from None

@@ -18,9 +18,10 @@ import yaml
 
 from ..hooks.ansible_inventory import ansible_inventory
 from ..inventory.models import Hook, Host
+from ..membership import Membership, Standing
+from ..phase_support.roles import connected_hosts
 from ..render.encode import UnsafeValue
 from ..runner import Phase, RunContext
-from .node_roles import connected_hosts
 
 
 class HookPhase(Phase):
@@ -100,7 +101,7 @@ class HookPhase(Phase):
             if name in failed:
                 ctx.fail(self, name, failed[name])
                 if self.when != "after-apply":
-                    ctx.cluster[name] = f"quarantined: {failed[name]}"
+                    ctx.cluster[name] = Membership(Standing.QUARANTINED, failed[name])
             else:
                 ctx.phases_run.setdefault(name, []).append(self.name)
                 ctx.progress.host_done(self, name, True, f"{hook.playbook}: ok")

@@ -14,56 +14,30 @@ import re
 import yaml
 from pyinfra.api import Host as PyinfraHost
 
-from deploys.control_plane import ADMIN_KUBECONFIG
 from deploys.join import join_node
 
-from ..deploy_executor import redact, run_deploy
+from ..deploy_executor import run_deploy
 from ..inventory.models import Host
+from ..membership import Membership, Standing
+from ..phase_support.cluster import JoinError, cluster_members, run_secret_command
+from ..phase_support.roles import connected_hosts, control_plane_ready, first_control_plane, may_join
+from ..plan.cluster_files import ADMIN_KUBECONFIG, JOIN_CONFIG
 from ..render.kubeadm import kubeadm_join_config
 from ..render.labels import node_taints
 from ..render.node_files import NodeFile
 from ..runner import Phase, RunContext
-from .node_roles import connected_hosts, control_plane_ready, first_control_plane, may_join
 
-JOIN_CONFIG = "/etc/kubernetes/kubehaus-join.yaml"
 JOIN_COMMAND = re.compile(r"--token\s+(\S+)\s+--discovery-token-ca-cert-hash\s+(sha256:[a-f0-9]{64})")
 
 
-class JoinError(Exception):
-    pass
-
-
-def run_secret_command(host: PyinfraHost, command: str) -> list[str]:
-    """Run a command whose output holds a secret: nothing of it is printed, and errors are redacted."""
-    ok, output = host.run_shell_command(command, print_output=False, print_input=False, _timeout=120)
-    if not ok:
-        raise JoinError(redact("\n".join(output.stderr_lines[-5:]) or f"{command.split()[0]} failed"))
-    return output.stdout_lines
-
-
-def registered_nodes(host: PyinfraHost) -> set[str]:
-    lines = run_secret_command(host, f"kubectl --kubeconfig {ADMIN_KUBECONFIG} get nodes -o name")
-    return {line.strip().removeprefix("node/") for line in lines if line.strip()}
-
-
-def cluster_members(ctx: RunContext, host: PyinfraHost) -> set[str]:
-    """The cluster's node names: from discovery's cluster read while it holds, else asked now.
-
-    Raises JoinError when they cannot be listed (no cluster yet, the API server down)."""
-    view = ctx.cluster_view()
-    if view is not None and view.nodes is not None:
-        return set(view.nodes)
-    return registered_nodes(host)
-
-
-def describe_not_joined(ctx: RunContext, host: Host) -> str:
+def not_joined(ctx: RunContext, host: Host) -> Membership:
     verdict = ctx.verdicts.get(host.name)
     if verdict is None:
-        return "not joined: no health verdict"
+        return Membership(Standing.NOT_JOINED, "no health verdict")
     if verdict.action == "quarantine":
         codes = ", ".join(sorted({f.code for f in verdict.findings if f.severity.value == "fail"}))
-        return f"quarantined: {codes}"
-    return f"not joined: {verdict.action}" + (f" ({verdict.error})" if verdict.error else "")
+        return Membership(Standing.QUARANTINED, codes)
+    return Membership(Standing.NOT_JOINED, verdict.action + (f" ({verdict.error})" if verdict.error else ""))
 
 
 class JoinPhase(Phase):
@@ -83,11 +57,10 @@ class JoinPhase(Phase):
             if may_join(ctx, host):
                 candidates.append(host)
             else:
-                ctx.cluster[host.name] = describe_not_joined(ctx, host)
-                verdict = ctx.verdicts.get(host.name)
-                held = verdict is not None and verdict.action == "quarantine"
+                membership = ctx.cluster[host.name] = not_joined(ctx, host)
+                held = membership.standing is Standing.QUARANTINED
                 ctx.cluster_step(
-                    "join", host.name, host.name, "held out" if held else "failed", ctx.cluster[host.name]
+                    "join", host.name, host.name, "held out" if held else "failed", str(membership)
                 )
         if not candidates:
             return
@@ -103,13 +76,13 @@ class JoinPhase(Phase):
         joining = [h for h in candidates if h.name not in members]
         for host in candidates:
             if host.name in members:
-                ctx.cluster[host.name] = "member" + self._taint_note(ctx, host)
-                ctx.cluster_step("join", host.name, host.name, "in place", ctx.cluster[host.name])
+                ctx.cluster[host.name] = self._membership(ctx, host, Standing.MEMBER)
+                ctx.cluster_step("join", host.name, host.name, "in place", str(ctx.cluster[host.name]))
         if not joining:
             return
         if ctx.options.dry_run:  # plan: no token is made
             for host in joining:
-                ctx.cluster[host.name] = "would join" + self._taint_note(ctx, host)
+                ctx.cluster[host.name] = self._membership(ctx, host, Standing.WOULD_JOIN)
                 ctx.changes.setdefault(host.name, []).append(f"{self.name}: kubeadm join")
             return
         try:
@@ -146,15 +119,15 @@ class JoinPhase(Phase):
         for host in joining:
             failure = ctx.failures.get(host.name)
             if failure is None:
-                ctx.cluster[host.name] = "joined" + self._taint_note(ctx, host)
-                ctx.cluster_step("join", host.name, host.name, "done", ctx.cluster[host.name])
+                ctx.cluster[host.name] = self._membership(ctx, host, Standing.JOINED)
+                ctx.cluster_step("join", host.name, host.name, "done", str(ctx.cluster[host.name]))
             else:
                 ctx.cluster_step("join", host.name, host.name, "failed", failure.message)
 
     @staticmethod
-    def _taint_note(ctx: RunContext, host: Host) -> str:
+    def _membership(ctx: RunContext, host: Host, standing: Standing) -> Membership:
         taint = ctx.verdicts[host.name].taint
-        return f", tainted {taint.rsplit('=', 1)[-1]}" if taint else ""
+        return Membership(standing, taint=taint.rsplit("=", 1)[-1] if taint else "")
 
     @staticmethod
     def _join_secrets(cp_host: PyinfraHost, control_plane: bool) -> tuple[str, str, str | None]:

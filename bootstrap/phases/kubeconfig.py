@@ -6,10 +6,9 @@ import hashlib
 import io
 import os
 
-from deploys.control_plane import ADMIN_KUBECONFIG
-
+from ..phase_support.roles import control_plane_ready, first_control_plane
+from ..plan.cluster_files import ADMIN_KUBECONFIG
 from ..runner import Phase, RunContext
-from .node_roles import control_plane_ready, first_control_plane
 
 
 class KubeconfigPhase(Phase):

@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import json
-
-import yaml
-
-from deploys.kubernetes import KubernetesPlan, install_kubernetes
+from deploys.node_apply import apply_resources
 
 from ..deploy_executor import run_deploy
-from ..inventory.models import Host
-from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
-from ..render.node_files import NodeFile
-from ..render.sources import kubernetes_pins
+from ..phase_support.roles import hosts_to_deploy
 from ..runner import Phase, RunContext
-from .node_roles import hosts_to_deploy
-
-
-def kubelet_drop_in(config: dict) -> NodeFile:
-    return NodeFile(DROP_IN_PATH, _drop_in_text(json.dumps(config)))
-
-
-@functools.lru_cache(maxsize=256)
-def _drop_in_text(config_json: str) -> str:
-    """Rendered once per distinct config: a fleet of one machine model shares a handful, and
-    PyYAML's pure-Python dumper was seconds of a 1000-host plan (state-check and this phase each
-    render every node's drop-in)."""
-    header = "# Managed by kubehaus: computed from this node's discovered NUMA layout.\n"
-    return header + yaml.safe_dump(json.loads(config_json), sort_keys=False)
-
-
-def kubernetes_plan(ctx: RunContext, host: Host) -> KubernetesPlan:
-    """Raises KubeletRenderError, or KeyError without a discovered topology."""
-    config = render_kubelet_config(ctx.inventory.kubelet_of(host), ctx.topologies[host.name])
-    return KubernetesPlan(pins=kubernetes_pins(ctx.inventory.spec), kubelet_drop_in=kubelet_drop_in(config))
 
 
 class KubernetesPhase(Phase):
@@ -45,15 +17,13 @@ class KubernetesPhase(Phase):
         return bool(hosts_to_deploy(ctx))
 
     def run(self, ctx: RunContext) -> None:
-        plans = {}
+        names = []
         for host in hosts_to_deploy(ctx):
-            if host.name in ctx.held_versions:
+            plan = ctx.plans.get(host.name)
+            if host.name in ctx.held_versions or plan is None:
                 continue  # a member waiting for its upgrade: only the upgrade phase changes its versions
-            if host.name not in ctx.topologies:
-                ctx.fail(self, host.name, "no discovered topology to compute the kubelet configuration from")
+            if plan.kubernetes is None:
+                ctx.fail(self, host.name, plan.kubernetes_error or "no kubelet configuration")
                 continue
-            try:
-                plans[host.name] = kubernetes_plan(ctx, host)
-            except KubeletRenderError as exc:
-                ctx.fail(self, host.name, f"kubelet configuration: {exc}")
-        run_deploy(ctx, self, list(plans), lambda name: install_kubernetes(plans[name]))
+            names.append(host.name)
+        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plans[name].kubernetes or ()))

@@ -11,9 +11,9 @@ from deploys.labels import label_nodes
 
 from ..deploy_executor import run_deploy
 from ..health.verdict import UNHEALTHY_TAINT_KEY
+from ..phase_support.roles import control_plane_ready, first_control_plane
 from ..render.labels import node_labels, node_taints
 from ..runner import Phase, RunContext
-from .node_roles import control_plane_ready, first_control_plane
 
 
 class LabelsPhase(Phase):
@@ -37,7 +37,7 @@ class LabelsPhase(Phase):
             wanted[host.name] = (node_labels(host, ctx.topologies.get(host.name)), taints)
         first = first_control_plane(ctx)
         # in a plan, nodes that would join (or the cluster that would be made) get their labels too
-        joining = {name for name, state in ctx.cluster.items() if state.startswith("would ")}
+        joining = {name for name, membership in ctx.cluster.items() if membership.planned}
         view = ctx.cluster_view()  # the nodes as discovery's command read them, if that still holds
         nodes = view.nodes if view is not None else None
         run_deploy(

@@ -17,8 +17,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..lock import LockRecord, acquire_command, heartbeat_command, now_text, release_command, replace_command
+from ..phase_support.roles import first_control_plane
 from ..runner import Phase, RideAlong, RunContext
-from .node_roles import first_control_plane
 
 
 def process_alive(pid: int) -> bool:

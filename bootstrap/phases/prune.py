@@ -7,10 +7,10 @@ reach them (``kubehaus reset`` before removing a host from the inventory cleans 
 
 from __future__ import annotations
 
+from ..phase_support.cluster import JoinError, cluster_members
+from ..phase_support.maintenance import remove_from_cluster
+from ..phase_support.roles import control_plane_ready, first_control_plane
 from ..runner import Phase, RunContext
-from .join import JoinError, cluster_members
-from .node_maintenance import remove_from_cluster
-from .node_roles import control_plane_ready, first_control_plane
 
 
 class PrunePhase(Phase):

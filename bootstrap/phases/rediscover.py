@@ -7,11 +7,10 @@ and its verdict replaced, so the join decision rests on what the hardware really
 
 from __future__ import annotations
 
+from ..phase_support.probe import probe_host, rejudge
+from ..phase_support.roles import connected_hosts, is_gpu_host
 from ..runner import Phase, RunContext
 from ..topology.discovery import probe_command
-from .discover import probe_host
-from .node_roles import connected_hosts, is_gpu_host
-from .verify import judge, write_health_report
 
 
 class RediscoverPhase(Phase):
@@ -35,13 +34,8 @@ class RediscoverPhase(Phase):
             if isinstance(result, Exception):
                 ctx.fail(self, name, str(result))
                 continue
-            ctx.topologies[name] = result
             ctx.phases_run.setdefault(name, []).append(self.name)
-            ctx.state_dir.write_json(
-                ctx.state_dir.topology_file(name), result.model_dump(mode="json"), indent=False
-            )
-            verdict = judge(ctx, ctx.inventory.host(name))
+            verdict = rejudge(ctx, name, result)
             ctx.progress.host_done(
                 self, name, verdict.healthy, f"{len(result.gpus)} GPU(s); {verdict.action}"
             )
-        write_health_report(ctx)

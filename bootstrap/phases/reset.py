@@ -10,9 +10,11 @@ from __future__ import annotations
 from deploys.reset import reset_node
 
 from ..deploy_executor import run_deploy
+from ..membership import Membership, Standing
+from ..phase_support.maintenance import remove_from_cluster
+from ..phase_support.roles import first_control_plane
+from ..plan import managed
 from ..runner import Phase, RunContext
-from .node_maintenance import remove_from_cluster
-from .node_roles import first_control_plane
 
 
 class ResetPhase(Phase):
@@ -32,6 +34,7 @@ class ResetPhase(Phase):
         control_planes = [n for n in self.targets if hosts[n].is_control_plane and n != first.name]
         last = [first.name] if first.name in self.targets else []
         control_plane = ctx.pyinfra_hosts.get(first.name)
+        removed = managed(ctx.inventory.spec)  # what apply may have put there, from its plan
         for group in (workers, control_planes, last):
             ready = []
             for name in group:
@@ -43,9 +46,9 @@ class ResetPhase(Phase):
                     except RuntimeError as exc:
                         ctx.fail(self, name, f"could not drain and delete the node: {exc}")
                         continue
-                    ctx.cluster[name] = "removed from the cluster" if was_member else "was not a member"
+                    ctx.cluster[name] = Membership(Standing.REMOVED if was_member else Standing.NOT_A_MEMBER)
                 ready.append(name)
-            run_deploy(ctx, self, ready, lambda _name: reset_node())
+            run_deploy(ctx, self, ready, lambda _name: reset_node(removed))
             for name in ready:
                 if name not in ctx.failures:
-                    ctx.cluster[name] = ctx.cluster.get(name, "the cluster") + "; reset"
+                    ctx.cluster[name] = ctx.cluster.get(name, Membership(Standing.CLUSTER)).after_reset()

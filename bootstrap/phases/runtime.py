@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from deploys.runtime import RuntimePlan, install_runtime
+from deploys.node_apply import apply_resources
 
 from ..deploy_executor import run_deploy
-from ..render.node_files import containerd_drop_in, containerd_main_config
-from ..render.sources import runtime_pins
+from ..phase_support.roles import hosts_to_deploy
 from ..runner import Phase, RunContext
-from .node_roles import hosts_to_deploy
-
-
-def runtime_plan(ctx: RunContext) -> RuntimePlan:
-    spec = ctx.inventory.spec
-    return RuntimePlan(
-        pins=runtime_pins(spec),
-        drop_in=containerd_drop_in(spec.versions.containerd),
-        main_config=containerd_main_config(spec.versions.containerd),
-    )
 
 
 class RuntimePhase(Phase):
@@ -28,5 +17,5 @@ class RuntimePhase(Phase):
         return bool(hosts_to_deploy(ctx))
 
     def run(self, ctx: RunContext) -> None:
-        plan = runtime_plan(ctx)
-        run_deploy(ctx, self, [h.name for h in hosts_to_deploy(ctx)], lambda _name: install_runtime(plan))
+        names = [h.name for h in hosts_to_deploy(ctx) if h.name in ctx.plans]
+        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plans[name].runtime))

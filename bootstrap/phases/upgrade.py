@@ -20,7 +20,6 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 from pyinfra.api import Host as PyinfraHost
 
-from deploys.control_plane import ADMIN_KUBECONFIG
 from deploys.facts import KubernetesNodes
 from deploys.upgrade import (
     NodeUpgradePlan,
@@ -32,12 +31,7 @@ from deploys.upgrade import (
 
 from ..deploy_executor import StepFailed, record, run_deploy
 from ..health.findings import Severity
-from ..render.sources import kubernetes_pins, nvidia_pins
-from ..runner import Phase, RunContext
-from ..topology.discovery import probe_command
-from ..upgrade_plan import MemberState, NodeUpgrade, SkewError, UpgradePlan, plan_upgrades
-from .discover import probe_host
-from .node_maintenance import (
+from ..phase_support.maintenance import (
     HEALTH_ANNOTATION,
     OPERATOR_CORDON_ANNOTATION,
     UPGRADE_ANNOTATION,
@@ -50,14 +44,18 @@ from .node_maintenance import (
     node_object,
     wait_ready,
 )
-from .node_roles import (
+from ..phase_support.probe import probe_and_judge
+from ..phase_support.roles import (
     connected_hosts,
     control_plane_ready,
     first_control_plane,
     has_fabric_manager,
     is_gpu_host,
 )
-from .verify import judge, write_health_report
+from ..plan.cluster_files import ADMIN_KUBECONFIG
+from ..render.sources import kubernetes_pins, nvidia_pins
+from ..runner import Phase, RunContext
+from ..upgrade_plan import MemberState, NodeUpgrade, SkewError, UpgradePlan, plan_upgrades
 
 REBOOT_FIXES = {"NVML_DRIVER_MISMATCH"}  # what the upgrade's own reboot repairs
 
@@ -327,13 +325,7 @@ class UpgradePhase(Phase):
 
     def _recheck_health(self, ctx: RunContext, name: str, control_plane: PyinfraHost) -> None:
         """Discovery and the health gate again on the rebooted node; an unhealthy one stays cordoned."""
-        topology = probe_host(ctx.pyinfra_hosts[name], probe_command())
-        ctx.topologies[name] = topology
-        ctx.state_dir.write_json(
-            ctx.state_dir.topology_file(name), topology.model_dump(mode="json"), indent=False
-        )
-        verdict = judge(ctx, ctx.inventory.host(name))
-        write_health_report(ctx)
+        topology, verdict = probe_and_judge(ctx, name)
         failing = sorted({f.code for f in verdict.findings if f.severity is Severity.FAIL})
         checked = datetime.now(UTC).isoformat(timespec="seconds")
         result = "passed" if verdict.healthy else "failed " + ",".join(failing)

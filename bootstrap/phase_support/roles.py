@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..inventory.models import Host
+from ..plan import node
 from ..runner import RunContext
 
 JOINING_ACTIONS = ("join", "taint")
@@ -19,22 +20,11 @@ def hosts_to_deploy(ctx: RunContext) -> list[Host]:
 
 
 def is_gpu_host(ctx: RunContext, host: Host) -> bool:
-    topology = ctx.topologies.get(host.name)
-    expected = ctx.inventory.profile_of(host).gpus.count
-    return bool(expected or (topology is not None and topology.gpus))
+    return node.is_gpu_host(ctx.inventory, host, ctx.topologies.get(host.name))
 
 
 def has_fabric_manager(ctx: RunContext, host: Host) -> bool:
-    profile = ctx.inventory.profile_of(host)
-    if profile.fabric_manager is not None:
-        return profile.fabric_manager
-    topology = ctx.topologies.get(host.name)
-    return bool(profile.nvswitches or (topology is not None and topology.nvswitches))
-
-
-def has_rdma(ctx: RunContext, host: Host) -> bool:
-    topology = ctx.topologies.get(host.name)
-    return bool(ctx.inventory.profile_of(host).rdma_nic_per_gpu or (topology is not None and topology.nics))
+    return node.has_fabric_manager(ctx.inventory, host, ctx.topologies.get(host.name))
 
 
 def first_control_plane(ctx: RunContext) -> Host:

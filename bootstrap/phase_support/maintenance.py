@@ -14,10 +14,10 @@ from typing import Any
 import gevent
 from pyinfra.api import Host as PyinfraHost
 
-from deploys.control_plane import ADMIN_KUBECONFIG
 from deploys.facts import ApiServerVersion
 
 from ..deploy_executor import redact
+from ..plan.cluster_files import ADMIN_KUBECONFIG
 
 KUBECTL = f"kubectl --kubeconfig {ADMIN_KUBECONFIG}"
 DRAIN_TIMEOUT = "300s"

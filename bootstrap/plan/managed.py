@@ -1,0 +1,75 @@
+"""Everything any node of an inventory could have managed: what discovery reads, what reset removes.
+
+Swap and the RDMA netns mode are read on every node whatever the plan (deploys/node_state.py).
+
+Derived from the node plan's own builders with every option on (RDMA, exclusive netns mode,
+fabric manager, IMEX masked), so the read covers whatever an earlier inventory may have put there
+and a resource added to a builder is read and reset without another change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..inventory.models import InventorySpec
+from ..render.sources import apt_repositories
+from . import node
+from . import resources as r
+from .cluster_files import ADDONS_DIR, ADMIN_KUBECONFIG, HELM_PACKAGE, JOIN_CONFIG, KUBEADM_CONFIG
+
+
+@dataclass(frozen=True)
+class Managed:
+    files: tuple[str, ...]  # read (checksum, mode, owner)
+    packages: tuple[str, ...]
+    units: tuple[str, ...]
+    sysctls: tuple[str, ...]
+    modules: tuple[str, ...]
+    paths: tuple[str, ...]  # markers and results whose presence is checked
+    globs: tuple[str, ...]  # kubehaus's own constant patterns
+    reset_files: tuple[str, ...]
+    reset_directories: tuple[str, ...]
+    reset_packages: tuple[str, ...]
+
+
+def possible_resources(spec: InventorySpec) -> tuple[r.Resource, ...]:
+    """Every resource any host of this inventory could be given (content aside)."""
+    keyrings = {repo.keyring: b"" for repo in apt_repositories(spec)}
+    return (
+        *node.os_resources(spec, rdma=True, rdma_exclusive=True, keyrings=keyrings),
+        *node.nvidia_resources(spec, fabric_manager=True, mask_imex=True),
+        *node.runtime_resources(spec),
+        *node.kubernetes_resources(spec, {}),
+    )
+
+
+def managed(spec: InventorySpec) -> Managed:
+    resources = possible_resources(spec)
+    files = [res.path for res in resources if isinstance(res, r.File)]
+    pins = [p for res in resources if isinstance(res, r.PinnedPackages) for p in res.pins]
+    kept = {p for res in resources if isinstance(res, r.PinnedPackages) for p in res.kept_on_reset}
+    base = [p for res in resources if isinstance(res, r.BasePackages) for p in res.names]
+    units = [res.name for res in resources if isinstance(res, r.Unit | r.MaskedUnit)]
+    sysctls = [k for res in resources if isinstance(res, r.Sysctls) for k in res.settings]
+    modules = [m for res in resources if isinstance(res, r.Modules) for m in res.names]
+    markers = [res.marker for res in resources if isinstance(res, r.AptLists)]
+    return Managed(
+        files=_unique(*files, KUBEADM_CONFIG, ADMIN_KUBECONFIG),  # the first control plane's, too
+        packages=_unique(*pins, *base, HELM_PACKAGE),
+        units=_unique(*units),
+        sysctls=_unique(*sysctls),
+        modules=_unique(*modules),
+        paths=_unique(*markers, ADMIN_KUBECONFIG),  # admin.conf: kubeadm init is done
+        globs=(f"{ADDONS_DIR}/*.yaml",),
+        reset_files=_unique(
+            *(res.path for res in resources if isinstance(res, r.File) and res.removed_on_reset),
+            KUBEADM_CONFIG,
+            JOIN_CONFIG,
+        ),
+        reset_directories=(ADDONS_DIR,),
+        reset_packages=_unique(*(p for p in pins if p not in kept), HELM_PACKAGE),
+    )
+
+
+def _unique(*items: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))

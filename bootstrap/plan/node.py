@@ -1,0 +1,206 @@
+"""Each node's plan: the resources the os, nvidia, runtime and kubernetes phases make true on it.
+
+The one place that says what a node is given. Each section is built from plain values (not the
+run's context), so ``managed.py`` can ask the same builders for everything any node could have
+(every option on) to derive the state query and reset's lists: a resource added here is read,
+compared, applied, planned and reset without another change.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+
+import yaml
+
+from ..inventory import Inventory
+from ..inventory.models import Host, InventorySpec
+from ..render import node_files
+from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
+from ..render.sources import SOURCES_FILE, kubernetes_pins, nvidia_pins, runtime_pins, sources_file
+from ..topology.model import Topology
+from .resources import (
+    AptLists,
+    BasePackages,
+    File,
+    MaskedUnit,
+    Modules,
+    PinnedPackages,
+    RdmaNetnsExclusive,
+    Resource,
+    SwapOff,
+    Sysctls,
+    Unit,
+)
+
+BASE_PACKAGES = ("conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony")
+RDMA_MODULES = ("ib_uverbs", "rdma_cm", "mlx5_ib")
+APT_MARKER = "/var/lib/apt/lists/.kubehaus-updated"
+NO_TOPOLOGY = "no discovered topology to compute the kubelet configuration from"
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What the controller fetched before planning, handed to every node's plan as bytes."""
+
+    keyrings: dict[str, bytes]  # apt signing key: path on the node -> key
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One host's resources, in the order each phase applies them."""
+
+    host: str
+    os: tuple[Resource, ...]
+    nvidia: tuple[Resource, ...]  # empty on a host without GPUs
+    runtime: tuple[Resource, ...]
+    kubernetes: tuple[Resource, ...] | None  # None: see kubernetes_error
+    kubernetes_error: str | None = None  # why the kubelet configuration cannot be computed
+    topology: Topology | None = field(default=None, compare=False, repr=False)  # what it was made from
+
+    def resources(self) -> tuple[Resource, ...]:
+        return (*self.os, *self.nvidia, *self.runtime, *(self.kubernetes or ()))
+
+
+def is_gpu_host(inventory: Inventory, host: Host, topology: Topology | None) -> bool:
+    return bool(inventory.profile_of(host).gpus.count or (topology is not None and topology.gpus))
+
+
+def has_fabric_manager(inventory: Inventory, host: Host, topology: Topology | None) -> bool:
+    profile = inventory.profile_of(host)
+    if profile.fabric_manager is not None:
+        return profile.fabric_manager
+    return bool(profile.nvswitches or (topology is not None and topology.nvswitches))
+
+
+def has_rdma(inventory: Inventory, host: Host, topology: Topology | None) -> bool:
+    return bool(inventory.profile_of(host).rdma_nic_per_gpu or (topology is not None and topology.nics))
+
+
+def os_resources(
+    spec: InventorySpec, rdma: bool, rdma_exclusive: bool, keyrings: dict[str, bytes]
+) -> tuple[Resource, ...]:
+    """Swap off, kernel modules and sysctls (drop-in and live), the artifact source, base packages."""
+    resources: list[Resource] = [
+        SwapOff(),
+        _file(node_files.kernel_modules(rdma), "kernel modules drop-in"),
+        Modules(
+            ("overlay", "br_netfilter", *(RDMA_MODULES if rdma else ())), "kernel modules loaded or built in"
+        ),
+    ]
+    if rdma_exclusive:
+        resources += [_file(node_files.rdma_netns_exclusive()), RdmaNetnsExclusive()]
+    resources += [
+        _file(node_files.sysctls(), "sysctl drop-in"),
+        Sysctls({k: str(v) for k, v in node_files.sysctl_settings().items()}, "sysctls set"),
+    ]
+    keys = [File(path, key, 0o644, f"apt key {path}") for path, key in keyrings.items()]
+    sources = File(SOURCES_FILE, sources_file(spec), title="apt sources")
+    return (
+        *resources,
+        *keys,
+        sources,
+        AptLists(APT_MARKER, refreshed_by=(*(k.key for k in keys), sources.key)),
+        BasePackages(BASE_PACKAGES, "base packages"),
+        Unit("chrony", "time sync enabled", enabled=True),
+    )
+
+
+def nvidia_resources(spec: InventorySpec, fabric_manager: bool, mask_imex: bool) -> tuple[Resource, ...]:
+    """Nouveau off, the driver stack pinned, persistence daemon and fabric manager running, host IMEX
+    masked where ComputeDomains run their own."""
+    pins = PinnedPackages(
+        nvidia_pins(spec, fabric_manager),
+        "NVIDIA packages pinned",
+        kept_on_reset=tuple(p for p in nvidia_pins(spec, True) if p != "nvidia-container-toolkit"),
+    )
+    restart = {"restarted_by": (pins.key,), "enabled": True, "running": True}
+    resources: list[Resource] = [
+        _file(node_files.nouveau_blacklist(), "nouveau blacklisted"),
+        pins,
+        Unit("nvidia-persistenced", "persistence daemon", reload_when=(pins.key,), **restart),  # type: ignore[arg-type]
+    ]
+    if fabric_manager:
+        resources.append(Unit("nvidia-fabricmanager", "fabric manager", **restart))  # type: ignore[arg-type]
+    if mask_imex:
+        resources.append(MaskedUnit("nvidia-imex", "host IMEX off", "host IMEX masked"))
+    return tuple(resources)
+
+
+def runtime_resources(spec: InventorySpec) -> tuple[Resource, ...]:
+    """containerd pinned, its main config importing conf.d, kubehaus's drop-in, running."""
+    version = spec.versions.containerd
+    pins = PinnedPackages(runtime_pins(spec), "containerd pinned")
+    main = _file(node_files.containerd_main_config(version), "containerd main config imports conf.d")
+    main = File(main.path, main.content, main.mode, main.title, only_over_pristine=True)
+    drop_in = _file(node_files.containerd_drop_in(version), "containerd drop-in (systemd cgroups, CDI, NRI)")
+    running = Unit(
+        "containerd",
+        "containerd running",
+        enabled=True,
+        running=True,
+        restarted_by=(pins.key, main.key, drop_in.key),
+        reload_when=(pins.key,),
+    )
+    return pins, main, drop_in, running
+
+
+def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Resource, ...]:
+    """kubelet, kubeadm, kubectl pinned and held; the kubelet enabled, with its NUMA drop-in."""
+    drop_in = File(DROP_IN_PATH, _drop_in_text(json.dumps(kubelet_config)), title="kubelet NUMA drop-in")
+    return (
+        PinnedPackages(kubernetes_pins(spec), "kubelet, kubeadm, kubectl pinned and held"),
+        # kubeadm's packages leave the kubelet disabled: enabled here, so it comes back after a reboot
+        Unit("kubelet", "kubelet enabled at boot", enabled=True),
+        drop_in,
+        # a configured kubelet must pick the new drop-in up; an unconfigured one is started by kubeadm
+        Unit("kubelet", "kubelet restarted for its new drop-in", restarted_by=(drop_in.key,)),
+    )
+
+
+def kubelet_drop_in(config: dict) -> node_files.NodeFile:
+    return node_files.NodeFile(DROP_IN_PATH, _drop_in_text(json.dumps(config)))
+
+
+@functools.lru_cache(maxsize=256)
+def _drop_in_text(config_json: str) -> str:
+    """Rendered once per distinct config: a fleet of one machine model shares a handful, and
+    PyYAML's pure-Python dumper was seconds of a 1000-host plan."""
+    header = "# Managed by kubehaus: computed from this node's discovered NUMA layout.\n"
+    return header + yaml.safe_dump(json.loads(config_json), sort_keys=False)
+
+
+def node_plan(inventory: Inventory, host: Host, topology: Topology | None, artifacts: Artifacts) -> NodePlan:
+    """Everything the node-side phases make true on ``host``, from what discovery saw of it."""
+    spec = inventory.spec
+    rdma = has_rdma(inventory, host, topology)
+    nvidia: tuple[Resource, ...] = ()
+    if is_gpu_host(inventory, host, topology):
+        imex_present = topology is not None and topology.imex is not None and topology.imex.installed
+        mask_imex = spec.addons.dra_gpu_driver.compute_domains and imex_present
+        nvidia = nvidia_resources(spec, has_fabric_manager(inventory, host, topology), mask_imex)
+    kubernetes: tuple[Resource, ...] | None = None
+    error = None
+    if topology is None:
+        error = NO_TOPOLOGY
+    else:
+        try:
+            kubernetes = kubernetes_resources(
+                spec, render_kubelet_config(inventory.kubelet_of(host), topology)
+            )
+        except KubeletRenderError as exc:
+            error = f"kubelet configuration: {exc}"
+    return NodePlan(
+        host=host.name,
+        os=os_resources(spec, rdma, rdma and spec.addons.dranet.rdma_netns_exclusive, artifacts.keyrings),
+        nvidia=nvidia,
+        runtime=runtime_resources(spec),
+        kubernetes=kubernetes,
+        kubernetes_error=error,
+        topology=topology,
+    )
+
+
+def _file(node_file: node_files.NodeFile, title: str | None = None) -> File:
+    return File(node_file.path, node_file.content, node_file.mode, title)
