@@ -156,7 +156,7 @@ def blocking_budget(
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The budget (and its status) that refuses evicting ``pod`` now, if any."""
     if not pod_ready(pod):
-        return None  # an unhealthy pod does not count against its budget (it can always go)
+        return None  # an unready pod may always go (the AlwaysAllow policy; IfHealthyBudget is not modelled)
     for budget in budgets:
         if pod in covered_pods(budget, pods):
             status = budget_status(budget, pods)

@@ -248,10 +248,11 @@ class KubeApi:
 
     def get(self, target: Target) -> dict[str, Any]:
         assert target.name is not None
-        obj = self.store.state["objects"].get(object_key(target.resource, target.namespace, target.name))
-        if obj is None:
-            raise not_found(target.resource, target.name)
-        return self.served(target.resource, obj)
+        with self.store.lock:
+            obj = self.store.state["objects"].get(object_key(target.resource, target.namespace, target.name))
+            if obj is None:
+                raise not_found(target.resource, target.name)
+            return self.served(target.resource, obj)
 
     def list(self, target: Target, params: dict[str, str]) -> dict[str, Any]:
         resource = target.resource
@@ -334,7 +335,7 @@ class KubeApi:
             if not create and previous is None:
                 raise not_found(resource, target.name or "")
             stored = self._store(resource, obj, previous, dry_run)
-        return self.served(resource, stored)
+            return self.served(resource, stored)
 
     def _store(
         self, resource: Resource, obj: dict[str, Any], previous: dict[str, Any] | None, dry_run: bool
@@ -431,7 +432,7 @@ class KubeApi:
             patched.setdefault("apiVersion", resource.api_version)
             patched.setdefault("kind", resource.kind)
             stored = self._store(resource, patched, previous, dry_run)
-        return (201 if previous is None else 200), self.served(resource, stored)
+            return (201 if previous is None else 200), self.served(resource, stored)
 
     def _schema_of(self, resource: Resource) -> dict[str, Any] | None:
         definition = self.store.schemas.builtin(resource.api_version, resource.kind)
