@@ -137,3 +137,8 @@ def test_a_budget_that_blocks_a_drain_stops_the_upgrade_until_it_allows(
         events = json.loads(on(lab, "cp-1", f"{KUBECTL} get --raw /kubehaus/events").stdout)["items"]
         mine = [e["action"] for e in events if e["node"] == "w-1"]
         assert mine.index("evicted") < mine.index("upgrade-node")
+        # every kubectl command of the upgrade reached the lab's API server from the real client
+        seen = json.loads(on(lab, "cp-1", f"{KUBECTL} get --raw /kubehaus/kubectl-commands").stdout)["items"]
+        for verb in ("annotate", "cordon", "drain", "uncordon", "get", "apply", "label"):
+            assert f"kubectl {verb} (kubectl/v1.36.4)" in seen, seen
+        assert all("(kubectl/v1.36.4)" in entry for entry in seen), seen

@@ -494,3 +494,6 @@ def test_every_kubectl_invocation_in_the_code_is_exercised(cluster: Cluster) -> 
         if not any(matches(pattern, argv) for argv in recorded)
     }
     assert not missing, f"kubectl invocations no test ran through the real binary: {missing}"
+    seen = json.loads(cluster.kubectl("get --raw /kubehaus/kubectl-commands").stdout)["items"]
+    verbs = {pattern.split()[0] for pattern in invocations_in_code()}
+    assert {f"kubectl {verb} (kubectl/v{KUBECTL_BUILD.upstream})" for verb in verbs} <= set(seen)

@@ -406,8 +406,22 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _note_client(self) -> None:
+        """Which kubectl commands reached the server, from which client (the real kubectl sends its
+        command in a ``Kubectl-Command`` header): tests read it at ``/kubehaus/kubectl-commands``."""
+        command = self.headers.get("Kubectl-Command")
+        if not command:
+            return
+        seen = f"{command} ({self.headers.get('User-Agent', '').split(' ')[0]})"
+        with self.store.lock:
+            commands = self.store.state.setdefault("kubectl_commands", [])
+            if seen not in commands:
+                commands.append(seen)
+                self.store.save()
+
     def _kubernetes_api(self, method: str) -> bool:
         """The Kubernetes API (``/api``, ``/apis``) for a real kubectl; False for the stand-ins' own paths."""
+        self._note_client()
         url = urlparse(self.path)
         if not (url.path in ("/api", "/apis") or url.path.startswith(("/api/", "/apis/", "/openapi/"))):
             return False
@@ -465,6 +479,8 @@ class Handler(BaseHTTPRequestHandler):
                 for _, obj in self.store.select(query)
             ]
             return self._send(200, {"items": items})
+        if url.path == "/kubehaus/kubectl-commands":
+            return self._send(200, {"items": sorted(state.get("kubectl_commands", []))})
         if url.path == "/kubehaus/events":
             return self._send(200, {"items": state.get("events", [])})
         if url.path == "/kubehaus/releases":
