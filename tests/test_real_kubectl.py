@@ -275,6 +275,33 @@ def test_what_the_real_server_refuses_is_refused(cluster: Cluster, tmp_path: Pat
     assert label.returncode != 0
 
 
+def test_the_other_patch_types_and_dry_runs(cluster: Cluster, tmp_path: Path) -> None:
+    """Server-side apply, JSON and merge patches, and dry runs that change nothing (not used by
+    kubehaus today; the store serves them as a real server does)."""
+    config = tmp_path / "cm.yaml"
+    config.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: default}\ndata: {a: '1'}\n"
+    )
+    assert cluster.kubectl(f"apply --server-side --dry-run=server -f {config}").returncode == 0
+    assert cluster.kubectl("get configmap ssa -n default").returncode != 0  # the dry run stored nothing
+    applied = cluster.kubectl(f"apply --server-side -f {config}")
+    assert applied.stdout.strip() == "configmap/ssa serverside-applied", applied.stderr
+    patches = (
+        """--type json -p '[{"op":"add","path":"/data/b","value":"2"}]'""",
+        """--type merge -p '{"data":{"c":"3"}}'""",
+        """-p '{"data":{"d":"4"}}'""",  # strategic merge, kubectl patch's default
+    )
+    for patch in patches:
+        result = cluster.kubectl(f"patch configmap ssa -n default {patch}")
+        assert result.returncode == 0, result.stderr
+    data = json.loads(cluster.kubectl("get configmap ssa -n default -o json").stdout)["data"]
+    assert data == {"a": "1", "b": "2", "c": "3", "d": "4"}
+    assert cluster.kubectl("delete configmap ssa -n default --dry-run=server").returncode == 0
+    assert cluster.kubectl("get configmap ssa -n default -o name").stdout.strip() == "configmap/ssa"
+    assert cluster.kubectl("delete configmap ssa -n default").returncode == 0
+    assert cluster.kubectl("get configmap ssa -n default").returncode != 0
+
+
 def test_labels_and_taints_through_the_operation(cluster: Cluster) -> None:
     node = json.loads(cluster.kubectl("get node w-1 -o json").stdout)
     labels = {"kubehaus.io/rack": "r1", "nvidia.com/gpu.present": "true"}

@@ -212,7 +212,8 @@ class KubeApi:
                     raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
                 return self.patch(target, kind, body, dry_run)
             if method == "DELETE" and target.name:
-                return 200, self.delete(target, dry_run)
+                options = self._json(body) if body else {}  # kubectl sends DeleteOptions in the body
+                return 200, self.delete(target, dry_run or "All" in ((options or {}).get("dryRun") or []))
             raise ApiError(405, f"the server does not allow this method on the requested resource: {method}")
         except ApiError as exc:
             return exc.code, exc.status()
