@@ -149,3 +149,22 @@ def test_resource_names_and_version_order(bundle: dict) -> None:
     resources = {(r.api_version, r.plural): r for r in builtin_resources(bundle)}
     assert resources[("v1", "nodes")].namespaced is False and resources[("v1", "pods")].namespaced is True
     assert ("policy/v1", "poddisruptionbudgets") in resources and ("policy/v1", "evictions") not in resources
+
+
+def test_the_drain_report_reads_selectors_as_the_api_server_does() -> None:
+    """kubehaus's own selector reading (naming the budgets that block a drain) agrees with the store's."""
+    from bootstrap.phases.node_maintenance import selects
+
+    labels = {"app": "web", "tier": "front"}
+    cases = [
+        {"matchLabels": {"app": "web"}},
+        {"matchLabels": {"app": "db"}},
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]}]},
+        {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]},
+        {"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"}]},
+        {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]},
+        {},
+    ]
+    assert [selects(c, labels) for c in cases] == [disruption.selector_matches(c, labels) for c in cases]
+    assert [selects(c, labels) for c in cases] == [True, False, True, False, True, False, True]
+    assert selects(None, labels) is False  # a budget without a selector selects nothing (policy/v1)
