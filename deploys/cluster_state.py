@@ -51,8 +51,11 @@ class ClusterQuery:
         started = " ".join(
             f'( {command} ) > "$d/{index}" 2>/dev/null &' for index, command in enumerate(sections.values())
         )
+        # kubectl get --raw prints no final newline: one is added where missing, so the next
+        # section's marker starts a line of its own
         shown = "; ".join(
-            f'echo {shlex.quote(SECTION + name)}; cat "$d/{index}"' for index, name in enumerate(sections)
+            f'echo {shlex.quote(SECTION + name)}; cat "$d/{index}"; [ -z "$(tail -c1 "$d/{index}")" ] || echo'
+            for index, name in enumerate(sections)
         )
         body = f'd=$(mktemp -d) && {{ {started} wait; {shown}; rm -rf "$d"; }}'
         # no admin kubeconfig: no cluster yet, said as such (an empty answer is "not read", not this)

@@ -89,6 +89,10 @@ def apply_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from booted(APPLY_LAB, tmp_path_factory)
 
 
+# the real kubectl reads ~/.kube/config unless told; the lab's admin credentials are kubeadm's file
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+
+
 def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]:
     """Run a shell command on a lab machine over SSH (the lab's key and known_hosts)."""
     argv = ssh_command(lab.spec.name, machine, [command])

@@ -29,7 +29,7 @@ from bootstrap.lab.oci_image import REFERENCE
 from bootstrap.outcome import EXIT_FAILED, EXIT_HELD_OUT
 from bootstrap.render.addons import dra_gpu_driver_values
 
-from .lab_fixture import Lab, on
+from .lab_fixture import KUBECTL, Lab, on
 
 pytestmark = pytest.mark.lab
 
@@ -52,7 +52,7 @@ class Run:
 
 
 def kubectl_json(lab: Lab, arguments: str) -> dict:
-    result = on(lab, "cp-1", f"kubectl {arguments} -o json")
+    result = on(lab, "cp-1", f"{KUBECTL} {arguments} -o json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -257,8 +257,8 @@ def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None
 def test_cluster_drift_is_found_by_the_read_in_discovery(runs: tuple[Run, Run], lab: Lab) -> None:
     """A label removed and a KAI queue deleted by hand, every node in state: the cluster read riding in
     discovery's command shows both, the labels and addons phases repair them, node deploys stay skipped."""
-    removed = on(lab, "cp-1", "kubectl label node dgx-1 kubehaus.io/rack-")
-    deleted = on(lab, "cp-1", "kubectl delete queue team-a")
+    removed = on(lab, "cp-1", f"{KUBECTL} label node dgx-1 kubehaus.io/rack-")
+    deleted = on(lab, "cp-1", f"{KUBECTL} delete queue team-a")
     assert removed.returncode == deleted.returncode == 0, removed.stderr + deleted.stderr
     run = apply(lab.inventory)
     hosts = run.report["hosts"]
@@ -418,9 +418,9 @@ def test_a_container_under_real_runc_is_stopped_by_the_lab_cgroups(runs: tuple[R
 
 
 def test_cordon_state_is_kept(runs: tuple[Run, Run], lab: Lab) -> None:
-    assert on(lab, "cp-1", "kubectl cordon l40s-1").stdout.strip() == "node/l40s-1 cordoned"
+    assert on(lab, "cp-1", f"{KUBECTL} cordon l40s-1").stdout.strip() == "node/l40s-1 cordoned"
     assert kubectl_json(lab, "get node l40s-1")["spec"]["unschedulable"] is True
-    assert on(lab, "cp-1", "kubectl uncordon l40s-1").stdout.strip() == "node/l40s-1 uncordoned"
+    assert on(lab, "cp-1", f"{KUBECTL} uncordon l40s-1").stdout.strip() == "node/l40s-1 uncordoned"
     assert "unschedulable" not in kubectl_json(lab, "get node l40s-1")["spec"]
 
 
@@ -517,7 +517,7 @@ def changed_inventory(lab: Lab, tmp_path: Path, section: str, key: str, value: s
 def test_a_plan_for_new_versions_lists_the_rolling_upgrade_and_changes_nothing(
     runs: tuple[Run, Run], lab: Lab, tmp_path: Path
 ) -> None:
-    events = on(lab, "cp-1", "kubectl get --raw /kubehaus/events").stdout
+    events = on(lab, "cp-1", f"{KUBECTL} get --raw /kubehaus/events").stdout
     inventory = changed_inventory(lab, tmp_path, "cluster", "kubernetes_version", "1.35.0")
     text = yaml.safe_load(inventory.read_text())
     text["versions"] = {"nvidia_driver": "580.105.08"}
@@ -533,7 +533,7 @@ def test_a_plan_for_new_versions_lists_the_rolling_upgrade_and_changes_nothing(
     # members keep their versions outside the upgrade; a quarantined node is simply installed anew
     assert not any(c.startswith(("kubernetes:", "nvidia:")) for c in changes["dgx-1"]["changes"])
     assert "nvidia: NVIDIA packages pinned" in changes["dgx-2"]["changes"]
-    assert on(lab, "cp-1", "kubectl get --raw /kubehaus/events").stdout == events
+    assert on(lab, "cp-1", f"{KUBECTL} get --raw /kubehaus/events").stdout == events
     assert on(lab, "dgx-1", "dpkg-query -W -f='${Version}' kubelet").stdout == "1.34.2-1.1"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .lab_fixture import Lab, booted, on
+from .lab_fixture import KUBECTL, Lab, booted, on
 
 pytestmark = pytest.mark.lab
 
@@ -71,7 +71,7 @@ def kubehaus(*args: str) -> tuple[int, dict]:
 
 
 def members(lab: Lab) -> set[str]:
-    nodes = json.loads(on(lab, "cp-1", "kubectl get nodes -o json").stdout)["items"]
+    nodes = json.loads(on(lab, "cp-1", f"{KUBECTL} get nodes -o json").stdout)["items"]
     return {n["metadata"]["name"] for n in nodes}
 
 
@@ -121,7 +121,7 @@ def test_a_failing_hook_keeps_only_that_machine_out(applied: tuple[dict, str], h
     assert hosts["w-2"]["status"] == "failed" and hosts["w-2"]["error"] == expected
     assert hosts["w-2"]["cluster"] == f"quarantined: {expected}"
     assert hosts["w-1"]["cluster"] == "member" and hosts["cp-1"]["status"] == "ok"
-    nodes = json.loads(on(hooks_lab, "cp-1", "kubectl get nodes -o json").stdout)["items"]
+    nodes = json.loads(on(hooks_lab, "cp-1", f"{KUBECTL} get nodes -o json").stdout)["items"]
     assert {n["metadata"]["name"] for n in nodes} == {"cp-1", "w-1"}
     flat = " ".join(text.split())
     assert "FAILED w-2: hook flaky.yml: task 'check storage mount': storage mount /data missing" in flat

@@ -24,7 +24,7 @@ import yaml
 from bootstrap.lab.nvml_profile import NVML_PROFILE, render_nvml_profile
 from bootstrap.lab.profiles import build_machine
 
-from .lab_fixture import Lab, booted, on
+from .lab_fixture import KUBECTL, Lab, booted, on
 
 pytestmark = pytest.mark.lab
 
@@ -79,14 +79,14 @@ def inventory_at(lab: Lab, site: Path, kubernetes: str, driver: str, max_unavail
 
 
 def events(lab: Lab) -> list[dict]:
-    result = on(lab, "cp-1", "kubectl get --raw /kubehaus/events")
+    result = on(lab, "cp-1", f"{KUBECTL} get --raw /kubehaus/events")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["items"]
 
 
 def end_state(lab: Lab) -> dict:
     """Versions, labels, taints, cordon state and annotations of every node; packages and managed files."""
-    nodes = json.loads(on(lab, "cp-1", "kubectl get nodes -o json").stdout)["items"]
+    nodes = json.loads(on(lab, "cp-1", f"{KUBECTL} get nodes -o json").stdout)["items"]
     state: dict = {}
     for node in nodes:
         annotations = dict(node["metadata"].get("annotations", {}))
@@ -278,7 +278,7 @@ def test_a_node_that_comes_back_unhealthy_stays_cordoned_and_stops_the_upgrade(
     assert run.report["aborted"].startswith("the upgrade stopped at dgx-1 (dgx-1 came back unhealthy")
     assert "not started: l40s-1" in run.report["aborted"]
     assert "NVLINK_DOWN" in run.report["hosts"]["dgx-1"]["error"]
-    node = json.loads(on(rolling_lab, "cp-1", "kubectl get node dgx-1 -o json").stdout)
+    node = json.loads(on(rolling_lab, "cp-1", f"{KUBECTL} get node dgx-1 -o json").stdout)
     assert node["spec"]["unschedulable"] is True
     annotations = node["metadata"]["annotations"]
     assert "kubehaus.io/upgrading-to" in annotations

@@ -5,7 +5,7 @@ Built like a production mirror: packages in ``apt/pool``, indexes in ``apt/dists
 half is served as ``kubehaus-archive-keyring.gpg`` for apt's ``signed-by``. Real Debian packages
 (with their whole dependency closure) are fetched once on the host with apt and cached; software
 this project cannot download comes as stand-ins (``standins.py``); real builds from newer
-Debian suites (containerd) come from ``real_packages.py``.
+Debian suites come from ``real_packages.py`` (containerd) and ``real_kubectl.py`` (kubectl).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
 from .oci_image import busybox_from_deb, image_tar
+from .real_kubectl import kubectl_packages
 from .real_packages import containerd_packages
 from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
@@ -43,6 +44,7 @@ DEBIAN_PACKAGES = (
     # what the stand-in Kubernetes tools run on (Debian's own packages)
     "python3-yaml",
     "python3-jsonschema",
+    "openssl",  # the stand-in kubeadm makes the cluster's CA and serving certificate with it
 )
 
 
@@ -186,7 +188,7 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         for version in standin.versions:
             build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
-    cached = [*fetch_debian_closure(cache), *containerd_packages(cache)]
+    cached = [*fetch_debian_closure(cache), *containerd_packages(cache), *kubectl_packages(cache)]
     dists = apt / "dists" / SUITE
     binary = dists / COMPONENT / f"binary-{deb_arch()}"
     binary.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,11 @@ what it is: the package description starts with STAND-IN and every binary's ``--
 "kubehaus lab stand-in". Two versions of each, so upgrades can be tested.
 
 The Kubernetes tools have behaviour and state (``standin_tools/``): kubeadm forms a cluster whose
-API store lives on the first control plane, the kubelet refuses bad configurations, kubectl and
-helm validate what they are given. The NVIDIA packages install daemons that idle and report their
-version where the real ones do; the hardware itself is simulated by the lab (sysfs, NVML).
+API store lives on the first control plane and serves the Kubernetes REST API to the real kubectl
+(Debian's build, ``real_kubectl.py``; no kubectl stand-in is left), the kubelet refuses bad
+configurations, helm validates what it is given. The NVIDIA packages install daemons that idle and
+report their version where the real ones do; the hardware itself is simulated by the lab (sysfs,
+NVML).
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ STANDINS: tuple[StandIn, ...] = (
         "kubeadm",
         ("1.34.2-1.1", "1.35.0-1.1"),
         "Kubernetes cluster bootstrapping tool (its stand-in control plane is a small API store)",
-        depends=("python3-yaml", "python3-jsonschema", "cri-tools"),
+        depends=("python3-yaml", "python3-jsonschema", "cri-tools", "openssl"),
         python_tools={"kubeadm": "kubeadm"},
         units={
             "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROP_IN,
@@ -113,13 +115,6 @@ STANDINS: tuple[StandIn, ...] = (
                 "Restart=always\nRestartSec=1\n",
             ),
         },
-    ),
-    StandIn(
-        "kubectl",
-        ("1.34.2-1.1", "1.35.0-1.1"),
-        "Kubernetes command-line tool",
-        depends=("python3-yaml",),
-        python_tools={"kubectl": "kubectl"},
     ),
     StandIn("cri-tools", ("1.34.0-1.1", "1.35.0-1.1"), "CRI command-line tools", scripts=("crictl",)),
     StandIn("kubernetes-cni", ("1.7.1-1.1", "1.8.0-1.1"), "CNI plugins"),

@@ -59,8 +59,63 @@ def annotate(control_plane: PyinfraHost, node: str, annotations: dict[str, str |
     kubectl(control_plane, f"annotate node {shlex.quote(node)} {items} --overwrite")
 
 
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels, matchExpressions) selects these labels."""
+    if selector is None:
+        return False
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = (
+            expression.get("key"),
+            expression.get("operator"),
+            expression.get("values") or [],
+        )
+        if {
+            "In": key in labels and labels[key] in values,
+            "NotIn": not (key in labels and labels[key] in values),
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }.get(operator, False) is False:
+            return False
+    return True
+
+
+def blocking_budgets(control_plane: PyinfraHost, node: str) -> list[str]:
+    """The PodDisruptionBudgets over pods on ``node`` that allow no disruption now: what stops a
+    drain (kubectl's own message does not name them). Empty when they cannot be read."""
+    try:
+        pods = json.loads(
+            "\n".join(
+                kubectl(
+                    control_plane, f"get pods -A --field-selector spec.nodeName={shlex.quote(node)} -o json"
+                )
+            )
+        )["items"]
+        budgets = json.loads("\n".join(kubectl(control_plane, "get pdb -A -o json")))["items"]
+    except (MaintenanceError, ValueError, KeyError, TypeError):
+        return []
+    found = []
+    for budget in budgets:
+        status, metadata = budget.get("status") or {}, budget["metadata"]
+        if status.get("disruptionsAllowed", 1) > 0:
+            continue
+        selector = (budget.get("spec") or {}).get("selector")
+        if any(
+            pod["metadata"].get("namespace") == metadata.get("namespace")
+            and selects(selector, pod["metadata"].get("labels") or {})
+            for pod in pods
+        ):
+            found.append(
+                f"{metadata.get('namespace')}/{metadata['name']} (disruptions allowed 0: "
+                f"{status.get('currentHealthy', '?')} healthy, {status.get('desiredHealthy', '?')} needed)"
+            )
+    return found
+
+
 def drain(control_plane: PyinfraHost, node: str, timeout_seconds: int, attempts: int) -> None:
-    """kubectl drain evicts (PodDisruptionBudgets respected); a blocked drain is tried again."""
+    """kubectl drain evicts (PodDisruptionBudgets respected); a blocked drain is tried again, and
+    the error names the budgets that blocked it."""
     last = ""
     for attempt in range(1, attempts + 1):
         try:
@@ -75,7 +130,9 @@ def drain(control_plane: PyinfraHost, node: str, timeout_seconds: int, attempts:
             last = str(exc)
             if attempt < attempts:
                 gevent.sleep(min(30, 5 * attempt))
-    raise MaintenanceError(f"drain failed {attempts} time(s): {last}")
+    budgets = blocking_budgets(control_plane, node)
+    blocked = f"; blocked by PodDisruptionBudget {', '.join(budgets)}" if budgets else ""
+    raise MaintenanceError(f"drain failed {attempts} time(s): {last}{blocked}")
 
 
 def is_ready(node: dict[str, Any]) -> bool:

@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import secrets
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .common import write_private
+from .kubeapi import KubeApi
 from .validation import Invalid, Schemas, group_of, label_key_problem, label_value_problem
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -58,14 +61,18 @@ def object_key(obj: dict[str, Any]) -> str:
     return f"{group_of(obj['apiVersion'])}/{obj['kind']}/{metadata.get('namespace', '')}/{metadata['name']}"
 
 
-def new_state(version: str, endpoint: str, kubelet_config: dict[str, Any]) -> dict[str, Any]:
-    """What kubeadm init writes before it starts the server."""
-    ca = secrets.token_bytes(64)
+def new_state(
+    version: str, endpoint: str, kubelet_config: dict[str, Any], ca: tuple[bytes, str] | None = None
+) -> dict[str, Any]:
+    """What kubeadm init writes before it starts the server; ``ca`` is the CA's DER and pin (pki.py)."""
+    if ca is None:  # no PKI (unit tests of the store): a random stand-in for the CA
+        random = secrets.token_bytes(64)
+        ca = random, "sha256:" + hashlib.sha256(random).hexdigest()
     state: dict[str, Any] = {
         "version": version,
         "endpoint": endpoint,
-        "ca": base64.b64encode(ca).decode(),
-        "ca_hash": "sha256:" + hashlib.sha256(ca).hexdigest(),
+        "ca": base64.b64encode(ca[0]).decode(),
+        "ca_hash": ca[1],
         "certificate_key": None,
         "tokens": {},
         "credentials": {},
@@ -121,6 +128,8 @@ class Store:
             self.state = json.load(handle)
         self.started = time.monotonic()
         self.heartbeats: dict[str, float] = {}  # node -> when its kubelet last reported (not persisted)
+        self.builtin_resources: list[Any] | None = None  # the REST API's, derived once (kubeapi.py)
+        self.openapi_documents: dict[str, Any] = {}
 
     def record(self, action: str, node: str = "", detail: str = "") -> None:
         """Append to the event log tests read to check the order of operations (caller holds the lock)."""
@@ -264,11 +273,30 @@ class Store:
 
     def node_view(self, node: dict[str, Any]) -> dict[str, Any]:
         """A Node as served: Ready only while its kubelet reports (the node lifecycle controller's 40s)."""
-        name = node["metadata"]["name"]
-        last = self.heartbeats.get(name, self.started)
         view = copy.deepcopy(node)
-        ready = "True" if time.monotonic() - last < NODE_GRACE_SECONDS else "Unknown"
+        ready = "True" if self.node_reporting(node["metadata"]["name"]) else "Unknown"
         view.setdefault("status", {})["conditions"] = [{"type": "Ready", "status": ready}]
+        return view
+
+    def node_reporting(self, name: str) -> bool:
+        return time.monotonic() - self.heartbeats.get(name, self.started) < NODE_GRACE_SECONDS
+
+    def pod_view(self, pod: dict[str, Any]) -> dict[str, Any]:
+        """A lab pod as served: no containers run, so its node's kubelet stands for them (Running and
+        Ready while the node reports, not Ready once it stops); unbound pods are Pending."""
+        view = copy.deepcopy(pod)
+        status = view.setdefault("status", {})
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return view
+        node = view.get("spec", {}).get("nodeName")
+        if not node or f"/Node//{node}" not in self.state["objects"]:
+            status.update(phase="Pending", conditions=[{"type": "PodScheduled", "status": "False"}])
+            return view
+        ready = "True" if self.node_reporting(node) else "False"
+        status.update(
+            phase="Running",
+            conditions=[{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": ready}],
+        )
         return view
 
     def upgrade_control_plane(self, version: str) -> str:
@@ -355,10 +383,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # requests carry tokens; nothing is logged
 
-    def _send(self, status: int, body: Any) -> None:
-        payload = json.dumps(body).encode()
+    def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -378,13 +406,66 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _note_client(self) -> None:
+        """Which kubectl commands reached the server, from which client (the real kubectl sends its
+        command in a ``Kubectl-Command`` header): tests read it at ``/kubehaus/kubectl-commands``."""
+        command = self.headers.get("Kubectl-Command")
+        if not command:
+            return
+        seen = f"{command} ({self.headers.get('User-Agent', '').split(' ')[0]})"
+        with self.store.lock:
+            commands = self.store.state.setdefault("kubectl_commands", [])
+            if seen not in commands:
+                commands.append(seen)
+                self.store.save()
+
+    def _kubernetes_api(self, method: str) -> bool:
+        """The Kubernetes API (``/api``, ``/apis``) for a real kubectl; False for the stand-ins' own paths."""
+        self._note_client()
+        url = urlparse(self.path)
+        if not (url.path in ("/api", "/apis") or url.path.startswith(("/api/", "/apis/", "/openapi/"))):
+            return False
+        if self._admin():
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, answer, content_type = KubeApi(self.store).handle(
+                method,
+                url.path,
+                url.query,
+                self.headers.get("Content-Type", ""),
+                body,
+                self.headers.get("Accept", ""),
+            )
+            self._send(status, answer, content_type)
+        return True
+
+    def do_PUT(self) -> None:
+        if not self._kubernetes_api("PUT"):
+            self._send(404, {"message": "not found"})
+
+    def do_PATCH(self) -> None:
+        if not self._kubernetes_api("PATCH"):
+            self._send(404, {"message": "not found"})
+
     def do_GET(self) -> None:
+        if self._kubernetes_api("GET"):
+            return None
         url = urlparse(self.path)
         state = self.store.state
         if url.path in ("/healthz", "/livez", "/readyz"):
             return self._send(200, "ok")
         if url.path == "/version":
-            return self._send(200, {"gitVersion": "v" + state["version"], "standIn": True})
+            major, minor = [*state["version"].split("."), "0"][:2]
+            return self._send(
+                200,
+                {
+                    "major": major,
+                    "minor": minor,
+                    "gitVersion": "v" + state["version"],
+                    "platform": "linux/amd64",
+                    "standIn": True,
+                },
+            )
         if url.path == "/kubehaus/cluster-info":
             return self._send(
                 200, {"endpoint": state["endpoint"], "ca": state["ca"], "version": state["version"]}
@@ -398,6 +479,8 @@ class Handler(BaseHTTPRequestHandler):
                 for _, obj in self.store.select(query)
             ]
             return self._send(200, {"items": items})
+        if url.path == "/kubehaus/kubectl-commands":
+            return self._send(200, {"items": sorted(state.get("kubectl_commands", []))})
         if url.path == "/kubehaus/events":
             return self._send(200, {"items": state.get("events", [])})
         if url.path == "/kubehaus/releases":
@@ -410,6 +493,8 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(404, {"message": f"the server could not find the requested resource {url.path}"})
 
     def do_POST(self) -> None:
+        if self._kubernetes_api("POST"):
+            return None
         url = urlparse(self.path)
         body = self._body() or {}
         store = self.store
@@ -483,6 +568,8 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(404, {"message": f"the server could not find the requested resource {url.path}"})
 
     def do_DELETE(self) -> None:
+        if self._kubernetes_api("DELETE"):
+            return None
         url = urlparse(self.path)
         if not self._admin():
             return None
@@ -540,11 +627,50 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, answer)
 
 
-def serve(state_file: str, schemas_file: str, bind: str, port: int) -> None:
+class Server(ThreadingHTTPServer):
+    """HTTPS for clients that start a TLS handshake (a real kubectl), plain HTTP for the rest.
+
+    The stand-in kubeadm, kubelet and helm are small Python clients without TLS; a real kubectl
+    sends its token only over TLS it verified against the cluster CA. The first byte of a
+    connection says which it is (a TLS handshake record starts with 0x16)."""
+
+    daemon_threads = True
+    request_queue_size = 128  # kubectl's discovery opens dozens of connections at once
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        wrapped = None
+        if self.tls is not None:
+            request.settimeout(30)
+            try:
+                if request.recv(1, socket.MSG_PEEK) == b"\x16":
+                    request = wrapped = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            request.settimeout(None)
+        try:
+            self.RequestHandlerClass(request, client_address, self)
+        finally:
+            if wrapped is not None:
+                wrapped.close()
+
+
+def make_server(
+    state_file: str, schemas_file: str, bind: str, port: int, cert: str | None = None, key: str | None = None
+) -> Server:
     Handler.store = Store(state_file, Schemas.load(schemas_file))
-    server = ThreadingHTTPServer((bind, port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    server = Server((bind, port), Handler)
+    if cert and key and os.path.exists(cert):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.tls = context
+    return server
+
+
+def serve(
+    state_file: str, schemas_file: str, bind: str, port: int, cert: str | None = None, key: str | None = None
+) -> None:
+    make_server(state_file, schemas_file, bind, port, cert, key).serve_forever()
 
 
 def main() -> None:
@@ -553,9 +679,18 @@ def main() -> None:
     parser.add_argument("--schemas", required=True)
     parser.add_argument("--bind-address", default="0.0.0.0")
     parser.add_argument("--secure-port", type=int, default=6443)
+    parser.add_argument("--tls-cert-file", default="/etc/kubernetes/pki/apiserver.crt")
+    parser.add_argument("--tls-private-key-file", default="/etc/kubernetes/pki/apiserver.key")
     args = parser.parse_args()
     os.umask(0o077)
-    serve(args.state, args.schemas, args.bind_address, args.secure_port)
+    serve(
+        args.state,
+        args.schemas,
+        args.bind_address,
+        args.secure_port,
+        args.tls_cert_file,
+        args.tls_private_key_file,
+    )
 
 
 if __name__ == "__main__":

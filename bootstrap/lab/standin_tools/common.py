@@ -89,15 +89,25 @@ def write_private(target: str, content: str, mode: int = 0o600) -> None:
     os.replace(temporary, target)
 
 
-def kubeconfig_text(server: str, user: str, token: str, cluster: str = "kubernetes") -> str:
-    """A kubeconfig as kubeadm writes it (token auth: the stand-in has no client certificates)."""
+def kubeconfig_text(server: str, user: str, token: str, ca: str = "", cluster: str = "kubernetes") -> str:
+    """A kubeconfig as kubeadm writes it: the cluster CA (``ca``: its DER, base64) that the real
+    kubectl verifies the server with, and token auth (the stand-in has no client certificates)."""
+    import base64
+
     import yaml
 
+    entry: dict[str, str] = {"server": server}
+    if ca:
+        from .pki import der_to_pem
+
+        entry["certificate-authority-data"] = base64.b64encode(
+            der_to_pem(base64.b64decode(ca)).encode()
+        ).decode()
     return yaml.safe_dump(
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {"server": server}}],
+            "clusters": [{"name": cluster, "cluster": entry}],
             "users": [{"name": user, "user": {"token": token}}],
             "contexts": [{"name": f"{user}@{cluster}", "context": {"cluster": cluster, "user": user}}],
             "current-context": f"{user}@{cluster}",
@@ -109,8 +119,9 @@ def kubeconfig_text(server: str, user: str, token: str, cluster: str = "kubernet
 class Client:
     """Talks to the stand-in API server named in a kubeconfig.
 
-    The kubeconfig says https like a real one; the stand-in server speaks plain HTTP on the same
-    address and port (the lab has no PKI), so the scheme is swapped here and nowhere else.
+    The kubeconfig says https like a real one and the server speaks TLS to the real kubectl; these
+    Python stand-ins speak plain HTTP on the same address and port (the server tells them apart by
+    the first byte), so the scheme is swapped here and nowhere else.
     """
 
     def __init__(self, kubeconfig: str | None = None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ import socket
 import sys
 from typing import Any
 
-from . import apiserver
+from . import apiserver, pki
 from .common import (
     API_PORT,
     Client,
@@ -169,7 +168,24 @@ def cmd_init(args: argparse.Namespace) -> None:
         k: v for k, v in config.get("KubeletConfiguration", {}).items() if k not in ("apiVersion", "kind")
     }
     kubelet_config.setdefault("cgroupDriver", "systemd")
-    state = apiserver.new_state(requested.lstrip("v"), endpoint, kubelet_config)
+    pki_dir = path("/etc/kubernetes/pki")
+    pki.make_pki(
+        pki_dir,
+        [
+            endpoint.rpartition(":")[0],
+            advertise,
+            "127.0.0.1",
+            "localhost",
+            name,
+            "kubernetes",
+            "kubernetes.default",
+        ],
+    )
+    with open(os.path.join(pki_dir, "ca.crt")) as handle:
+        ca_der = pki.pem_to_der(handle.read())
+    state = apiserver.new_state(
+        requested.lstrip("v"), endpoint, kubelet_config, (ca_der, pki.public_key_hash(ca_der))
+    )
     token = ((init.get("bootstrapTokens") or [{}])[0]).get("token") or apiserver.new_bootstrap_token()
     if not TOKEN.match(token):
         die(f'the bootstrap token "{token}" was not of the form "{TOKEN.pattern}"')
@@ -184,14 +200,12 @@ def cmd_init(args: argparse.Namespace) -> None:
     print(f"[init] Using Kubernetes version: {requested}")
     print("[preflight] Running pre-flight checks")
     write_private(path(STATE_FILE), json.dumps(state, indent=1, sort_keys=True))
-    ca_pem = "-----BEGIN CERTIFICATE-----\n" + state["ca"] + "\n-----END CERTIFICATE-----\n"
-    write_private(path("/etc/kubernetes/pki/ca.crt"), ca_pem, 0o644)
-    server = f"https://{endpoint}"
-    write_private(path(ADMIN_CONF), kubeconfig_text(server, "kubernetes-admin", admin))
+    server, ca = f"https://{endpoint}", state["ca"]
+    write_private(path(ADMIN_CONF), kubeconfig_text(server, "kubernetes-admin", admin, ca))
     write_private(
-        path("/etc/kubernetes/super-admin.conf"), kubeconfig_text(server, "kubernetes-super-admin", admin)
+        path("/etc/kubernetes/super-admin.conf"), kubeconfig_text(server, "kubernetes-super-admin", admin, ca)
     )
-    write_private(path(KUBELET_CONF), kubeconfig_text(server, f"system:node:{name}", node_credential))
+    write_private(path(KUBELET_CONF), kubeconfig_text(server, f"system:node:{name}", node_credential, ca))
     write_private(
         path("/etc/kubernetes/manifests/kube-apiserver.yaml"),
         f"# kubehaus lab stand-in: the API server runs as {CONTROL_PLANE_UNIT}\n",
@@ -266,7 +280,7 @@ def cmd_join(args: argparse.Namespace) -> None:
     status, info = request("GET", base + "/kubehaus/cluster-info")
     if status != 200:
         die(f"error execution phase preflight: couldn't validate the identity of the API Server: {info}")
-    actual = "sha256:" + hashlib.sha256(base64.b64decode(info["ca"])).hexdigest()
+    actual = pki.public_key_hash(base64.b64decode(info["ca"]))
     if hashes and actual not in hashes:
         die(
             f"error execution phase preflight: couldn't validate the identity of the API Server: cluster CA "
@@ -280,15 +294,16 @@ def cmd_join(args: argparse.Namespace) -> None:
             f"error execution phase preflight: couldn't validate the identity of the API Server: {answer['message']}"
         )
     check_version(answer["version"])
-    server = f"https://{endpoint}"
-    ca_pem = "-----BEGIN CERTIFICATE-----\n" + info["ca"] + "\n-----END CERTIFICATE-----\n"
-    write_private(path("/etc/kubernetes/pki/ca.crt"), ca_pem, 0o644)
-    write_private(path(KUBELET_CONF), kubeconfig_text(server, f"system:node:{name}", answer["credential"]))
+    server, ca = f"https://{endpoint}", info["ca"]
+    write_private(path("/etc/kubernetes/pki/ca.crt"), pki.der_to_pem(base64.b64decode(ca)), 0o644)
+    write_private(
+        path(KUBELET_CONF), kubeconfig_text(server, f"system:node:{name}", answer["credential"], ca)
+    )
     write_kubelet_files(answer["kubelet_config"], registration, "")
     restart_kubelet_and_wait()
     if control_plane:
         write_private(
-            path(ADMIN_CONF), kubeconfig_text(server, "kubernetes-admin", answer["admin_credential"])
+            path(ADMIN_CONF), kubeconfig_text(server, "kubernetes-admin", answer["admin_credential"], ca)
         )
         mark_control_plane(Client(path(ADMIN_CONF)), name, registration.get("taints"))
     print("\nThis node has joined the cluster.")
@@ -378,7 +393,7 @@ def cmd_token(args: argparse.Namespace) -> None:
         token = client.ok("POST", "/kubehaus/tokens", {"ttl_seconds": seconds})["token"]
         if args.print_join_command:
             info = client.ok("GET", "/kubehaus/cluster-info")
-            ca_hash = "sha256:" + hashlib.sha256(base64.b64decode(info["ca"])).hexdigest()
+            ca_hash = pki.public_key_hash(base64.b64decode(info["ca"]))
             print(f"kubeadm join {info['endpoint']} --token {token} --discovery-token-ca-cert-hash {ca_hash}")
         else:
             print(token)
@@ -406,6 +421,10 @@ def cmd_reset(args: argparse.Namespace) -> None:
         "/etc/kubernetes/super-admin.conf",
         KUBELET_CONF,
         "/etc/kubernetes/pki/ca.crt",
+        "/etc/kubernetes/pki/ca.key",
+        "/etc/kubernetes/pki/ca.srl",
+        "/etc/kubernetes/pki/apiserver.crt",
+        "/etc/kubernetes/pki/apiserver.key",
         "/var/lib/kubelet/config.yaml",
         "/var/lib/kubelet/kubeadm-flags.env",
         REGISTERED,

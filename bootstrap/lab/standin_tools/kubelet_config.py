@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from .patching import merge_patch  # the kubelet merges drop-ins as RFC 7386 merge patches
+
 API_VERSION = "kubelet.config.k8s.io/v1beta1"
 KIND = "KubeletConfiguration"
 # KubeletConfiguration v1beta1 fields (Kubernetes 1.34/1.35).
@@ -163,19 +165,6 @@ def quantity(text: Any, where: str) -> float:
     if not match:
         raise ConfigError(f"{where}: quantities must match the regular expression {QUANTITY.pattern}")
     return float(match.group(1)) * SUFFIXES[match.group(2) or ""]
-
-
-def merge_patch(base: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch, as the kubelet merges drop-ins."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(base) if isinstance(base, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def _decode(text: str, source: str) -> dict[str, Any]:

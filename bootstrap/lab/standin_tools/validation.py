@@ -41,6 +41,21 @@ CLUSTER_SCOPED = {
     "CertificateSigningRequest",
     "FlowSchema",
     "PriorityLevelConfiguration",
+    "DeviceTaintRule",
+    "StorageVersion",
+    "StorageVersionMigration",
+    "IPAddress",
+    "ServiceCIDR",
+    "ClusterTrustBundle",
+    "VolumeAttributesClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "ComponentStatus",
+    "TokenReview",
+    "SelfSubjectReview",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SubjectAccessReview",
 }
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
