@@ -32,7 +32,8 @@ from bootstrap.lab.real_packages import fetch_builds
 from bootstrap.lab.standin_tools import apiserver, pki
 from bootstrap.lab.standin_tools.common import kubeconfig_text, request
 from bootstrap.lab.standins import kubernetes_schema_bundle
-from bootstrap.phases import join, node_maintenance
+from bootstrap.phase_support import cluster as join
+from bootstrap.phase_support import maintenance as node_maintenance
 from deploys import operations
 from deploys.cluster_state import ClusterQuery, parse_cluster
 from deploys.control_plane import ADMIN_KUBECONFIG

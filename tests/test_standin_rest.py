@@ -153,7 +153,7 @@ def test_resource_names_and_version_order(bundle: dict) -> None:
 
 def test_the_drain_report_reads_selectors_as_the_api_server_does() -> None:
     """kubehaus's own selector reading (naming the budgets that block a drain) agrees with the store's."""
-    from bootstrap.phases.node_maintenance import selects
+    from bootstrap.phase_support.maintenance import selects
 
     labels = {"app": "web", "tier": "front"}
     cases = [
