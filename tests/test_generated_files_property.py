@@ -287,7 +287,10 @@ def test_no_value_adds_an_argument_to_a_node_shell_command(
     assert shell_words(present) == APT_WORDS + names
     unhold, purge = commands_of(operations.packages_absent, {DebPackages: dict.fromkeys(names)}, names=names)
     assert shell_words(unhold) == ["apt-mark", "unhold", *names, ">", "/dev/null"]
-    assert shell_words(purge) == ["DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "-q", *names]
+    assert shell_words(purge) == [
+        "DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "-q",
+        "-o", f"DPkg::Lock::Timeout={operations.APT_LOCK_WAIT_SECONDS}", *names,
+    ]  # fmt: skip
     loaded = commands_of(operations.modules_loaded, {MissingModules: names}, names=names)
     assert [shell_words(c) for c in loaded] == [["modprobe", n] for n in names]
     (sysctl,) = commands_of(operations.sysctls_set, {Sysctls: {}}, settings={key: value})
