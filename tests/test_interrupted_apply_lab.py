@@ -9,7 +9,7 @@ The lab is the smallest that runs the whole stack: a control plane and one DGX H
 manager, containerd, kubelet, join, add-ons, labels). The kills are of two kinds:
 - a first apply on machines booted afresh from the lab's base image (lab down and up: about 5 s);
 - a re-apply with work to do: the inventory alternates between the lab's (A) and a changed one (B:
-  another containerd version, kubelet reservations, labels, a rack, KAI queues, Helm values).
+  another containerd version, kubelet reservations, a rack label, KAI queue quotas, Helm values).
 
 Where it is killed: after a delay drawn uniformly between 0 and the measured duration of the same
 uninterrupted apply in this lab, so kills fall across the whole run, inside operations as well as
