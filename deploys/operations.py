@@ -20,9 +20,21 @@ from .facts import (
     Sysctls,
 )
 
+# How long apt waits for a dpkg or apt lists lock another apt holds: an apt-get that an earlier,
+# killed apply started on the node runs on to its end, and a driver install with DKMS takes minutes.
+APT_LOCK_WAIT_SECONDS = 600
 APT = (
     "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades --allow-change-held-packages "
+    f"-o DPkg::Lock::Timeout={APT_LOCK_WAIT_SECONDS} "
     "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+)
+# DPkg::Lock::Timeout covers dpkg's locks, not the lists lock of apt-get update: retry that while
+# another apt holds it (apt says "Could not get lock"), and fail at once on any other error.
+APT_UPDATE = (
+    f"for try in $(seq {APT_LOCK_WAIT_SECONDS}); do "
+    "{ err=$(apt-get update -q -o APT::Update::Error-Mode=any 2>&1 1>&3); } 3>&1 && exit 0; "
+    'case "$err" in *"Could not get lock"*) sleep 1 ;; *) break ;; esac; '
+    "done; printf '%s\\n' \"$err\" >&2; exit 1"
 )
 
 
@@ -59,7 +71,7 @@ def packages_present(names: list[str]):
 def apt_update(sources_changed: bool, marker: str):
     """Refresh apt's lists when kubehaus's sources changed or were never fetched."""
     if sources_changed or not host.get_fact(PathsPresent, paths=[marker]):
-        yield "apt-get update -q -o APT::Update::Error-Mode=any"
+        yield APT_UPDATE
         yield f"touch {shlex.quote(marker)}"
 
 
@@ -156,7 +168,10 @@ def packages_absent(names: list[str]):
     if installed:
         quoted = " ".join(shlex.quote(n) for n in installed)
         yield f"apt-mark unhold {quoted} >/dev/null"
-        yield f"DEBIAN_FRONTEND=noninteractive apt-get purge -y -q {quoted}"
+        yield (
+            "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "
+            f"-o DPkg::Lock::Timeout={APT_LOCK_WAIT_SECONDS} {quoted}"
+        )
 
 
 @operation()

@@ -6,20 +6,28 @@ Hypothesis fills every free-form field with the nastiest text its type admits: s
 its consumer uses and compared with what was meant: the ssh_config (paramiko), the deb822 apt
 source, the Ansible ssh argument list (shlex, as Ansible splits it) and the hooks' inventory YAML,
 the kubeadm init/join and kubelet YAML, the KAI queue objects, the containerd TOML drop-in, and
-the kubectl/helm command lines (shlex, as the node's shell splits them).
+the kubectl label and taint command lines (shlex, as the node's shell splits them).
+
+The helm and node shell command lines are checked for any text at all, not only what validation
+admits: each operation and fact that builds one (helm upgrade, apt-get, apt-mark, modprobe, sysctl,
+systemctl, kubeadm, kubectl apply, dpkg-query, the upgrade's package check) is given arbitrary
+strings, and the words and operators a POSIX shell reads must be those meant, each value one word.
 """
 
 from __future__ import annotations
 
 import shlex
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import paramiko
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyinfra.facts.server import Command
 
 from bootstrap.connection import connection_plan
 from bootstrap.hooks.ansible_inventory import ansible_inventory, ssh_common_args
@@ -33,7 +41,10 @@ from bootstrap.render.labels import node_labels, node_taints
 from bootstrap.render.node_files import containerd_drop_in
 from bootstrap.render.sources import sources_file
 from bootstrap.topology.model import Cpu, NumaNode, Topology
+from deploys import operations
+from deploys.facts import DebPackages, HelmRelease, ManifestPending, MissingModules, PathsPresent, Sysctls
 from deploys.operations import node_metadata
+from deploys.upgrade import availability_command
 
 NASTY = st.characters(
     blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85"
@@ -182,3 +193,132 @@ def test_no_inventory_value_changes_the_shape_of_a_generated_file(case: tuple[In
     for command, taint in zip(commands[1:], taints, strict=True):
         words = shlex.split(command)
         assert len(words) == 8 and words[6].endswith(f":{taint['effect']}")
+
+
+# --- command lines: every value one word, whatever it holds --------------------------------------
+
+# anything a string can hold but NUL (no argv can carry one): the operations quote, they do not filter
+ANY_WORD = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20)
+APT_WORDS = shlex.split(operations.APT)
+
+
+def shell_words(command: str) -> list[str]:
+    """What a POSIX shell makes of a command line: words, with unquoted operators as their own tokens.
+
+    An unquoted newline (a command separator) stays inside a word, so it shows as a changed word.
+    ``#`` is a word character here (the commands use it inside words, ``${pv#*=}``); a comment that
+    an unquoted ``#`` would start at a word's start is not seen, but shlex.quote quotes every ``#``."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.whitespace = " \t"
+    lexer.commenters = ""
+    return list(lexer)
+
+
+class FakeHost:
+    """pyinfra's ``host`` for an operation's body: each fact answers what the test gives it."""
+
+    def __init__(self, facts: dict[type, Any]) -> None:
+        self.facts = facts
+
+    def get_fact(self, fact: type, **_arguments: Any) -> Any:
+        return self.facts[fact]
+
+
+def commands_of(operation: Any, facts: dict[type, Any], **arguments: Any) -> list[str]:
+    with patch.object(operations, "host", FakeHost(facts)):
+        return list(operation._inner(**arguments))
+
+
+def assert_same_shape(build: Callable[[dict[str, str]], list[str]], values: dict[str, str]) -> None:
+    """The command lines built from ``values`` split into exactly the words of those built from plain
+    marker words, each marker replaced by its value: no value adds, removes or joins a word."""
+    marks = {name: f"KHMARK{index}X" for index, name in enumerate(values)}
+    templates = [shell_words(c) for c in build(marks)]
+    assert all(any(m in w for t in templates for w in t) for m in marks.values()), templates
+
+    def filled(word: str) -> str:
+        for name, mark in marks.items():
+            word = word.replace(mark, values[name])
+        return word
+
+    assert [shell_words(c) for c in build(values)] == [[filled(w) for w in t] for t in templates]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    release=ANY_WORD, namespace=ANY_WORD, chart=ANY_WORD, version=ANY_WORD, reference=ANY_WORD,
+    values_path=ANY_WORD, kubeconfig=ANY_WORD, repo=st.none() | ANY_WORD,
+)  # fmt: skip
+def test_no_value_adds_an_argument_to_a_helm_command_line(
+    release: str, namespace: str, chart: str, version: str, reference: str,
+    values_path: str, kubeconfig: str, repo: str | None,
+) -> None:  # fmt: skip
+    (command,) = commands_of(
+        operations.helm_release, {HelmRelease: None}, release=release, namespace=namespace, chart=chart,
+        version=version, reference=reference, values_path=values_path, values={"a": 1},
+        kubeconfig=kubeconfig, repo=repo,
+    )  # fmt: skip
+    repo_words = ["--repo", repo] if repo else []
+    assert shell_words(command) == [
+        "helm", "--kubeconfig", kubeconfig, "upgrade", "--install", release, reference, *repo_words,
+        "--version", version, "-n", namespace, "--create-namespace", "-f", values_path,
+    ]  # fmt: skip
+    # and the fact that decides whether to run it (helm list; helm get values)
+    assert_same_shape(
+        lambda v: [HelmRelease().command(release=v["release"], namespace=v["namespace"], kubeconfig=v["kc"])],
+        {"release": release, "namespace": namespace, "kc": kubeconfig},
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pins=st.dictionaries(ANY_WORD.filter(bool), ANY_WORD, min_size=1, max_size=3),
+    path=ANY_WORD, other=ANY_WORD, kubeconfig=ANY_WORD, key=ANY_WORD, value=ANY_WORD,
+)  # fmt: skip
+def test_no_value_adds_an_argument_to_a_node_shell_command(
+    pins: dict[str, str], path: str, other: str, kubeconfig: str, key: str, value: str
+) -> None:
+    names = sorted(pins)
+    install, hold = commands_of(operations.pinned_packages, {DebPackages: {}}, pins=pins)
+    assert shell_words(install) == APT_WORDS + [f"{n}={pins[n]}-*" for n in names]
+    assert shell_words(hold) == ["apt-mark", "hold", *names]
+    (present,) = commands_of(operations.packages_present, {DebPackages: {}}, names=names)
+    assert shell_words(present) == APT_WORDS + names
+    unhold, purge = commands_of(operations.packages_absent, {DebPackages: dict.fromkeys(names)}, names=names)
+    assert shell_words(unhold) == ["apt-mark", "unhold", *names, ">", "/dev/null"]
+    assert shell_words(purge) == [
+        "DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "-q",
+        "-o", f"DPkg::Lock::Timeout={operations.APT_LOCK_WAIT_SECONDS}", *names,
+    ]  # fmt: skip
+    loaded = commands_of(operations.modules_loaded, {MissingModules: names}, names=names)
+    assert [shell_words(c) for c in loaded] == [["modprobe", n] for n in names]
+    (sysctl,) = commands_of(operations.sysctls_set, {Sysctls: {}}, settings={key: value})
+    assert shell_words(sysctl) == ["sysctl", "-q", "-w", f"{key}={value}"]
+    (mask,) = commands_of(operations.unit_masked, {Command: "enabled"}, unit=other)
+    assert shell_words(mask) == ["systemctl", "mask", other]
+    (applied,) = commands_of(
+        operations.manifest_applied, {ManifestPending: ["x"]}, path=path, kubeconfig=kubeconfig
+    )
+    assert shell_words(applied) == ["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", path]
+    (init,) = commands_of(operations.kubeadm_init, {PathsPresent: []}, config_path=path, upload_certs=True)
+    assert shell_words(init) == ["kubeadm", "init", "--config", path, "--skip-token-print", "--upload-certs"]
+    # compound lines (';', '&&', '||', loops): the same words and operators as with plain values
+    one, two = {"path": path}, {"path": path, "other": other}
+    assert_same_shape(
+        lambda v: commands_of(operations.kubeadm_join, {PathsPresent: []}, config_path=v["path"]), one
+    )
+    assert_same_shape(
+        lambda v: commands_of(
+            operations.apt_update, {PathsPresent: []}, sources_changed=True, marker=v["path"]
+        ),
+        one,
+    )
+    assert_same_shape(lambda v: [PathsPresent().command(paths=[v["path"], v["other"]])], two)
+    assert_same_shape(
+        lambda v: [ManifestPending().command(path=[v["path"], v["other"]], kubeconfig=v["kubeconfig"])],
+        {**two, "kubeconfig": kubeconfig},
+    )
+    assert_same_shape(lambda v: [DebPackages().command(names=[v["path"], v["other"]])], two)
+    pin_values = {"name": names[0], "version": pins[names[0]]}
+    assert_same_shape(lambda v: [availability_command({v["name"]: v["version"]}, refresh=True)], pin_values)
