@@ -64,10 +64,10 @@ PER_CLUSTER = {
     "/etc/kubernetes/admin.conf",
     "/etc/kubernetes/super-admin.conf",
     "/etc/kubernetes/kubelet.conf",
-    "/etc/kubernetes/pki/ca.crt",
     "/etc/ssh/ssh_host_ed25519_key",
     "/etc/ssh/ssh_host_ed25519_key.pub",
 }
+PER_CLUSTER_DIRECTORIES = ("/etc/kubernetes/pki/",)  # the cluster's CA, serving and etcd certificates
 MIRROR_KEYRING = "/etc/apt/keyrings/kubehaus-mirror.gpg"  # must be the current lab mirror's key
 SERVER_METADATA = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
 
@@ -133,7 +133,7 @@ def machine_state(lab: Lab, machine: str) -> dict:
     keyring = (lab.paths.mirror / "kubehaus-archive-keyring.gpg").read_bytes()
     files = {}
     for path, entry in raw["files"].items():
-        if path in PER_CLUSTER:
+        if path in PER_CLUSTER or path.startswith(PER_CLUSTER_DIRECTORIES):
             entry = entry.split(" ")[0]
         elif path == MIRROR_KEYRING:
             mode, digest = entry.split(" ")
