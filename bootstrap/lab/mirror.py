@@ -23,7 +23,7 @@ from pathlib import Path
 from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
 from .oci_image import busybox_from_deb, image_tar
-from .real_packages import containerd_packages
+from .real_packages import cni_packages, containerd_packages, etcd_packages
 from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
@@ -43,6 +43,9 @@ DEBIAN_PACKAGES = (
     # what the stand-in Kubernetes tools run on (Debian's own packages)
     "python3-yaml",
     "python3-jsonschema",
+    # the kubelet and kubeadm stand-ins' CRI call to the real containerd (gRPC), kubeadm's etcd PKI
+    "python3-grpcio",
+    "python3-cryptography",
 )
 
 
@@ -75,6 +78,9 @@ def build_standin(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(nvml_library, target)
         (root / "DEBIAN/postinst").write_text(NVIDIA_DRIVER_POSTINST)
+        os.chmod(root / "DEBIAN/postinst", 0o755)
+    if standin.postinst:
+        (root / "DEBIAN/postinst").write_text(standin.postinst)
         os.chmod(root / "DEBIAN/postinst", 0o755)
     if standin.conffiles:
         (root / "DEBIAN/conffiles").write_text("".join(f"/{path}\n" for path in standin.conffiles))
@@ -186,7 +192,12 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         for version in standin.versions:
             build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
-    cached = [*fetch_debian_closure(cache), *containerd_packages(cache)]
+    cached = [
+        *fetch_debian_closure(cache),
+        *containerd_packages(cache),
+        *cni_packages(cache),
+        *etcd_packages(cache),
+    ]
     dists = apt / "dists" / SUITE
     binary = dists / COMPONENT / f"binary-{deb_arch()}"
     binary.mkdir(parents=True, exist_ok=True)
