@@ -594,6 +594,61 @@ def test_a_container_under_real_runc_is_stopped_by_the_lab_cgroups(runs: tuple[R
     assert overlay.returncode != 0 and "fstype: overlay" in overlay.stderr, overlay.stderr
 
 
+# runc as a lab machine lets it run (docs/lab.md, "Containers under real runc"): rootless cgroup
+# mode and no cgroups path (runc then skips the machine's read-only cgroup v1 controllers), no
+# session keyring (nspawn's seccomp filter refuses keyctl), and the bundle's resources cut to the
+# device rules (runc refuses a value such as containerd's default cpu shares it has no cgroup for).
+# Given to containerd's shim as its runc binary: ctr run --cgroup '' --runc-binary.
+RUNC_IN_A_MACHINE = """#!/bin/sh
+bundle=""; prev=""
+for a in "$@"; do
+  shift
+  [ "$prev" = --bundle ] && bundle=$a
+  case "$a" in --bundle=*) bundle=${a#--bundle=} ;; esac
+  prev=$a
+  set -- "$@" "$a"
+  if [ "$a" = create ]; then set -- "$@" --no-new-keyring; fi
+done
+if [ -n "$bundle" ] && [ -f "$bundle/config.json" ]; then
+  python3 -c 'import json, sys
+p = sys.argv[1]; c = json.load(open(p)); linux = c.setdefault("linux", {})
+linux["resources"] = {"devices": (linux.get("resources") or {}).get("devices", [])}
+linux.pop("cgroupsPath", None); json.dump(c, open(p, "w"))' "$bundle/config.json"
+fi
+exec /usr/sbin/runc --rootless=true "$@"
+"""
+
+
+def test_a_test_container_pulled_from_the_lab_registry_runs_and_exits_0(
+    runs: tuple[Run, Run], lab: Lab
+) -> None:
+    """The busybox image, pulled by the real containerd from the lab registry (trusting the lab CA),
+    runs under real runc (in the lab's mode, above) and exits 0; a failing one reports its status."""
+    assert lab.record.registry_url and lab.record.mirror_url
+    host = lab.record.registry_url.removeprefix("https://")
+    reference = f"{host}/kubehaus-lab/busybox:lab"
+    hosts_dir = f"/tmp/kh-run-certs.d/{host}"
+    setup = on(
+        lab,
+        "dgx-1",
+        f"mkdir -p {hosts_dir} && python3 -c 'import urllib.request as u; "
+        f'u.urlretrieve("{lab.record.mirror_url}/{CA_IN_MIRROR}", "{hosts_dir}/ca.crt")\' && '
+        f"printf %s {shlex.quote(hosts_toml(host, f'{hosts_dir}/ca.crt'))} > {hosts_dir}/hosts.toml && "
+        f"printf %s {shlex.quote(RUNC_IN_A_MACHINE)} > /tmp/kh-runc && chmod +x /tmp/kh-runc && "
+        f"ctr images pull --local --hosts-dir /tmp/kh-run-certs.d --snapshotter native {reference}",
+    )
+    assert setup.returncode == 0, setup.stderr
+    run = f"ctr run --rm --snapshotter native --cgroup '' --runc-binary /tmp/kh-runc {reference}"
+    try:
+        ran = on(lab, "dgx-1", f"{run} kh-run-test /bin/sh -c 'echo hello-from-runc; id -u' </dev/null")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert ran.stdout.split() == ["hello-from-runc", "0"], ran.stdout
+        failed = on(lab, "dgx-1", f"{run} kh-run-test2 /bin/sh -c 'exit 3' </dev/null")
+        assert failed.returncode == 3, failed.stdout + failed.stderr  # the container's own status
+    finally:
+        on(lab, "dgx-1", f"ctr images rm {reference}; rm -rf /tmp/kh-run-certs.d /tmp/kh-runc")
+
+
 def test_cordon_state_is_kept(runs: tuple[Run, Run], lab: Lab) -> None:
     assert on(lab, "cp-1", "kubectl cordon l40s-1").stdout.strip() == "node/l40s-1 cordoned"
     assert kubectl_json(lab, "get node l40s-1")["spec"]["unschedulable"] is True
