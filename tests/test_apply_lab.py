@@ -8,11 +8,14 @@ user runs them (the CLI); the second must change nothing.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from bootstrap.inventory import defaults
 from bootstrap.inventory.models import Addons
 from bootstrap.lab.mirror import PORT
 from bootstrap.lab.oci_image import REFERENCE
+from bootstrap.lab.registry import CA_IN_MIRROR, hosts_toml
 from bootstrap.outcome import EXIT_FAILED, EXIT_HELD_OUT
 from bootstrap.render.addons import dra_gpu_driver_values
 
@@ -391,6 +395,179 @@ def test_an_invalid_containerd_drop_in_is_refused_and_repaired(runs: tuple[Run, 
     assert all(not entry["changes"] for entry in again.report["hosts"].values())
 
 
+def test_the_real_containerd_pulls_from_the_lab_registry_only_trusting_the_lab_ca(
+    runs: tuple[Run, Run], lab: Lab
+) -> None:
+    """The mirror's registry (Debian's docker-registry) serves the pushed image over TLS from the lab
+    CA: containerd refuses it without the CA and pulls it through a certs.d hosts dir with it."""
+    assert lab.record.registry_url and lab.record.mirror_url
+    host = lab.record.registry_url.removeprefix("https://")
+    reference = f"{host}/kubehaus-lab/busybox:lab"
+    refused = on(lab, "l40s-1", f"ctr images pull --snapshotter native {reference}")  # the daemon pulls
+    assert refused.returncode != 0, refused.stdout
+    assert "x509: certificate signed by unknown authority" in refused.stderr, refused.stderr
+    hosts_dir = f"/tmp/kh-test-certs.d/{host}"
+    setup = on(
+        lab,
+        "l40s-1",
+        f"mkdir -p {hosts_dir} && python3 -c 'import urllib.request as u; "
+        f'u.urlretrieve("{lab.record.mirror_url}/{CA_IN_MIRROR}", "{hosts_dir}/ca.crt")\' && '
+        f"printf %s {shlex.quote(hosts_toml(host, f'{hosts_dir}/ca.crt'))} > {hosts_dir}/hosts.toml",
+    )
+    assert setup.returncode == 0, setup.stderr
+    try:
+        # --local: ctr's own containerd client resolves and fetches (the daemon's transfer service
+        # has no unpack platform for the native snapshotter, the only one that works in a machine)
+        pulled = on(
+            lab,
+            "l40s-1",
+            f"ctr images pull --local --hosts-dir /tmp/kh-test-certs.d --snapshotter native {reference} "
+            f"&& ctr images check name=={reference}",
+        )
+        assert pulled.returncode == 0, pulled.stderr
+        assert "complete" in pulled.stdout, pulled.stdout
+        with tarfile.open(fileobj=io.BytesIO(busybox_layout(lab))) as layout:
+            pushed = json.load(layout.extractfile("index.json"))  # type: ignore[arg-type]
+        listed = on(lab, "l40s-1", f"ctr images ls name=={reference}").stdout
+        assert pushed["manifests"][0]["digest"] in listed, listed
+    finally:
+        on(lab, "l40s-1", f"ctr images rm {reference}; rm -rf /tmp/kh-test-certs.d")
+
+
+def busybox_layout(lab: Lab) -> bytes:
+    return (lab.paths.mirror / "images" / "busybox-lab.oci.tar").read_bytes()
+
+
+def test_the_kubelet_asks_the_real_containerd_over_cri(runs: tuple[Run, Run], lab: Lab) -> None:
+    """The kubelet stand-in's RuntimeService/Version call (gRPC over the socket) and the real
+    containerd's answers: its version, Unimplemented from a containerd with CRI disabled (the
+    containerd.io default), Unavailable with no daemon."""
+    journal = on(lab, "dgx-1", "journalctl -u kubelet --no-pager -o cat").stdout
+    assert (
+        '"Container runtime initialized" containerRuntime="containerd" '
+        f'version="{defaults.CONTAINERD}+unknown" apiVersion="v1"'
+    ) in journal, journal[-2000:]
+    check = (
+        "PYTHONPATH=/usr/lib/kubehaus-standin/kubelet python3 -c "
+        "'import sys; from standin_tools.node import cri_problem; print(cri_problem(sys.argv[1]))' "
+    )
+    no_cri_config = (
+        'version = 3\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        'root = "/tmp/kh-nocri/root"\nstate = "/tmp/kh-nocri/state"\n'
+        '[grpc]\n  address = "/tmp/kh-nocri/containerd.sock"\n'
+        '[ttrpc]\n  address = "/tmp/kh-nocri/ttrpc.sock"\n'
+    )
+    start_no_cri = (
+        f"mkdir -p /tmp/kh-nocri && printf %s {shlex.quote(no_cri_config)} > /tmp/kh-nocri/config.toml && "
+        "{ containerd --config /tmp/kh-nocri/config.toml </dev/null >/tmp/kh-nocri/log 2>&1 & "
+        "echo $! > /tmp/kh-nocri/pid; } "
+        "&& for i in $(seq 50); do test -S /tmp/kh-nocri/containerd.sock && break; sleep 0.2; done; "
+    )
+    try:
+        answers = on(
+            lab,
+            "dgx-1",
+            start_no_cri + check + "/tmp/kh-nocri/containerd.sock; " + check + "/tmp/kh-none.sock",
+        )
+    finally:
+        on(lab, "dgx-1", "kill $(cat /tmp/kh-nocri/pid); sleep 0.5; rm -rf /tmp/kh-nocri")
+    disabled, absent = answers.stdout.splitlines()[-2:]
+    assert "rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService" in disabled, (
+        answers.stdout + answers.stderr
+    )
+    assert "rpc error: code = Unavailable" in absent and "kh-none.sock" in absent, absent
+
+
+def test_cni_plugins_are_debians_real_build_and_wire_a_network_namespace(
+    runs: tuple[Run, Run], lab: Lab
+) -> None:
+    """kubernetes-cni on the nodes is Debian's containernetworking-plugins: the bridge plugin with
+    host-local IPAM really creates a bridge, a veth and an address in a namespace, and removes them."""
+    package = on(lab, "dgx-1", "dpkg-query -W -f='${Version} ${Description}' kubernetes-cni").stdout
+    assert package.startswith("1.9.1-1.1 Debian's containernetworking-plugins 1.9.1+ds1-1 (sid)"), package
+    version = on(lab, "dgx-1", "CNI_COMMAND=VERSION /opt/cni/bin/bridge")
+    assert json.loads(version.stdout)["cniVersion"] == "1.1.0", version.stdout + version.stderr
+    config = shlex.quote(
+        json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "kh-test",
+                "type": "bridge",
+                "bridge": "khcnitest0",
+                "isGateway": True,
+                "ipam": {"type": "host-local", "subnet": "10.244.77.0/24", "dataDir": "/tmp/kh-cni-ipam"},
+            }
+        )
+    )
+    plugin = "CNI_CONTAINERID=kh-test CNI_NETNS=/run/netns/kh-cni-test CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin"
+    try:
+        added = on(
+            lab,
+            "dgx-1",
+            f"ip netns add kh-cni-test && echo {config} | CNI_COMMAND=ADD {plugin} /opt/cni/bin/bridge",
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert json.loads(added.stdout)["ips"][0]["address"] == "10.244.77.2/24", added.stdout
+        inside = on(
+            lab, "dgx-1", "ip -n kh-cni-test -4 -o addr show eth0; ip -4 -o addr show khcnitest0"
+        ).stdout
+        assert "inet 10.244.77.2/24" in inside and "inet 10.244.77.1/24" in inside, inside
+        deleted = on(lab, "dgx-1", f"echo {config} | CNI_COMMAND=DEL {plugin} /opt/cni/bin/bridge")
+        assert deleted.returncode == 0, deleted.stderr
+        assert on(lab, "dgx-1", "ip -n kh-cni-test -o link show eth0").returncode != 0  # veth gone
+    finally:
+        on(lab, "dgx-1", "ip netns del kh-cni-test; ip link del khcnitest0; rm -rf /tmp/kh-cni-ipam")
+
+
+def test_the_control_plane_runs_kubeadms_etcd_member_for_real(runs: tuple[Run, Run], lab: Lab) -> None:
+    """kubeadm init (stand-in) on the first control plane writes kubeadm's etcd manifest from the
+    configuration kubehaus rendered; Debian's real etcd runs exactly its command, answers
+    `etcdctl endpoint health` with kubeadm's health-check client certificate, and refuses a client
+    without one. Workers run no etcd."""
+    address = next(m.address for m in lab.record.machines if m.name == "cp-1")
+    manifest = yaml.safe_load(on(lab, "cp-1", "cat /etc/kubernetes/manifests/etcd.yaml").stdout)
+    command = manifest["spec"]["containers"][0]["command"]
+    for flag in (
+        "--name=cp-1",
+        f"--advertise-client-urls=https://{address}:2379",
+        f"--initial-cluster=cp-1=https://{address}:2380",
+        f"--listen-client-urls=https://127.0.0.1:2379,https://{address}:2379",
+        "--data-dir=/var/lib/etcd",
+        "--client-cert-auth=true",
+    ):
+        assert flag in command, command
+    running = on(
+        lab, "cp-1", "cat /proc/$(systemctl show -p MainPID --value kubehaus-standin-etcd.service)/cmdline"
+    )
+    assert running.stdout.split("\0")[:-1] == command, running.stdout
+    pki = "/etc/kubernetes/pki/etcd"
+    health = on(
+        lab,
+        "cp-1",
+        f"etcd --version | head -1; ETCDCTL_API=3 etcdctl --endpoints=https://{address}:2379 "
+        f"--cacert={pki}/ca.crt --cert={pki}/healthcheck-client.crt --key={pki}/healthcheck-client.key "
+        "endpoint health",
+    )
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "etcd Version: 3.5.16" in health.stdout
+    assert f"https://{address}:2379 is healthy: successfully committed proposal" in health.stdout
+    anonymous = on(
+        lab,
+        "cp-1",
+        f"ETCDCTL_API=3 etcdctl --command-timeout=3s --endpoints=https://{address}:2379 "
+        f"--cacert={pki}/ca.crt endpoint health",
+    )
+    assert anonymous.returncode != 0 and "is unhealthy" in anonymous.stdout + anonymous.stderr
+    assert (
+        "client didn't provide a certificate"
+        in on(lab, "cp-1", "journalctl -u kubehaus-standin-etcd.service --no-pager -o cat | tail -20").stdout
+    )
+    workers = on(
+        lab, "dgx-1", "systemctl is-active etcd.service kubehaus-standin-etcd.service; ls -A /var/lib/etcd"
+    )
+    assert workers.stdout.split() == ["inactive", "inactive"], workers.stdout
+
+
 def test_a_container_under_real_runc_is_stopped_by_the_lab_cgroups(runs: tuple[Run, Run], lab: Lab) -> None:
     """The lab's limit, pinned (docs/lab.md): the image imports into the real containerd, but runc
     cannot create the container's cgroup, because nspawn mounts the host's cgroup v1 controllers
@@ -415,6 +592,61 @@ def test_a_container_under_real_runc_is_stopped_by_the_lab_cgroups(runs: tuple[R
     # overlayfs, containerd's default snapshotter, cannot stack on the machine's overlayfs root
     overlay = on(lab, "dgx-1", f"ctr run --rm {REFERENCE} kh-lab-test2 /bin/true")
     assert overlay.returncode != 0 and "fstype: overlay" in overlay.stderr, overlay.stderr
+
+
+# runc as a lab machine lets it run (docs/lab.md, "Containers under real runc"): rootless cgroup
+# mode and no cgroups path (runc then skips the machine's read-only cgroup v1 controllers), no
+# session keyring (nspawn's seccomp filter refuses keyctl), and the bundle's resources cut to the
+# device rules (runc refuses a value such as containerd's default cpu shares it has no cgroup for).
+# Given to containerd's shim as its runc binary: ctr run --cgroup '' --runc-binary.
+RUNC_IN_A_MACHINE = """#!/bin/sh
+bundle=""; prev=""
+for a in "$@"; do
+  shift
+  [ "$prev" = --bundle ] && bundle=$a
+  case "$a" in --bundle=*) bundle=${a#--bundle=} ;; esac
+  prev=$a
+  set -- "$@" "$a"
+  if [ "$a" = create ]; then set -- "$@" --no-new-keyring; fi
+done
+if [ -n "$bundle" ] && [ -f "$bundle/config.json" ]; then
+  python3 -c 'import json, sys
+p = sys.argv[1]; c = json.load(open(p)); linux = c.setdefault("linux", {})
+linux["resources"] = {"devices": (linux.get("resources") or {}).get("devices", [])}
+linux.pop("cgroupsPath", None); json.dump(c, open(p, "w"))' "$bundle/config.json"
+fi
+exec /usr/sbin/runc --rootless=true "$@"
+"""
+
+
+def test_a_test_container_pulled_from_the_lab_registry_runs_and_exits_0(
+    runs: tuple[Run, Run], lab: Lab
+) -> None:
+    """The busybox image, pulled by the real containerd from the lab registry (trusting the lab CA),
+    runs under real runc (in the lab's mode, above) and exits 0; a failing one reports its status."""
+    assert lab.record.registry_url and lab.record.mirror_url
+    host = lab.record.registry_url.removeprefix("https://")
+    reference = f"{host}/kubehaus-lab/busybox:lab"
+    hosts_dir = f"/tmp/kh-run-certs.d/{host}"
+    setup = on(
+        lab,
+        "dgx-1",
+        f"mkdir -p {hosts_dir} && python3 -c 'import urllib.request as u; "
+        f'u.urlretrieve("{lab.record.mirror_url}/{CA_IN_MIRROR}", "{hosts_dir}/ca.crt")\' && '
+        f"printf %s {shlex.quote(hosts_toml(host, f'{hosts_dir}/ca.crt'))} > {hosts_dir}/hosts.toml && "
+        f"printf %s {shlex.quote(RUNC_IN_A_MACHINE)} > /tmp/kh-runc && chmod +x /tmp/kh-runc && "
+        f"ctr images pull --local --hosts-dir /tmp/kh-run-certs.d --snapshotter native {reference}",
+    )
+    assert setup.returncode == 0, setup.stderr
+    run = f"ctr run --rm --snapshotter native --cgroup '' --runc-binary /tmp/kh-runc {reference}"
+    try:
+        ran = on(lab, "dgx-1", f"{run} kh-run-test /bin/sh -c 'echo hello-from-runc; id -u' </dev/null")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert ran.stdout.split() == ["hello-from-runc", "0"], ran.stdout
+        failed = on(lab, "dgx-1", f"{run} kh-run-test2 /bin/sh -c 'exit 3' </dev/null")
+        assert failed.returncode == 3, failed.stdout + failed.stderr  # the container's own status
+    finally:
+        on(lab, "dgx-1", f"ctr images rm {reference}; rm -rf /tmp/kh-run-certs.d /tmp/kh-runc")
 
 
 def test_cordon_state_is_kept(runs: tuple[Run, Run], lab: Lab) -> None:

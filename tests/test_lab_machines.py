@@ -105,6 +105,7 @@ def test_status_reports_every_machine(lab: Lab, capsys) -> None:
     assert main(["lab", "status", "--name", lab.spec.name, "-o", "json"]) == 0
     seen = json.loads(capsys.readouterr().out)
     assert seen["mirror"] == f"http://{lab.spec.bridge_address}:8080"
+    assert seen["registry"] == f"https://{lab.spec.bridge_address}:5000"
     assert [(m["name"], m["running"], m["ssh"]) for m in seen["machines"]] == [
         (m.name, True, True) for m in lab.spec.machines
     ]
@@ -131,6 +132,10 @@ def leftovers(name: str, bridge: str) -> dict[str, list[str]]:
         if f"/kubehaus/lab/{name}/" in line
     ]
     processes = [str(pid) for pid in machines.processes_with_arg(f"/kubehaus/lab/{name}/")]
+    processes += [
+        f"registry {pid}"
+        for pid in machines.processes_with_arg(f"/kubehaus/lab/{name}/", program="docker-registry")
+    ]
     processes += [f"machine init {pid}" for pid in tagged_inits(name)]
     directory = [str(p) for p in [Path("/var/lib/kubehaus/lab") / name] if p.exists()]
     return {

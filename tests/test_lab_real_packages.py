@@ -13,35 +13,43 @@ from bootstrap.render.node_files import containerd_config_is_pristine
 DEBIAN_CONFIG = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".cni]\n  bin_dir = "/usr/lib/cni"\n'
 
 
+def fake_deb(root: Path, deb: Path, files: dict[str, bytes], control: str, scripts: dict[str, str]) -> Path:
+    """A .deb built from ``files`` with this control file, maintainer scripts and md5sums."""
+    for relative, data in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(data)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN/control").write_text(control)
+    for name, text in scripts.items():
+        (root / "DEBIAN" / name).write_text(text)
+        (root / "DEBIAN" / name).chmod(0o755 if name.endswith("inst") or name.endswith("rm") else 0o644)
+    (root / "DEBIAN/md5sums").write_text(
+        "".join(f"{hashlib.md5(data).hexdigest()}  {relative}\n" for relative, data in files.items())
+    )
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True, capture_output=True
+    )
+    return deb
+
+
 def fake_debian_containerd(tmp_path: Path) -> Path:
     """A .deb laid out like Debian's containerd: binary, unit, conffile, md5sums, postinst."""
-    root = tmp_path / "src"
     files = {
         "usr/bin/containerd": b"\x7fELF real containerd bytes",
         "usr/lib/systemd/system/containerd.service": b"[Service]\nExecStart=/usr/bin/containerd\n",
         "etc/containerd/config.toml": DEBIAN_CONFIG.encode(),
     }
-    for relative, data in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(data)
-    (root / "DEBIAN").mkdir()
-    (root / "DEBIAN/control").write_text(
+    control = (
         "Package: containerd\nSource: containerd (2.1.9~ds1-5)\nVersion: 2.1.9+ds1-5\nArchitecture: amd64\n"
         "Maintainer: Debian Go Packaging Team <team+pkg-go@tracker.debian.org>\n"
         "Depends: runc (>= 0.1.0~), libc6 (>= 2.34)\nHomepage: https://containerd.io/\n"
         "Description: open and reliable container runtime\n Debian's long description.\n"
     )
-    (root / "DEBIAN/conffiles").write_text("/etc/containerd/config.toml\n")
-    (root / "DEBIAN/postinst").write_text("#!/bin/sh\nset -e\n# Debian's own\n")
-    (root / "DEBIAN/postinst").chmod(0o755)
-    (root / "DEBIAN/md5sums").write_text(
-        "".join(f"{hashlib.md5(data).hexdigest()}  {relative}\n" for relative, data in files.items())
-    )
-    deb = tmp_path / "containerd_2.1.9+ds1-5_amd64.deb"
-    subprocess.run(
-        ["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True, capture_output=True
-    )
-    return deb
+    scripts = {
+        "conffiles": "/etc/containerd/config.toml\n",
+        "postinst": "#!/bin/sh\nset -e\n# Debian's own\n",
+    }
+    return fake_deb(tmp_path / "src", tmp_path / "containerd_2.1.9+ds1-5_amd64.deb", files, control, scripts)
 
 
 def field(deb: Path, name: str) -> str:

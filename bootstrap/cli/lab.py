@@ -136,6 +136,7 @@ def run_status(args: argparse.Namespace) -> int:
                     "up": record is not None,
                     "inventory": record.inventory if record else None,
                     "mirror": record.mirror_url if record else None,
+                    "registry": record.registry_url if record else None,
                     "machines": [asdict(m) for m in machines],
                 },
                 indent=2,
@@ -144,7 +145,10 @@ def run_status(args: argparse.Namespace) -> int:
     elif record is None:
         print(f"lab {name!r} is not up")
     else:
-        table = Table(title=f"lab {name} (inventory: {record.inventory}; mirror: {record.mirror_url})")
+        table = Table(
+            title=f"lab {name} (inventory: {record.inventory}; mirror: {record.mirror_url}; "
+            f"registry: {record.registry_url})"
+        )
         for column in ("machine", "address", "role", "profile", "faults", "running", "ssh"):
             table.add_column(column)
         for m in machines:

@@ -45,6 +45,7 @@ from .nvml_build import LIBRARY, build_sim_nvml
 from .nvml_profile import NVML_PROFILE, render_nvml_profile
 from .paths import CACHE_ROOT, LAB_ROOT, LabPaths
 from .profiles import build_machine
+from .registry import start_registry
 from .spec import LabMachine, LabSpec
 from .sysfs import render_sysfs, write_tree
 
@@ -90,6 +91,8 @@ class LabRecord:
     inventory: str | None = None
     mirror_pid: int | None = None
     mirror_url: str | None = None
+    registry_pid: int | None = None
+    registry_url: str | None = None  # https://<bridge>:5000, TLS from the lab CA
     started: float = field(default_factory=time.time)
 
     def save(self, paths: LabPaths) -> None:
@@ -327,6 +330,9 @@ def up(
         record.mirror_url = f"http://{spec.bridge_address}:{PORT}"
         record.save(paths)
         _wait_for_port(spec.bridge_address, PORT, time.monotonic() + 10, "the lab mirror")
+        registry = start_registry(paths.root, paths.mirror, spec.name, spec.bridge_address, cache)
+        record.registry_pid, record.registry_url = registry.pid, registry.url
+        record.save(paths)
         known_hosts = []
         for index, machine in enumerate(spec.machines):
             directory = paths.machine(machine.name)
@@ -390,10 +396,13 @@ def down(name: str, *, base: Path = LAB_ROOT, log: Log = print, stop_timeout: fl
     done: list[str] = []
     pids = set(processes_with_arg(str(paths.root) + "/"))
     pids |= set(processes_with_arg(str(paths.mirror), program="http.server"))
+    pids |= set(processes_with_arg(str(paths.root) + "/", program="docker-registry"))
     if record:
         pids |= {m.pid for m in record.machines if m.pid and _alive(m.pid)}
         if record.mirror_pid and _alive(record.mirror_pid):
             pids.add(record.mirror_pid)
+        if record.registry_pid and _alive(record.registry_pid):
+            pids.add(record.registry_pid)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)  # nspawn --boot turns this into an orderly poweroff

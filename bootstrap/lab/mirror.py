@@ -24,7 +24,7 @@ from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
 from .oci_image import busybox_from_deb, image_tar
 from .real_kubectl import kubectl_packages
-from .real_packages import containerd_packages
+from .real_packages import cni_packages, containerd_packages, etcd_packages
 from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
@@ -45,6 +45,9 @@ DEBIAN_PACKAGES = (
     "python3-yaml",
     "python3-jsonschema",
     "openssl",  # the stand-in kubeadm makes the cluster's CA and serving certificate with it
+    # the kubelet and kubeadm stand-ins' CRI call to the real containerd (gRPC), kubeadm's etcd PKI
+    "python3-grpcio",
+    "python3-cryptography",
 )
 
 
@@ -77,6 +80,9 @@ def build_standin(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(nvml_library, target)
         (root / "DEBIAN/postinst").write_text(NVIDIA_DRIVER_POSTINST)
+        os.chmod(root / "DEBIAN/postinst", 0o755)
+    if standin.postinst:
+        (root / "DEBIAN/postinst").write_text(standin.postinst)
         os.chmod(root / "DEBIAN/postinst", 0o755)
     if standin.conffiles:
         (root / "DEBIAN/conffiles").write_text("".join(f"/{path}\n" for path in standin.conffiles))
@@ -188,7 +194,13 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         for version in standin.versions:
             build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
-    cached = [*fetch_debian_closure(cache), *containerd_packages(cache), *kubectl_packages(cache)]
+    cached = [
+        *fetch_debian_closure(cache),
+        *containerd_packages(cache),
+        *kubectl_packages(cache),
+        *cni_packages(cache),
+        *etcd_packages(cache),
+    ]
     dists = apt / "dists" / SUITE
     binary = dists / COMPONENT / f"binary-{deb_arch()}"
     binary.mkdir(parents=True, exist_ok=True)

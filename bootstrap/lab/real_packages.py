@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,25 +154,99 @@ def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path) -> Path:
                     for line in md5sums.read_text().splitlines()
                 )
             )
-        target = out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}"
-        subprocess.run(
-            ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
-            check=True,
-            capture_output=True,
-        )
+        return _build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
+
+
+def _build_deb(root: Path, target: Path) -> Path:
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
+        check=True,
+        capture_output=True,
+    )
     return target
 
 
 def containerd_packages(cache: Path) -> list[Path]:
     """The containerd.io packages the mirror serves: every pinned real build, renamed (cached)."""
-    debs = fetch_builds(cache)
+    return _served_builds(cache, CONTAINERD_BUILDS, "-1", served_as_containerd_io)
+
+
+def _served_builds(
+    cache: Path,
+    builds: tuple[RealBuild, ...],
+    revision: str,
+    repackage: Callable[[Path, RealBuild, Path], Path],
+) -> list[Path]:
+    """Each pinned build fetched, then repackaged under the name kubehaus pins (both cached:
+    ``<fetched>/served/<serve_as>_<upstream><revision>_<arch>.deb``)."""
+    debs = fetch_builds(cache, builds)
     served = []
-    for build in CONTAINERD_BUILDS:
+    for build in builds:
         deb = next((d for d in debs if _deb_version(d) == build.version), None)
         if deb is None:
             raise LabError(f"the cached {build.package} {build.version} is missing under {cache}: remove it")
         out_dir = deb.parent / "served"
         out_dir.mkdir(exist_ok=True)
-        target = out_dir / f"{build.serve_as}_{build.upstream}-1_{deb.name.rsplit('_', 1)[-1]}"
-        served.append(target if target.exists() else served_as_containerd_io(deb, build, out_dir))
+        target = out_dir / f"{build.serve_as}_{build.upstream}{revision}_{deb.name.rsplit('_', 1)[-1]}"
+        served.append(target if target.exists() else repackage(deb, build, out_dir))
     return served
+
+
+# CNI plugins: the kubelet package depends on kubernetes-cni (pkgs.k8s.io's build of the reference
+# plugins, in /opt/cni/bin); Debian ships the same plugins as containernetworking-plugins in
+# /usr/lib/cni. sid's 1.9.1 needs only glibc 2.34.
+CNI_BUILDS = (RealBuild("containernetworking-plugins", "1.9.1+ds1-1", "sid", "kubernetes-cni"),)
+CNI_DEBIAN_DIR, CNI_DIR = "usr/lib/cni", "opt/cni/bin"
+# etcd: kubeadm's local member (the lab's kubeadm stand-in runs it; standin_tools/etcd.py). trixie's
+# 3.5.16 needs only glibc 2.34; served under Debian's own names.
+ETCD_BUILDS = (
+    RealBuild("etcd-server", "3.5.16-4", "trixie", "etcd-server"),
+    RealBuild("etcd-client", "3.5.16-4", "trixie", "etcd-client"),
+)
+
+
+def served_as_kubernetes_cni(deb: Path, build: RealBuild, out_dir: Path) -> Path:
+    """Debian's containernetworking-plugins as kubernetes-cni: the same plugin binaries, moved from
+    /usr/lib/cni to /opt/cni/bin (where kubernetes-cni puts them and containerd looks by default);
+    named and versioned as pkgs.k8s.io does (``<upstream>-1.1``)."""
+    version = f"{build.upstream}-1.1"
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        root = Path(tmp) / "root"
+        subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
+        (root / CNI_DIR).parent.mkdir(parents=True, exist_ok=True)
+        (root / CNI_DEBIAN_DIR).rename(root / CNI_DIR)
+        md5sums = root / "DEBIAN/md5sums"
+        md5sums.write_text(md5sums.read_text().replace(f"  {CNI_DEBIAN_DIR}/", f"  {CNI_DIR}/"))
+        control = root / "DEBIAN/control"
+        fields = []
+        for line in control.read_text().splitlines():
+            name = line.split(":", 1)[0]
+            if name in ("Package", "Version", "Source", "Provides", "Conflicts", "Replaces"):
+                continue
+            if name == "Description":
+                fields.append(
+                    f"Description: Debian's containernetworking-plugins {build.version} ({build.suite}), "
+                    f"served as kubernetes-cni by the kubehaus lab\n The real CNI plugin binaries from "
+                    f"Debian, in /opt/cni/bin as kubernetes-cni installs them."
+                )
+                break
+            fields.append(line)
+        fields[:0] = [
+            f"Package: {build.serve_as}",
+            f"Version: {version}",
+            f"Provides: {build.package}, container-network-stack (= 1)",
+            f"Conflicts: {build.package}",
+            f"Replaces: {build.package}",
+        ]
+        control.write_text("\n".join(fields) + "\n")
+        return _build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
+
+
+def cni_packages(cache: Path) -> list[Path]:
+    """The kubernetes-cni packages the mirror serves: Debian's real plugins, renamed (cached)."""
+    return _served_builds(cache, CNI_BUILDS, "-1.1", served_as_kubernetes_cni)
+
+
+def etcd_packages(cache: Path) -> list[Path]:
+    """Debian's etcd-server and etcd-client, as they are (cached)."""
+    return fetch_builds(cache, ETCD_BUILDS)

@@ -25,6 +25,18 @@ TOOLS_DIR = Path(__file__).parent / "standin_tools"
 LIB = "usr/lib/kubehaus-standin"
 NVIDIA_MODULE_STATE = "/run/kubehaus-lab/nvidia-module"  # the "loaded kernel module" version
 CONTROL_PLANE_UNIT = "kubehaus-standin-control-plane.service"
+ETCD_UNIT = "kubehaus-standin-etcd.service"
+# Debian's etcd-server starts its own default member (127.0.0.1:2379, data in
+# /var/lib/etcd/default) on install; kubeadm's member takes those ports and /var/lib/etcd on a
+# control plane, and a worker has no etcd at all: the lab's kubeadm turns Debian's off, removing
+# the empty member it made, so kubeadm's preflight finds /var/lib/etcd empty as on a real node.
+KUBEADM_POSTINST = """#!/bin/sh
+set -e
+if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
+  systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  rm -rf /var/lib/etcd/default
+fi
+"""
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,7 @@ class StandIn:
     units: dict[str, str] = field(default_factory=dict)  # unit file path -> content
     conffiles: dict[str, str] = field(default_factory=dict)  # /etc path -> default content
     scripts: tuple[str, ...] = ()  # binaries with identity only
+    postinst: str = ""  # the package's postinst script, if it has one
 
 
 def _unit(description: str, exec_start: str, extra: str = "") -> str:
@@ -92,7 +105,16 @@ STANDINS: tuple[StandIn, ...] = (
         "kubelet",
         ("1.34.2-1.1", "1.35.0-1.1"),
         "Kubernetes node agent",
-        depends=("python3-yaml", "conntrack", "iptables", "ethtool", "ebtables", "socat", "kubernetes-cni"),
+        depends=(
+            "python3-yaml",
+            "python3-grpcio",  # its CRI call to the real containerd
+            "conntrack",
+            "iptables",
+            "ethtool",
+            "ebtables",
+            "socat",
+            "kubernetes-cni",  # Debian's real CNI plugins (real_packages.py)
+        ),
         python_tools={"kubelet": "kubelet"},
         units={
             "usr/lib/systemd/system/kubelet.service": _unit(
@@ -104,7 +126,18 @@ STANDINS: tuple[StandIn, ...] = (
         "kubeadm",
         ("1.34.2-1.1", "1.35.0-1.1"),
         "Kubernetes cluster bootstrapping tool (its stand-in control plane is a small API store)",
-        depends=("python3-yaml", "python3-jsonschema", "cri-tools", "openssl"),
+        # etcd-server/-client: the lab runs kubeadm's etcd member for real (standin_tools/etcd.py);
+        # openssl: the cluster's CA and the API server's serving certificate (standin_tools/pki.py)
+        depends=(
+            "python3-yaml",
+            "python3-jsonschema",
+            "python3-grpcio",
+            "python3-cryptography",
+            "cri-tools",
+            "etcd-server",
+            "etcd-client",
+            "openssl",
+        ),
         python_tools={"kubeadm": "kubeadm"},
         units={
             "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROP_IN,
@@ -114,10 +147,15 @@ STANDINS: tuple[StandIn, ...] = (
                 f"--schemas /{LIB}/kubeadm/kubernetes-schemas.json",
                 "Restart=always\nRestartSec=1\n",
             ),
+            f"usr/lib/systemd/system/{ETCD_UNIT}": _unit(
+                "etcd, kubeadm's local member (its static pod's command)",
+                f"/usr/bin/env PYTHONPATH=/{LIB}/kubeadm python3 -m standin_tools.etcd run",
+                "Restart=always\nRestartSec=2\n",
+            ),
         },
+        postinst=KUBEADM_POSTINST,
     ),
     StandIn("cri-tools", ("1.34.0-1.1", "1.35.0-1.1"), "CRI command-line tools", scripts=("crictl",)),
-    StandIn("kubernetes-cni", ("1.7.1-1.1", "1.8.0-1.1"), "CNI plugins"),
     StandIn(
         "helm",
         ("3.19.0-1", "3.19.2-1"),
@@ -216,7 +254,4 @@ def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
         # the library's version, which the simulated NVML compares with the "loaded module" (see
         # NVIDIA_MODULE_UNIT): after an upgrade they differ until the machine reboots
         files[f"{LIB}/nvidia-driver/version"] = (upstream + "\n", 0o644)
-    if standin.package == "kubernetes-cni":
-        for plugin in ("bridge", "host-local", "loopback", "portmap"):
-            files[f"opt/cni/bin/{plugin}"] = (_identity_script(standin.package, plugin, version), 0o755)
     return files

@@ -14,11 +14,12 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 from typing import Any
 
-from . import apiserver, pki
+from . import apiserver, etcd, pki
 from .common import (
     API_PORT,
     Client,
@@ -164,6 +165,14 @@ def cmd_init(args: argparse.Namespace) -> None:
         die("\n".join(errors))
     advertise = (init.get("localAPIEndpoint") or {}).get("advertiseAddress") or "127.0.0.1"
     endpoint = cluster.get("controlPlaneEndpoint") or f"{advertise}:{API_PORT}"
+    etcd_config = cluster.get("etcd") or {}
+    local_etcd = None if "external" in etcd_config else etcd_config.get("local") or {}
+    if local_etcd is not None:
+        data_dir = path(local_etcd.get("dataDir") or etcd.DEFAULT_DATA_DIR)
+        if os.path.isdir(data_dir) and os.listdir(data_dir):
+            die(
+                f"[preflight] Some fatal errors occurred:\n\t[ERROR DirAvailable--var-lib-etcd]: {data_dir} is not empty"
+            )
     kubelet_config = {
         k: v for k, v in config.get("KubeletConfiguration", {}).items() if k not in ("apiVersion", "kind")
     }
@@ -211,6 +220,13 @@ def cmd_init(args: argparse.Namespace) -> None:
         f"# kubehaus lab stand-in: the API server runs as {CONTROL_PLANE_UNIT}\n",
         0o600,
     )
+    if local_etcd is not None:
+        # the real etcd (Debian's), with exactly the command of kubeadm's static pod manifest
+        etcd.prepare_member(name, advertise, local_etcd)
+        print(f'[etcd] Creating static Pod manifest for local etcd in "{os.path.dirname(etcd.MANIFEST)}"')
+        systemctl("enable", "--now", etcd.UNIT)
+        if path("/") == "/" and not wait_for(etcd.healthy, 60):
+            die(f"[etcd] the local etcd member is not healthy after 60s: journalctl -u {etcd.UNIT}")
     print("[control-plane] Creating static Pod manifests (stand-in: starting the lab API server)")
     systemctl("enable", "--now", CONTROL_PLANE_UNIT)
     local = f"http://127.0.0.1:{endpoint.rpartition(':')[2]}"
@@ -416,7 +432,14 @@ def cmd_reset(args: argparse.Namespace) -> None:
         die("[reset] use -f/--force: the stand-in does not ask")
     systemctl("stop", "kubelet")
     systemctl("disable", "--now", CONTROL_PLANE_UNIT)
+    systemctl("disable", "--now", etcd.UNIT)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path(etcd.PKI))
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(path(etcd.DEFAULT_DATA_DIR)):
+            shutil.rmtree(os.path.join(path(etcd.DEFAULT_DATA_DIR), entry))
     for file in (
+        etcd.MANIFEST,
         ADMIN_CONF,
         "/etc/kubernetes/super-admin.conf",
         KUBELET_CONF,
@@ -433,7 +456,7 @@ def cmd_reset(args: argparse.Namespace) -> None:
     ):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path(file))
-    print("[reset] Deleted contents of the etcd data directory (stand-in: the API state file)")
+    print(f"[reset] Deleted contents of the etcd data directory: {etcd.DEFAULT_DATA_DIR}")
 
 
 def main(argv: list[str] | None = None) -> None:

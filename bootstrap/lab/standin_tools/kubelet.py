@@ -14,7 +14,7 @@ import time
 
 from . import kubelet_config
 from .common import Client, die, path, request, upstream_version, version_line
-from .node import CRI_SOCKET, cri_problem, sysfs_root
+from .node import CRI_SOCKET, cri_problem, cri_runtime_version, sysfs_root
 
 VALUE_FLAGS = {
     "config", "config-dir", "kubeconfig", "bootstrap-kubeconfig", "node-labels", "container-runtime-endpoint",
@@ -123,6 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     runtime_problem = cri_problem(CRI_SOCKET)
     if runtime_problem:
         die(f'E0000 run.go] "command failed" err="failed to run Kubelet: {runtime_problem}"')
+    if path("/") == "/":  # the real containerd's own answer to the CRI Version call, as the kubelet logs it
+        runtime = cri_runtime_version(CRI_SOCKET)
+        print(
+            f'I0000 kuberuntime_manager.go] "Container runtime initialized" '
+            f'containerRuntime="{runtime.get("runtimeName")}" version="{runtime.get("runtimeVersion")}" '
+            f'apiVersion="{runtime.get("runtimeApiVersion")}"',
+            flush=True,
+        )
     kubeconfig = flags.get("kubeconfig")
     print(f"I0000 server.go] kubelet v{upstream_version()} (stand-in) started", flush=True)
     if not kubeconfig or not os.path.exists(kubeconfig):
