@@ -118,3 +118,48 @@ def test_cached_packages_are_indexed_once_as_files_of_the_pool(tmp_path: Path) -
     assert "Package: from-the-cache" in cached_index([deb])  # read back, not rescanned
     served_as_containerd_io(deb, RealBuild("containerd", "2.1.9+ds1-5", "sid", "containerd.io"), tmp_path)
     assert cached_index([deb, *tmp_path.glob("containerd.io_*.deb")]).count("Filename: ") == 2  # new key
+
+
+def test_the_debian_closure_is_read_through_a_private_apt_root(tmp_path: Path, monkeypatch) -> None:
+    """The host's apt lists may be empty (a fresh machine) or of another release: every apt command
+    the closure runs reads only the private root's sources and lists, bookworm with its updates."""
+    from bootstrap.lab import mirror, real_packages
+
+    commands: list[list[str]] = []
+
+    def fake_run(argv, **kwargs):
+        argv = list(argv)
+        commands.append(argv)
+        stdout = (
+            "python3-yaml\n  Depends: libyaml-0-2\nlibyaml-0-2\n<python3:any>\n" if "depends" in argv else ""
+        )
+        if "download" in argv:
+            for name in argv[argv.index("download") + 1 :]:
+                (Path(kwargs["cwd"]) / f"{name}_1_amd64.deb").write_bytes(b"")
+        return subprocess.CompletedProcess(argv, 0, stdout, "")
+
+    monkeypatch.setattr(real_packages.subprocess, "run", fake_run)
+    monkeypatch.setattr(mirror.subprocess, "run", fake_run)
+    monkeypatch.setattr(mirror, "run", lambda argv, **kwargs: fake_run(argv, **kwargs))
+    monkeypatch.delenv("KUBEHAUS_LAB_DEBIAN_MIRROR", raising=False)
+    debs = mirror.fetch_debian_closure(tmp_path, ("python3-yaml",))
+
+    assert [d.name for d in debs] == ["libyaml-0-2_1_amd64.deb", "python3-yaml_1_amd64.deb"]
+    assert [c[0] for c in commands] == ["apt-get", "apt-cache", "apt-get"]
+    assert [
+        c[-1] if "update" in c else c[c.index("depends") if "depends" in c else c.index("download")]
+        for c in commands
+    ] == ["update", "depends", "download"]
+    for command in commands:
+        options = dict(command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "-o")
+        assert options["Dir::Etc::SourceParts"] == "/dev/null"
+        assert options["Dir::State::status"] == "/dev/null"
+        assert options["Dir::State::Lists"].startswith(str(tmp_path))
+        assert options["Dir::Etc::SourceList"].startswith(str(tmp_path))
+    signed = f"deb [signed-by={real_packages.ARCHIVE_KEYRING}]"
+    assert mirror.closure_sources() == [
+        f"{signed} http://deb.debian.org/debian bookworm main",
+        f"{signed} http://deb.debian.org/debian bookworm-updates main",
+        f"{signed} http://deb.debian.org/debian-security bookworm-security main",
+    ]
+    assert not (tmp_path / next(tmp_path.iterdir()).name / "apt").exists()  # the private root is removed

@@ -12,7 +12,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
 
 from bootstrap.inventory import load_inventory
 from bootstrap.inventory.models import Addons, KaiScheduler, KaiTopology
@@ -20,26 +19,7 @@ from bootstrap.render import sources
 from bootstrap.render.addons import dra_gpu_driver_values, dranet_values, kai_queues, kai_topology
 
 from .test_compat import AFTER, CURRENT_PINS
-
-
-def load_yaml(path: Path) -> Any:
-    return YAML(typ="safe").load(path.read_text())
-
-
-def crd_schema(shared: Path, name: str) -> dict:
-    crd = load_yaml(shared / "crds" / name)
-    (version,) = [v for v in crd["spec"]["versions"] if v.get("storage")]
-    return version["schema"]["openAPIV3Schema"]
-
-
-def leaf_paths(values: dict, prefix: tuple = ()) -> list[tuple]:
-    paths = []
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            paths += leaf_paths(value, (*prefix, key))
-        else:
-            paths.append((*prefix, key))
-    return paths
+from .test_render_addons import crd_schema, leaf_paths, load_yaml
 
 
 def has_path(tree: dict, path: tuple) -> bool:

@@ -20,11 +20,13 @@ import sys
 from email.utils import formatdate
 from pathlib import Path
 
+from .base_image import SUITE as BASE_SUITE
+from .base_image import mirror_url
 from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
 from .oci_image import busybox_from_deb, image_tar
 from .real_kubectl import kubectl_packages
-from .real_packages import cni_packages, containerd_packages, etcd_packages
+from .real_packages import ARCHIVE_KEYRING, cni_packages, containerd_packages, etcd_packages, private_apt
 from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
@@ -97,6 +99,18 @@ def build_standin(
     return target
 
 
+def closure_sources() -> list[str]:
+    """What the machines' release is made of (bookworm with its updates and security fixes), read
+    by a private apt root: the host's apt lists may be empty (a fresh machine) or of another release."""
+    mirror = mirror_url()
+    security = mirror.rsplit("/", 1)[0] + "/debian-security" if mirror.endswith("/debian") else mirror
+    return [
+        f"deb [signed-by={ARCHIVE_KEYRING}] {mirror} {BASE_SUITE} main",
+        f"deb [signed-by={ARCHIVE_KEYRING}] {mirror} {BASE_SUITE}-updates main",
+        f"deb [signed-by={ARCHIVE_KEYRING}] {security} {BASE_SUITE}-security main",
+    ]
+
+
 def fetch_debian_closure(cache: Path, packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[Path]:
     """Download the packages and everything they depend on (the machines have no other source)."""
     key = hashlib.sha256(",".join(packages).encode()).hexdigest()[:12]
@@ -104,9 +118,12 @@ def fetch_debian_closure(cache: Path, packages: tuple[str, ...] = DEBIAN_PACKAGE
     done = directory / ".complete"
     if not done.exists():
         directory.mkdir(parents=True, exist_ok=True)
+        apt_root = directory / "apt"
+        options = private_apt(apt_root, closure_sources())
         depends = run(
             [
                 "apt-cache",
+                *options,
                 "depends",
                 "--recurse",
                 "--no-recommends",
@@ -126,12 +143,13 @@ def fetch_debian_closure(cache: Path, packages: tuple[str, ...] = DEBIAN_PACKAGE
             }
         )
         result = subprocess.run(
-            ["apt-get", "download", *names], cwd=directory, capture_output=True, text=True
+            ["apt-get", *options, "download", *names], cwd=directory, capture_output=True, text=True
         )
         if result.returncode != 0:
             raise LabError(
                 f"apt-get download failed (is Debian's archive reachable?): {result.stderr.strip()}"
             )
+        shutil.rmtree(apt_root)
         done.write_text("\n".join(names) + "\n")
     return sorted(directory.glob("*.deb"))
 

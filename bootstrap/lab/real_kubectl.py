@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .host import LabError
-from .real_packages import RealBuild, fetch_builds
+from .real_packages import RealBuild, build_deb, fetch_builds
 
 KUBECTL_BUILD = RealBuild("kubectl", "1.36.4+ds-1", "sid", "kubectl")
 SERVED_VERSIONS = ("1.34.2-1.1", "1.35.0-1.1")  # the lab's two Kubernetes versions, as pkgs.k8s.io names them
@@ -45,12 +45,7 @@ def served_as(deb: Path, version: str, out_dir: Path) -> Path:
                 continue
             fields.append(line)
         control.write_text("\n".join(fields) + "\n")
-        subprocess.run(
-            ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
-            check=True,
-            capture_output=True,
-        )
-    return target
+        return build_deb(root, target)
 
 
 def kubectl_packages(cache: Path) -> list[Path]:

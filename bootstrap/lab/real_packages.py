@@ -75,6 +75,22 @@ def _apt_options(root: Path) -> list[str]:
     ]
 
 
+def private_apt(root: Path, sources: list[str]) -> list[str]:
+    """apt options for a private root that reads only ``sources`` (one-line ``deb`` entries), its
+    lists fetched now. The host's own apt state is neither read nor changed: a fresh machine's lists
+    may be empty, and an operator's apt configuration is not the lab's business."""
+    for sub in ("lists/partial", "cache/archives/partial"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "sources.list").write_text("".join(line + "\n" for line in sources))
+    options = _apt_options(root)
+    result = subprocess.run(["apt-get", *options, "update"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LabError(
+            f"apt-get update failed (is Debian's archive reachable?): {result.stderr.strip()[-800:]}"
+        )
+    return options
+
+
 def fetch_builds(cache: Path, builds: tuple[RealBuild, ...] = CONTAINERD_BUILDS) -> list[Path]:
     """Download each pinned build (once; cached) from its suite; returns the .deb files."""
     key = hashlib.sha256(repr(builds).encode()).hexdigest()[:12]
@@ -82,24 +98,17 @@ def fetch_builds(cache: Path, builds: tuple[RealBuild, ...] = CONTAINERD_BUILDS)
     done = directory / ".complete"
     if not done.exists():
         apt_root = directory / "apt"
-        for sub in ("lists/partial", "cache/archives/partial"):
-            (apt_root / sub).mkdir(parents=True, exist_ok=True)
         suites = sorted({b.suite for b in builds})
-        (apt_root / "sources.list").write_text(
-            "".join(f"deb [signed-by={ARCHIVE_KEYRING}] {SUITES_URL} {s} main\n" for s in suites)
+        options = private_apt(
+            apt_root, [f"deb [signed-by={ARCHIVE_KEYRING}] {SUITES_URL} {s} main" for s in suites]
         )
-        options = _apt_options(apt_root)
-        for command in (
-            ["apt-get", *options, "update"],
-            ["apt-get", *options, "download", *(f"{b.package}={b.version}" for b in builds)],
-        ):
-            result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise LabError(
-                    f"{' '.join(command[:1] + command[-2:])} failed (Debian's archive unreachable, or a "
-                    f"pinned build gone from its suite: see bootstrap/lab/real_packages.py): "
-                    f"{result.stderr.strip()[-800:]}"
-                )
+        command = ["apt-get", *options, "download", *(f"{b.package}={b.version}" for b in builds)]
+        result = subprocess.run(command, cwd=directory, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise LabError(
+                "apt-get download failed (Debian's archive unreachable, or a pinned build gone from its "
+                f"suite: see bootstrap/lab/real_packages.py): {result.stderr.strip()[-800:]}"
+            )
         shutil.rmtree(apt_root)
         done.write_text("".join(f"{b.package}={b.version} ({b.suite})\n" for b in builds))
     return sorted(directory.glob("*.deb"))
@@ -154,10 +163,11 @@ def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path) -> Path:
                     for line in md5sums.read_text().splitlines()
                 )
             )
-        return _build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
+        return build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
 
 
-def _build_deb(root: Path, target: Path) -> Path:
+def build_deb(root: Path, target: Path) -> Path:
+    """An extracted, edited package tree built back into ``target`` (root-owned, gzip: what apt reads)."""
     subprocess.run(
         ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)],
         check=True,
@@ -239,7 +249,7 @@ def served_as_kubernetes_cni(deb: Path, build: RealBuild, out_dir: Path) -> Path
             f"Replaces: {build.package}",
         ]
         control.write_text("\n".join(fields) + "\n")
-        return _build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
+        return build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
 
 
 def cni_packages(cache: Path) -> list[Path]:
