@@ -215,3 +215,33 @@ class KubernetesNodes(FactBase):
     def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
         items = json.loads("\n".join(output))["items"]
         return {item["metadata"]["name"]: item for item in items}
+
+
+def written_after_start(unit: str, paths: list[str], label: str = "") -> str:
+    """Shell printing each of ``paths`` modified after the running ``unit`` last started (``label``
+    before each, for a read of many units). Nothing for a unit that is not active, or an old systemd
+    without ``--timestamp``: then the check proves nothing, and nothing is restarted for it."""
+    name = shlex.quote(unit)
+    files = " ".join(shlex.quote(p) for p in paths)
+    prefix = f"{shlex.quote(label)} " if label else ""
+    return (
+        f"t=$(systemctl show -p ActiveEnterTimestamp --value --timestamp=us+utc {name} 2>/dev/null); "
+        f'[ "$(systemctl is-active {name} 2>/dev/null)" = active ] && [ -n "$t" ] && '
+        's=$(date -d "$t" +%s%6N) && '
+        f'for f in {files}; do m=$(stat -c %.6Y -- "$f" 2>/dev/null | tr -d .) && '
+        f'[ -n "$m" ] && [ "$m" -gt "$s" ] && echo {prefix}"$f"; done; true'
+    )
+
+
+class WrittenAfterStart(FactBase):
+    """Which of the given files were written after the unit last started: the restart they asked
+    for never came (an apply killed between the write and the restart), so the unit runs with what
+    was there before."""
+
+    default = list
+
+    def command(self, unit: str, paths: list[str]) -> str:
+        return written_after_start(unit, paths)
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]

@@ -15,8 +15,10 @@ from pyinfra.operations import systemd
 
 from bootstrap.deploy_executor import StepFailed, step
 from bootstrap.plan import resources as r
+from bootstrap.plan.managed import restart_files
 from bootstrap.render.node_files import NodeFile, containerd_config_is_pristine
 
+from .facts import WrittenAfterStart
 from .files_on_node import put, put_bytes
 from .operations import (
     apt_update,
@@ -33,16 +35,30 @@ from .operations import (
 
 def apply_resources(resources: Iterable[r.Resource]) -> None:
     """Make every resource true on the current host, in order; raises StepFailed at the first failure."""
+    resources = tuple(resources)
     changed: dict[str, bool] = {}
     for resource in resources:
-        changed[resource.key] = _apply(resource, changed) or changed.get(resource.key, False)
+        changed[resource.key] = _apply(resource, changed, resources) or changed.get(resource.key, False)
 
 
 def _any(changed: dict[str, bool], keys: tuple[str, ...]) -> bool:
     return any(changed.get(key, False) for key in keys)
 
 
-def _apply(resource: r.Resource, changed: dict[str, bool]) -> bool:
+def _restart_due(unit: r.Unit, changed: dict[str, bool], resources: tuple[r.Resource, ...]) -> bool:
+    """A file or package it is restarted by changed in this run, or a file was written after the unit
+    last started (the run that wrote it was killed before the restart): read only when nothing changed."""
+    if _any(changed, unit.restarted_by):
+        return True
+    paths = restart_files(unit, resources)
+    return (
+        unit.running is not False
+        and bool(paths)
+        and bool(host.get_fact(WrittenAfterStart, unit=unit.name, paths=list(paths)))
+    )
+
+
+def _apply(resource: r.Resource, changed: dict[str, bool], resources: tuple[r.Resource, ...] = ()) -> bool:
     match resource:
         case r.File(only_over_pristine=True):
             return _put_over_pristine(resource)
@@ -65,7 +81,7 @@ def _apply(resource: r.Resource, changed: dict[str, bool]) -> bool:
                 service=resource.name,
                 running=resource.running,
                 enabled=resource.enabled,
-                restarted=_any(changed, resource.restarted_by),
+                restarted=_restart_due(resource, changed, resources),
             )
         case r.MaskedUnit():
             stopped = step(resource.title_stopped, systemd.service, service=resource.name, running=False,

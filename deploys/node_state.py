@@ -17,7 +17,15 @@ from typing import Any
 
 from bootstrap.plan.desired import DesiredState, file_state
 
-from .facts import DebPackages, MissingModules, PathsPresent, RdmaNetnsMode, Swap, Sysctls
+from .facts import (
+    DebPackages,
+    MissingModules,
+    PathsPresent,
+    RdmaNetnsMode,
+    Swap,
+    Sysctls,
+    written_after_start,
+)
 from .operations import matches_pin
 
 SECTION = "@@KUBEHAUS-STATE "
@@ -35,6 +43,8 @@ class Observed:
     rdma_mode: str | None
     paths: list[str]
     complete: bool = True  # False: the read was cut short, and absence proves nothing
+    # (unit, file): a file the unit is restarted by, written after the unit last started
+    stale: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class StateQuery:
     modules: tuple[str, ...]
     paths: tuple[str, ...]
     globs: tuple[str, ...] = ()  # kubehaus's own constant patterns (never inventory text): expanded
+    restarts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # unit -> the files it is restarted by
 
     def command(self) -> str:
         files = " ".join([*(shlex.quote(p) for p in self.files), *self.globs])
@@ -73,6 +84,9 @@ class StateQuery:
             "swap": Swap().command(),
             "rdma": RdmaNetnsMode().command(),
             "paths": PathsPresent().command(paths=list(self.paths)),
+            # a unit still running from before a file it is restarted by was written ("UNIT PATH")
+            "stale": "; ".join(written_after_start(u, list(ps), label=u) for u, ps in self.restarts)
+            or "true",
         }
         body = "; ".join(
             f"echo '{SECTION}{name}'; ( {command} ) 2>/dev/null" for name, command in sections.items()
@@ -119,6 +133,11 @@ def parse_observed(lines: list[str]) -> Observed:
         rdma_mode=RdmaNetnsMode().process(sections_found.get("rdma", [])),
         paths=PathsPresent().process(sections_found.get("paths", [])),
         complete=found is not None,
+        stale=tuple(
+            (unit, path)
+            for unit, _, path in (line.partition(" ") for line in sections_found.get("stale", []))
+            if path
+        ),
     )
 
 
@@ -195,6 +214,11 @@ def differences(desired: DesiredState, observed: Observed) -> list[str]:
     if desired.rdma_exclusive and observed.rdma_mode == "shared":
         found.append("RDMA netns mode shared")
     found += [f"{p} missing" for p in desired.paths if p not in observed.paths]
+    found += [
+        f"{unit} started before {path} was written (its restart never came)"
+        for unit, path in observed.stale
+        if unit in desired.units
+    ]
     return found
 
 

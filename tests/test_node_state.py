@@ -170,3 +170,60 @@ def test_a_hold_is_dpkgs_selection() -> None:
 
     lines = ["kubelet 1.34.2-1.1 hi ", "bash 5.2.15-2+b8 ii ", "old 1.0-1 rc ", "gone 2.0-1 hn "]
     assert DebPackages().process(lines) == {"kubelet": ("1.34.2-1.1", True), "bash": ("5.2.15-2+b8", False)}
+
+
+UNIT_START_SYSTEMCTL = """#!/bin/sh
+# systemctl as a node answers for a unit that entered "active" at 2026-12-02 07:38:57.500000 UTC
+case "$*" in
+  *is-active*) echo "${KUBEHAUS_FAKE_ACTIVE:-active}" ;;
+  *ActiveEnterTimestamp*) echo "Wed 2026-12-02 07:38:57.500000 UTC" ;;
+esac
+"""
+
+
+@pytest.fixture
+def systemctl_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(UNIT_START_SYSTEMCTL)
+    (bin_dir / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return tmp_path
+
+
+def test_a_file_written_after_its_unit_started_is_a_difference_until_the_restart(
+    systemctl_on_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An apply killed between writing containerd's drop-in and restarting containerd leaves the
+    file in state and the daemon on the old config: the read must show it, to the microsecond."""
+    started = 1796197137_500000_000  # the fake unit's ActiveEnterTimestamp, in nanoseconds
+    before, after, same = (systemctl_on_path / name for name in ("before.toml", "after.toml", "same.toml"))
+    for path, mtime in ((before, started - 1000), (after, started + 1000), (same, started)):
+        path.write_text("x\n")
+        os.utime(path, ns=(mtime, mtime))
+    query = StateQuery(
+        (), (), ("containerd",), (), (), (), restarts=(("containerd", (str(before), str(after), str(same))),)
+    )
+    desired = DesiredState(units={"containerd": (None, None)})  # only the start time is in question
+    observed = parse_observed(read(query))
+    assert observed.stale == (("containerd", str(after)),)
+    assert differences(desired, observed) == [
+        f"containerd started before {after} was written (its restart never came)"
+    ]
+    assert differences(DesiredState(), observed) == []  # a unit this node is not given: not its concern
+    monkeypatch.setenv("KUBEHAUS_FAKE_ACTIVE", "inactive")  # a stopped unit runs no old config
+    assert parse_observed(read(query)).stale == ()
+
+
+def test_every_file_a_unit_is_restarted_by_is_read_for_its_start_time() -> None:
+    """The read's (unit, files) pairs come from the plan's resources: containerd for its config and
+    drop-in, the kubelet for its drop-in."""
+    from bootstrap.inventory import load_inventory
+    from bootstrap.plan.managed import managed
+
+    restarts = dict(managed(load_inventory(Path("inventory/lab.yaml")).spec).restarts)
+    assert restarts["containerd"] == (
+        "/etc/containerd/config.toml",
+        "/etc/containerd/conf.d/50-kubehaus.toml",
+    )
+    assert restarts["kubelet"] == ("/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",)

@@ -26,6 +26,7 @@ def state_query(spec: InventorySpec) -> StateQuery:
         modules=found.modules,
         paths=found.paths,
         globs=found.globs,
+        restarts=found.restarts,
     )
 
 

@@ -27,6 +27,7 @@ class Managed:
     modules: tuple[str, ...]
     paths: tuple[str, ...]  # markers and results whose presence is checked
     globs: tuple[str, ...]  # kubehaus's own constant patterns
+    restarts: tuple[tuple[str, tuple[str, ...]], ...]  # unit -> the files it is restarted by
     reset_files: tuple[str, ...]
     reset_directories: tuple[str, ...]
     reset_packages: tuple[str, ...]
@@ -53,6 +54,10 @@ def managed(spec: InventorySpec) -> Managed:
     sysctls = [k for res in resources if isinstance(res, r.Sysctls) for k in res.settings]
     modules = [m for res in resources if isinstance(res, r.Modules) for m in res.names]
     markers = [res.marker for res in resources if isinstance(res, r.AptLists)]
+    restarts: dict[str, tuple[str, ...]] = {}
+    for res in resources:
+        if isinstance(res, r.Unit) and (paths := restart_files(res, resources)):
+            restarts[res.name] = _unique(*restarts.get(res.name, ()), *paths)
     return Managed(
         files=_unique(*files, KUBEADM_CONFIG, ADMIN_KUBECONFIG),  # the first control plane's, too
         packages=_unique(*pins, *base, HELM_PACKAGE),
@@ -61,6 +66,7 @@ def managed(spec: InventorySpec) -> Managed:
         modules=_unique(*modules),
         paths=_unique(*markers, ADMIN_KUBECONFIG),  # admin.conf: kubeadm init is done
         globs=(f"{ADDONS_DIR}/*.yaml",),
+        restarts=tuple(restarts.items()),
         reset_files=_unique(
             *(res.path for res in resources if isinstance(res, r.File) and res.removed_on_reset),
             KUBEADM_CONFIG,
@@ -69,6 +75,13 @@ def managed(spec: InventorySpec) -> Managed:
         reset_directories=(ADDONS_DIR,),
         reset_packages=_unique(*(p for p in pins if p not in kept), HELM_PACKAGE),
     )
+
+
+def restart_files(unit: r.Unit, resources: tuple[r.Resource, ...]) -> tuple[str, ...]:
+    """The files among what restarts ``unit``: a unit started before one of them was written runs
+    without it (an apply killed between the write and the restart), whatever the next run changes."""
+    by_key = {res.key: res.path for res in resources if isinstance(res, r.File)}
+    return tuple(by_key[key] for key in unit.restarted_by if key in by_key)
 
 
 def _unique(*items: str) -> tuple[str, ...]:
