@@ -280,10 +280,25 @@ class Artifacts(Section):
         "Default: <mirror_url>/kubehaus-archive-keyring.gpg.",
     )
 
+    registry: Url | None = Field(
+        None,
+        description="The mirror's OCI registry, e.g. https://198.18.0.1:5000. Nodes pull every "
+        "image of registry.k8s.io, nvcr.io, ghcr.io, quay.io and docker.io through it, under the "
+        "upstream names (containerd hosts.toml; the mirror holds them at <registry>/<upstream>/...). "
+        "Unset: nodes pull from the upstream registries.",
+    )
+    registry_ca: LocalPath | None = Field(
+        None,
+        description="PEM CA bundle on the controller (relative to this file) that signed the "
+        "registry's TLS certificate; written to each node for containerd. Unset: the system's CAs.",
+    )
+
     @model_validator(mode="after")
     def _mirror_needs_url(self) -> Artifacts:
         if self.source == "mirror" and not self.mirror_url:
             raise ValueError("source is 'mirror' but mirror_url is not set")
+        if self.registry_ca and not self.registry:
+            raise ValueError("registry_ca is set but registry is not: set the mirror's registry URL")
         return self
 
 
