@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -299,6 +300,11 @@ class Artifacts(Section):
             raise ValueError("source is 'mirror' but mirror_url is not set")
         if self.registry_ca and not self.registry:
             raise ValueError("registry_ca is set but registry is not: set the mirror's registry URL")
+        if self.registry and urllib.parse.urlsplit(self.registry).path not in ("", "/"):
+            raise ValueError(
+                f"registry {self.registry} has a path: give the registry's base URL (https://host:port); "
+                "its API is at /v2/ and kubehaus adds each upstream's path itself"
+            )
         return self
 
 
