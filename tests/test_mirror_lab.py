@@ -127,6 +127,12 @@ def test_the_node_installs_from_the_built_mirror_and_pulls_every_listed_image(
     hosts = on(lab, "cp-1", "ls /etc/containerd/certs.d").stdout.split()
     assert set(hosts) >= {"registry.k8s.io", "nvcr.io", "ghcr.io", "quay.io", "docker.io"}
 
+    # what the node's stand-in kubeadm declares (its image list, its etcd static pod) is listed
+    declared = set(on(lab, "cp-1", "kubeadm config images list").stdout.split())
+    manifest = yaml.safe_load(on(lab, "cp-1", "cat /etc/kubernetes/manifests/etcd.yaml").stdout)
+    declared.add(manifest["spec"]["containers"][0]["image"])
+    assert len(declared) == 7 and declared <= set(listed)
+
     # every image, by its upstream name, through only what apply wrote (no upstream is reachable)
     pull = "ctr -n k8s.io images pull --local --hosts-dir /etc/containerd/certs.d --snapshotter native"
     failed = {}

@@ -4,6 +4,7 @@ what the lab's stand-ins name."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import yaml
 from bootstrap.cli import main
 from bootstrap.inventory import load_inventory
 from bootstrap.lab.files_area import build_files_area
+from bootstrap.lab.standin_tools import common, etcd
+from bootstrap.lab.standin_tools import kubeadm as kubeadm_tool
+from bootstrap.lab.standins import STANDINS, package_files
 from bootstrap.render import images as im
 from bootstrap.render.addons import pin_dranet_image
 from bootstrap.render.apt_closure import closure, parse_packages
@@ -259,3 +263,32 @@ def test_every_image_the_lab_files_area_names_is_listed(tmp_path: Path) -> None:
             documents = pin_dranet_image(documents, "v1.0.1")
         named |= manifest_images(documents)
     assert named and named <= references(REPO / "inventory" / "lab.yaml")
+
+
+@pytest.mark.parametrize(
+    "version", sorted({v for s in STANDINS if s.package == "kubeadm" for v in s.versions})
+)
+def test_what_each_stand_in_kubeadm_declares_is_listed(
+    version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stand-in kubeadm's ``config images list`` and its etcd static pod, for each version the
+    lab serves, are in mirror list for an inventory pinning that Kubernetes."""
+    kubeadm = next(s for s in STANDINS if s.package == "kubeadm")
+    files = package_files(kubeadm, version)
+    images_file = tmp_path / etcd.IMAGES_FILE.lstrip("/")
+    images_file.parent.mkdir(parents=True)
+    images_file.write_text(files[etcd.IMAGES_FILE.lstrip("/")][0])
+    monkeypatch.setattr(common, "STATE_ROOT", str(tmp_path))
+    monkeypatch.setattr(kubeadm_tool, "STATE_ROOT", str(tmp_path), raising=False)
+    monkeypatch.setenv("KUBEHAUS_STANDIN_VERSION", version)
+    kubeadm_tool.main(["config", "images", "list"])
+    declared = set(capsys.readouterr().out.split())
+    declared.add(etcd.static_pod(["etcd"], "/var/lib/etcd")["spec"]["containers"][0]["image"])
+    upstream = version.split("-")[0]
+    path = tmp_path / "pinned.yaml"
+    text = (REPO / "inventory" / "small.yaml").read_text()
+    path.write_text(re.sub(r'kubernetes_version: "[^"]+"', f'kubernetes_version: "{upstream}"', text))
+    listed = references(path)
+    assert len(declared) == 7 and declared <= listed
+    with pytest.raises(SystemExit):
+        kubeadm_tool.main(["config", "images", "list", "--kubernetes-version", "v1.99.0"])
