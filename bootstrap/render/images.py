@@ -135,30 +135,40 @@ def cni_images(spec: InventorySpec) -> list[Image] | Gap:
     return [Image(p.format(version=cni.version), where, matrix.CNI_IMAGES_SOURCE) for p in patterns]
 
 
-def addon_images(spec: InventorySpec) -> list[Image]:
+def addon_images(spec: InventorySpec) -> tuple[list[Image], list[Gap]]:
+    """The add-ons' images; a release line kubehaus knows no image facts for is a gap."""
     addons, versions = spec.addons, spec.versions
     out: list[Image] = []
+    gaps: list[Gap] = []
+    chart_values = "grep -A3 'image' in 'helm show values' of the chart"
     if addons.dra_gpu_driver.enabled:
         version = versions.dra_gpu_driver
-        repository = DRA_IMAGES[_line(version)]
-        out.append(
-            Image(f"{repository}:v{version.lstrip('v')}", "GPU nodes, DRA driver", "chart values image.*")
-        )
+        repository = DRA_IMAGES.get(_line(version))
+        if repository is None:
+            gaps.append(Gap(f"the DRA GPU driver {version}'s image", chart_values))
+        else:
+            tag = f"v{version.lstrip('v')}"
+            out.append(Image(f"{repository}:{tag}", "GPU nodes, DRA driver", "chart values image.*"))
     if addons.dranet.enabled:
         out.append(Image(normalise(dranet_image(spec)), "every node, Dranet", "kubehaus pins the tag"))
         if not dranet_installs_by_chart(spec):
+            others = DRANET_MANIFEST_OTHER_IMAGES.get(_line(versions.dranet))
+            if others is None:
+                gaps.append(Gap(f"Dranet {versions.dranet}'s other images", "grep 'image:' in its manifest"))
             out += [
                 Image(reference, "every node, Dranet (init container)", "Dranet's install manifest")
-                for reference in DRANET_MANIFEST_OTHER_IMAGES[_line(versions.dranet)]
+                for reference in others or ()
             ]
     if addons.kai_scheduler.enabled:
         version = versions.kai_scheduler
         line = _line(version)
+        if line not in KAI_REGISTRY:
+            gaps.append(Gap(f"the KAI scheduler {version}'s images", chart_values))
         out += [
             Image(f"{KAI_REGISTRY[line]}/{name}:{version}", "KAI scheduler", "chart values *.image.name")
-            for name in KAI_IMAGE_NAMES[line]
+            for name in KAI_IMAGE_NAMES.get(line, ())
         ]
-    return out
+    return out, gaps
 
 
 def cluster_images(spec: InventorySpec) -> tuple[list[Image], list[Gap]]:
@@ -169,7 +179,6 @@ def cluster_images(spec: InventorySpec) -> tuple[list[Image], list[Gap]]:
         kubeadm_images(spec.cluster.kubernetes_version),
         sandbox_image(spec.versions.containerd),
         cni_images(spec),
-        addon_images(spec),
     ):
         if isinstance(found, Gap):
             gaps.append(found)
@@ -177,11 +186,10 @@ def cluster_images(spec: InventorySpec) -> tuple[list[Image], list[Gap]]:
             images.append(found)
         else:
             images += found
+    addons, addon_gaps = addon_images(spec)
+    images += addons
+    gaps += addon_gaps
     unique: dict[str, Image] = {}
     for image in images:
         unique.setdefault(normalise(image.reference), image)
     return list(unique.values()), gaps
-
-
-def registries(images: list[Image]) -> list[str]:
-    return sorted({image.registry for image in images})
