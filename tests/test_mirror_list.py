@@ -17,6 +17,8 @@ from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.standin_tools import common, etcd
 from bootstrap.lab.standin_tools import kubeadm as kubeadm_tool
 from bootstrap.lab.standins import STANDINS, package_files
+from bootstrap.plan import node
+from bootstrap.plan import resources as r
 from bootstrap.render import images as im
 from bootstrap.render.addons import pin_dranet_image
 from bootstrap.render.apt_closure import closure, parse_packages
@@ -79,6 +81,10 @@ def test_the_dgx_example_packages_per_os() -> None:
     assert by_os["Ubuntu 24.04"].pinned["nvidia-fabricmanager-580"] == "580.95.05"
     assert {"kubelet", "containerd.io", "helm"} <= set(by_os["Debian 12"].pinned)
     assert {"conntrack", "chrony", "cri-tools"} <= set(by_os["Debian 12"].unpinned)
+    # and every OS's list holds what the node plan pins today (a mirror built from it serves apply)
+    planned = node.nvidia_resources(load_inventory(DGX).spec, fabric_manager=True, mask_imex=False)
+    pins = next(res.pins for res in planned if isinstance(res, r.PinnedPackages))
+    assert all(pins.items() <= p.pinned.items() for p in by_os.values())
 
 
 INDEX = """\

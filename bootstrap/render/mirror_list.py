@@ -23,7 +23,7 @@ from ..os_support.facts import OsFacts
 from ..os_support.packages import needs_open_kernel_modules
 from ..os_support.systems import SUPPORTED, SupportedRelease
 from ..plan.cluster_files import HELM_PACKAGE
-from ..plan.node import BASE_PACKAGES
+from ..plan.node import BASE_PACKAGES, has_fabric_manager, is_gpu_host
 from .apt_closure import Closure, Stanza, closure
 from .artifacts import Artifact, resolved_artifacts
 from .images import Gap, Image, cluster_images
@@ -92,13 +92,17 @@ class MirrorList:
         }
 
 
-def _needs_open_modules(inventory: Inventory) -> bool:
-    models = [inventory.profile_of(h).gpus.model or "" for h in inventory.spec.hosts]
-    return needs_open_kernel_modules(models)
-
-
-def _has_gpus(inventory: Inventory) -> bool:
-    return any(inventory.profile_of(h).gpus.count for h in inventory.spec.hosts)
+def _gpu_variants(inventory: Inventory) -> set[tuple[bool, bool]]:
+    """(fabric manager, open kernel modules) of every GPU host, from its profile (discovery may
+    find more: a host without a profile that turns out to have GPUs is not listed)."""
+    return {
+        (
+            has_fabric_manager(inventory, host, None),
+            needs_open_kernel_modules([inventory.profile_of(host).gpus.model or ""]),
+        )
+        for host in inventory.spec.hosts
+        if is_gpu_host(inventory, host, None)
+    }
 
 
 def os_packages(
@@ -111,8 +115,11 @@ def os_packages(
     name = release.name
     try:
         pins = kubernetes_pins(spec) | runtime_pins(spec) | {HELM_PACKAGE: spec.versions.helm}
-        if _has_gpus(inventory):
-            pins |= nvidia_pins(spec, True, facts, _needs_open_modules(inventory))
+        for fabric_manager, open_modules in sorted(_gpu_variants(inventory)):
+            # what the node plan pins today (Debian's names, no open-module choice: see
+            # docs/mirror.md), and what os_support says this OS and these GPUs need
+            pins |= nvidia_pins(spec, fabric_manager)
+            pins |= nvidia_pins(spec, fabric_manager, facts, open_modules)
     except ValueError as exc:
         return OsPackages(name, architecture, {}, (), None, str(exc))
     unpinned = (*BASE_PACKAGES, *KUBELET_DEPENDENCIES)
