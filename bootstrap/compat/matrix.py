@@ -214,3 +214,53 @@ ADDON_TITLES: dict[str, str] = {
     "dranet": "Dranet",
     "kai_scheduler": "the KAI scheduler",
 }
+
+
+# --- container images a cluster pulls, beside the ones the add-on charts name -----------------
+
+KUBEADM_IMAGES_SOURCE = (
+    "kubeadm's cmd/kubeadm/app/constants/constants.go at each minor's release (CoreDNSVersion, "
+    "PauseVersion, SupportedEtcdVersion); what 'kubeadm config images list' prints"
+)
+
+
+@dataclass(frozen=True)
+class KubeadmImages:
+    """The images ``kubeadm config images list`` prints for one Kubernetes minor, besides the four
+    control-plane images tagged with the Kubernetes version itself."""
+
+    minor: str
+    coredns: str
+    etcd: str
+    pause: str
+    source: str = KUBEADM_IMAGES_SOURCE
+
+
+# Minors whose lists kubehaus does not carry (1.36, 1.37) make ``mirror list`` say it is incomplete
+# and name the command that prints the list; it never guesses.
+KUBEADM_IMAGES: tuple[KubeadmImages, ...] = (
+    KubeadmImages("1.33", "v1.12.0", "3.5.21-0", "3.10"),
+    KubeadmImages("1.34", "v1.12.1", "3.6.4-0", "3.10.1"),
+    KubeadmImages("1.35", "v1.13.1", "3.6.6-0", "3.10.1"),
+)
+KUBEADM_CONTROL_PLANE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+# containerd pulls its own sandbox (pause) image for every pod unless configured otherwise, and its
+# default is not kubeadm's: an air-gapped mirror needs both.
+CONTAINERD_SANDBOX_IMAGES: dict[str, str] = {
+    "1.7": "registry.k8s.io/pause:3.8",
+    "2.0": "registry.k8s.io/pause:3.10",
+    "2.1": "registry.k8s.io/pause:3.10",
+    "2.2": "registry.k8s.io/pause:3.10.1",
+}
+CONTAINERD_SANDBOX_SOURCE = "containerd's internal/cri/config default SandboxImage (pkg/cri/config in 1.7)"
+
+# The images each CNI's install manifest names, ``{version}`` being the CNI's pinned version.
+CNI_IMAGES: dict[str, tuple[str, ...]] = {
+    "calico": (
+        "docker.io/calico/cni:{version}",
+        "docker.io/calico/node:{version}",
+        "docker.io/calico/kube-controllers:{version}",
+    ),
+}
+CNI_IMAGES_SOURCE = "projectcalico/calico manifests/calico.yaml at the release tag (its image: lines)"

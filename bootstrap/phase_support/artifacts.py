@@ -1,4 +1,4 @@
-"""What the controller fetches once, before planning: the artifact source's apt signing keys."""
+"""What the controller fetches once, before planning: the apt signing keys, the registry CA."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ def fetch_key(location: str, inventory_dir: Path) -> bytes:
 
 
 def fetch_artifacts(inventory: Inventory) -> Artifacts:
-    """Raises OSError when a signing key cannot be read."""
+    """Raises OSError when a signing key or the registry CA bundle cannot be read."""
     base = inventory.resolve(".")
+    ca = inventory.spec.artifacts.registry_ca
     return Artifacts(
-        {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)}
+        {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)},
+        registry_ca=None if ca is None else inventory.resolve(ca).read_bytes(),
     )

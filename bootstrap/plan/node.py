@@ -16,7 +16,7 @@ import yaml
 
 from ..inventory import Inventory
 from ..inventory.models import Host, InventorySpec
-from ..render import node_files
+from ..render import node_files, registry_hosts
 from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
 from ..render.sources import SOURCES_FILE, kubernetes_pins, nvidia_pins, runtime_pins, sources_file
 from ..topology.model import Topology
@@ -45,6 +45,7 @@ class Artifacts:
     """What the controller fetched before planning, handed to every node's plan as bytes."""
 
     keyrings: dict[str, bytes]  # apt signing key: path on the node -> key
+    registry_ca: bytes | None = None  # artifacts.registry_ca's bundle, read on the controller
 
 
 @dataclass(frozen=True)
@@ -128,22 +129,42 @@ def nvidia_resources(spec: InventorySpec, fabric_manager: bool, mask_imex: bool)
     return tuple(resources)
 
 
-def runtime_resources(spec: InventorySpec) -> tuple[Resource, ...]:
-    """containerd pinned, its main config importing conf.d, kubehaus's drop-in, running."""
+def registry_resources(version: str, registry: str | None, ca: bytes | None) -> tuple[File, ...]:
+    """containerd pulling through the site mirror's registry (artifacts.registry): config_path,
+    a hosts.toml per upstream registry, the mirror's CA bundle. None without a registry."""
+    if registry is None:
+        return ()
+    files = [_file(f, f"containerd registry host {f.path}") for f in registry_hosts.registry_files(
+        version, registry, ca
+    )]  # fmt: skip
+    if ca is not None:
+        files.append(File(registry_hosts.MIRROR_CA, ca, 0o644, "mirror registry CA bundle"))
+    return tuple(files)
+
+
+def runtime_resources(
+    spec: InventorySpec, registry_ca: bytes | None = None, registry: str | None = None
+) -> tuple[Resource, ...]:
+    """containerd pinned, its main config importing conf.d, kubehaus's drop-ins, running.
+
+    ``registry``: the mirror registry (default: the inventory's ``artifacts.registry``)."""
     version = spec.versions.containerd
     pins = PinnedPackages(runtime_pins(spec), "containerd pinned")
     main = _file(node_files.containerd_main_config(version), "containerd main config imports conf.d")
     main = File(main.path, main.content, main.mode, main.title, only_over_pristine=True)
     drop_in = _file(node_files.containerd_drop_in(version), "containerd drop-in (systemd cgroups, CDI, NRI)")
+    registry_files = registry_resources(version, registry or spec.artifacts.registry, registry_ca)
+    # hosts.toml is read at every pull; only the config_path drop-in needs a restart
+    config_path = tuple(f.key for f in registry_files if f.path == registry_hosts.REGISTRY_DROP_IN)
     running = Unit(
         "containerd",
         "containerd running",
         enabled=True,
         running=True,
-        restarted_by=(pins.key, main.key, drop_in.key),
+        restarted_by=(pins.key, main.key, drop_in.key, *config_path),
         reload_when=(pins.key,),
     )
-    return pins, main, drop_in, running
+    return pins, main, drop_in, *registry_files, running
 
 
 def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Resource, ...]:
@@ -195,7 +216,7 @@ def node_plan(inventory: Inventory, host: Host, topology: Topology | None, artif
         host=host.name,
         os=os_resources(spec, rdma, rdma and spec.addons.dranet.rdma_netns_exclusive, artifacts.keyrings),
         nvidia=nvidia,
-        runtime=runtime_resources(spec),
+        runtime=runtime_resources(spec, artifacts.registry_ca),
         kubernetes=kubernetes,
         kubernetes_error=error,
         topology=topology,
