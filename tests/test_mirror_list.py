@@ -169,23 +169,42 @@ def test_with_the_nodes_indexes_the_list_is_complete(tmp_path: Path) -> None:
     assert main(["mirror", "list", "--os", "debian-12", "--apt-index", str(path), str(DGX)]) == 0
 
 
-def test_a_kubernetes_minor_kubehaus_has_no_image_list_for_is_a_gap(
+def test_the_2026_pins_list_kubeadms_and_containerds_images(tmp_path: Path) -> None:
+    path = tmp_path / "current.yaml"
+    path.write_text(CURRENT_PINS)  # Kubernetes 1.37.1, containerd 2.3
+    found = references(path)
+    assert {
+        "registry.k8s.io/kube-apiserver:v1.37.1",
+        "registry.k8s.io/kube-proxy:v1.37.1",
+        "registry.k8s.io/etcd:3.7.0-0",
+        "registry.k8s.io/coredns/coredns:v1.14.6",
+        "registry.k8s.io/pause:3.10.2",
+        "registry.k8s.io/dra-driver-nvidia/dra-driver-nvidia-gpu:v0.4.1",
+    } <= found
+
+
+@pytest.mark.parametrize(
+    ("version", "etcd"),
+    [("1.33.5", "3.5.21-0"), ("1.33.6", "3.5.24-0"), ("1.34.1", "3.6.4-0"), ("1.34.2", "3.6.5-0")],
+)
+def test_a_patch_release_that_moved_etcd_lists_its_own_etcd(version: str, etcd: str) -> None:
+    images = im.kubeadm_images(version)
+    assert not isinstance(images, im.Gap)
+    assert f"registry.k8s.io/etcd:{etcd}" in {i.reference for i in images}
+
+
+def test_a_kubernetes_patch_kubehaus_has_no_image_list_for_is_a_gap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "current.yaml"
-    path.write_text(CURRENT_PINS)  # Kubernetes 1.37, containerd 2.3
+    path = tmp_path / "newer.yaml"
+    assert '"1.37.1"' in CURRENT_PINS
+    path.write_text(CURRENT_PINS.replace('"1.37.1"', '"1.37.2"'))  # not recorded: etcd may have moved
     listed = mirror_list(load_inventory(path))
     assert not listed.complete
-    what = [g.what for g in listed.gaps]
-    assert "kubeadm's images for Kubernetes 1.37.1" in what
-    assert "containerd 2.3.2's sandbox image" in what
+    assert "kubeadm's images for Kubernetes 1.37.2" in [g.what for g in listed.gaps]
     assert not any(i.registry == "registry.k8s.io" and "kube-" in i.reference for i in listed.images)
-    # the 2026 add-on lines' images are known
-    assert "registry.k8s.io/dra-driver-nvidia/dra-driver-nvidia-gpu:v0.4.1" in {
-        i.reference for i in listed.images
-    }
     assert main(["mirror", "list", str(path)]) == 1
-    assert "kubeadm config images list --kubernetes-version v1.37.1" in capsys.readouterr().out
+    assert "kubeadm config images list --kubernetes-version v1.37.2" in capsys.readouterr().out
 
 
 def test_mirror_list_cli_json_help_and_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

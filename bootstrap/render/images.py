@@ -88,13 +88,13 @@ def _line(version: str) -> str:
 
 
 def kubeadm_images(kubernetes_version: str) -> list[Image] | Gap:
-    minor = _line(kubernetes_version)
-    facts = next((f for f in matrix.KUBEADM_IMAGES if f.minor == minor), None)
+    facts = next((f for f in matrix.KUBEADM_IMAGES if f.covers(kubernetes_version)), None)
     if facts is None:
+        carried = ", ".join(f"{f.minor}.{f.first}-{f.last}" for f in matrix.KUBEADM_IMAGES)
         return Gap(
             f"kubeadm's images for Kubernetes {kubernetes_version}",
             f"kubeadm config images list --kubernetes-version v{kubernetes_version} (kubehaus carries "
-            f"the lists for {', '.join(f.minor for f in matrix.KUBEADM_IMAGES)})",
+            f"the lists for {carried})",
         )
     images = [
         Image(
