@@ -13,15 +13,14 @@ from bootstrap.health.expectations import Expectations
 from bootstrap.health.findings import Finding, Severity
 from bootstrap.health.verdict import decide, unknown
 from bootstrap.health.watch import HeldTaint, LocalState
+from bootstrap.health.watch_state import state_from_verdict_file, verdict_file
 from bootstrap.inventory.models import HealthWatch
 from bootstrap.render.encode import UnsafeValue, systemd_exec, systemd_unit, systemd_value
 from bootstrap.render.health_unit import (
     CONFIG_PATH,
     node_config,
     service_unit,
-    state_from_verdict_file,
     timer_unit,
-    verdict_file,
 )
 
 
