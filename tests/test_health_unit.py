@@ -42,7 +42,7 @@ def test_the_service_is_a_oneshot_running_the_check_with_its_config() -> None:
 
 @pytest.mark.parametrize("minutes", [1, 5, 1440])
 def test_the_timer_runs_every_interval(minutes: int) -> None:
-    timer = parsed(timer_unit(HealthWatch(interval_minutes=minutes)))
+    timer = parsed(timer_unit(minutes))
     assert timer["Timer"]["OnUnitActiveSec"] == f"{minutes}min"
     assert timer["Timer"]["Unit"] == "kubehaus-health.service"
     assert timer["Install"]["WantedBy"] == "timers.target"

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from bootstrap.inventory import load_inventory
+from bootstrap.node_agent.bundle import program_files
 from bootstrap.phase_support.queries import state_query
 from bootstrap.plan import Artifacts, desired_state, managed, node, node_plan
 from bootstrap.plan import resources as r
 from bootstrap.plan.managed import possible_resources
+from bootstrap.render import health_unit
 from bootstrap.topology.model import Cpu, NumaNode, Topology
 from deploys import node_apply
 from deploys.node_state import Observed, differences, parse_observed
@@ -148,6 +150,15 @@ def test_step_names_are_the_ones_the_report_always_had(monkeypatch: pytest.Monke
     ]
 
 
+# the node-local health check (docs/health-watch.md): its program, config and unit files
+HEALTH_CHECK_FILES = (
+    *(path for path, _ in program_files()),
+    health_unit.CONFIG_PATH,
+    health_unit.SERVICE_PATH,
+    health_unit.TIMER_PATH,
+)
+
+
 def test_reset_removes_what_it_always_removed_on_a_mirror_inventory() -> None:
     """Derived from the plan, reset's lists for a mirror-sourced inventory are the ones it had by hand."""
     spec = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml")).spec
@@ -164,8 +175,11 @@ def test_reset_removes_what_it_always_removed_on_a_mirror_inventory() -> None:
         "/etc/modprobe.d/50-kubehaus-nouveau.conf",
         "/etc/apt/sources.list.d/kubehaus.sources",
         "/etc/apt/keyrings/kubehaus-mirror.gpg",
+        *HEALTH_CHECK_FILES,
+        health_unit.TOKEN_PATH,
     }
-    assert found.reset_directories == ("/etc/kubehaus/addons",)
+    assert found.reset_directories == ("/etc/kubehaus/addons", *health_unit.DIRECTORIES)
+    assert found.reset_units == ("kubehaus-health.timer",)
     assert set(found.reset_packages) == {
         "kubelet", "kubeadm", "kubectl", "helm", "containerd.io", "nvidia-container-toolkit"
     }  # fmt: skip
@@ -184,13 +198,14 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
         node_files.NOUVEAU_DROP_IN, node_files.CONTAINERD_DROP_IN, node_files.CONTAINERD_MAIN,
         "/etc/apt/sources.list.d/kubehaus.sources", "/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
         "/etc/kubernetes/kubehaus-kubeadm.yaml", "/etc/kubernetes/admin.conf",
-        *(repo.keyring for repo in apt_repositories(spec)),
+        *(repo.keyring for repo in apt_repositories(spec)), *HEALTH_CHECK_FILES,
     }  # fmt: skip
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}
     assert set(query.packages) == {*pins, *base, "helm"}
     assert set(query.units) == {
-        "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex"
+        "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex",
+        "kubehaus-health.timer",
     }  # fmt: skip
     assert set(query.sysctls) == set(node_files.sysctl_settings())
     assert set(query.modules) == {"overlay", "br_netfilter", "ib_uverbs", "rdma_cm", "mlx5_ib"}

@@ -22,6 +22,8 @@ CONFIG_PATH = "/etc/kubehaus/health/config.json"
 TOKEN_PATH = "/etc/kubehaus/health/token"  # the node-bound token, 0600 root (docs/health-watch.md)
 STATE_DIR = "/var/lib/kubehaus/health"
 VERDICT_PATH = f"{STATE_DIR}/verdict.json"
+CONFIG_DIR = "/etc/kubehaus/health"
+DIRECTORIES = (PROGRAM_DIR, CONFIG_DIR, STATE_DIR)  # all kubehaus's: removed whole by reset
 CA_PATH = "/etc/kubernetes/pki/ca.crt"  # written by kubeadm join
 CONFIG_SCHEMA = "kubehaus.health-watch-config/v1"
 
@@ -36,6 +38,8 @@ def service_unit() -> str:
                     ("Description", systemd_value("kubehaus node hardware health check")),
                     ("After", "network-online.target"),
                     ("Wants", "network-online.target"),
+                    # the node-bound token is issued after the join: until then the run is skipped
+                    ("ConditionPathExists", systemd_value(TOKEN_PATH)),
                 ],
             ),
             (
@@ -56,7 +60,7 @@ def service_unit() -> str:
     )
 
 
-def timer_unit(policy: HealthWatch) -> str:
+def timer_unit(interval_minutes: int) -> str:
     return systemd_unit(
         [
             ("Unit", [("Description", systemd_value("run the kubehaus node hardware health check"))]),
@@ -64,7 +68,7 @@ def timer_unit(policy: HealthWatch) -> str:
                 "Timer",
                 [
                     ("OnBootSec", "2min"),
-                    ("OnUnitActiveSec", f"{int(policy.interval_minutes)}min"),
+                    ("OnUnitActiveSec", f"{int(interval_minutes)}min"),
                     ("AccuracySec", "30s"),
                     ("Unit", f"{UNIT}.service"),
                 ],
@@ -72,6 +76,11 @@ def timer_unit(policy: HealthWatch) -> str:
             ("Install", [("WantedBy", "timers.target")]),
         ]
     )
+
+
+def api_server_url(host: str, port: int) -> str:
+    """``https://host:port``, an IPv6 address in brackets (the endpoint is validated at load)."""
+    return f"https://[{host}]:{int(port)}" if ":" in host else f"https://{host}:{int(port)}"
 
 
 def node_config(
