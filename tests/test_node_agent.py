@@ -204,3 +204,43 @@ def test_the_shipped_tree_parses_as_python_3_10() -> None:
     for path, content in program_files():
         if path.endswith(".py"):
             ast.parse(content, filename=path, feature_version=(3, 10))
+
+
+REFUSALS = """
+out = []
+for raw in data:
+    try:
+        shipped['model'].Topology.model_validate(raw)
+        out.append(None)
+    except shipped['pydantic'].ValidationError as exc:
+        out.append(str(exc))
+print(json.dumps(out))
+"""
+
+
+def test_the_node_refuses_what_the_controller_refuses(tmp_path: Path, sim_library: Path, monkeypatch) -> None:
+    """A probe answer the controller's model refuses is refused on the node too (a failed check)."""
+    from pydantic import ValidationError
+
+    good = node_probe("dgx-h100", [], tmp_path / "ok", sim_library, monkeypatch)
+
+    def changed(edit) -> dict[str, Any]:
+        raw = json.loads(json.dumps(good))
+        edit(raw)
+        return raw
+
+    bad = [
+        changed(lambda r: r.update(surprise=1)),  # extra field
+        changed(lambda r: r["gpus"][0].update(index="zero")),  # wrong type
+        changed(lambda r: r["gpus"][0]["nvlinks"][0].update(remote_type="cable")),  # not a Literal
+        changed(lambda r: r["gpus"][0].update(bus_id="not-a-bus-id")),  # AfterValidator refuses
+        changed(lambda r: r.pop("cpu")),  # required field missing
+        changed(lambda r: r["gpus"][0]["nvlinks"][0].update(active=None)),  # None for a bool
+    ]
+    for raw in bad:
+        with pytest.raises(ValidationError):
+            Topology.model_validate(raw)
+    script = REFUSALS.replace("shipped['pydantic']", "sys.modules['pydantic']")
+    refused = run_on_node(install(tmp_path / "node"), script, [good, *bad])
+    assert refused[0] is None
+    assert all(refused[1:]), refused
