@@ -211,3 +211,32 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
     assert set(query.modules) == {"overlay", "br_netfilter", "ib_uverbs", "rdma_cm", "mlx5_ib"}
     assert set(query.paths) == {"/var/lib/apt/lists/.kubehaus-updated", "/etc/kubernetes/admin.conf"}
     assert query.globs == ("/etc/kubehaus/addons/*.yaml",)
+
+
+def test_each_node_gets_the_health_check_with_its_own_expectations() -> None:
+    """The check's config carries the gate's expectations for this host, its watch settings and the
+    API server; the same inputs give the same files (the fast path), and the interval reaches the
+    timer, whose change restarts it."""
+    import json
+
+    from bootstrap.health.expectations import expectations_for
+
+    inventory = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml"))
+    for host in inventory.hosts:
+        plan = node_plan(inventory, host, topology(), Artifacts({}))
+        assert plan.kubernetes is not None, plan.kubernetes_error
+        files = {res.path: res for res in plan.kubernetes if isinstance(res, r.File)}
+        config = json.loads(str(files[health_unit.CONFIG_PATH].content))
+        profile = inventory.profile_of(host)
+        wanted = expectations_for(profile, inventory.spec.health.thresholds, None).model_dump(mode="json")
+        assert config["node"] == host.name and config["expectations"] == wanted
+        assert config["watch"] == profile.health_watch.model_dump(mode="json")
+        assert config["health_policy"] == inventory.health_policy_of(host)
+        api_host, port = inventory.control_plane_endpoint
+        assert config["api_server"] == f"https://{api_host}:{port}"
+        minutes = profile.health_watch.interval_minutes
+        assert f"OnUnitActiveSec={minutes}min" in str(files[health_unit.TIMER_PATH].content)
+        (timer,) = [res for res in plan.kubernetes if isinstance(res, r.Unit) and res.name.endswith(".timer")]
+        assert timer.restarted_by == (files[health_unit.TIMER_PATH].key,) and timer.stopped_on_reset
+        assert set(HEALTH_CHECK_FILES) <= set(files)
+        assert node_plan(inventory, host, topology(), Artifacts({})).kubernetes == plan.kubernetes
