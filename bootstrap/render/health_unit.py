@@ -52,7 +52,7 @@ def service_unit() -> str:
                     ("PrivateTmp", "yes"),
                     ("ProtectHome", "yes"),
                     ("ProtectSystem", "strict"),
-                    ("ReadWritePaths", systemd_value(f"{STATE_DIR} /var/cache/kubehaus")),
+                    # the only place it writes (the verdict file), writable under ProtectSystem=strict
                     ("StateDirectory", "kubehaus/health"),
                 ],
             ),
