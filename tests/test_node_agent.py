@@ -244,3 +244,138 @@ def test_the_node_refuses_what_the_controller_refuses(tmp_path: Path, sim_librar
     refused = run_on_node(install(tmp_path / "node"), script, [good, *bad])
     assert refused[0] is None
     assert all(refused[1:]), refused
+
+
+class ApiServer:
+    """A TLS server (the lab CA's certificate) answering as the API server does for one Node."""
+
+    def __init__(self, tmp_path: Path, node: dict[str, Any]) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        from bootstrap.lab.lab_ca import ensure_ca, issue_server_certificate
+
+        self.ca = ensure_ca(tmp_path / "ca", "khwatch")
+        issued = issue_server_certificate(self.ca.parent, tmp_path / "tls", "apiserver", [], ["127.0.0.1"])
+        self.node, self.requests = node, []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def answer(self, body: dict[str, Any]) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                server.requests.append(("GET", self.path, "", self.headers["Authorization"], None))
+                self.answer(server.node)
+
+            def do_PATCH(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                kind = self.headers["Content-Type"]
+                server.requests.append(("PATCH", self.path, kind, self.headers["Authorization"], body))
+                if self.path.endswith("/status"):
+                    server.node["status"]["conditions"] = body["status"]["conditions"]
+                else:
+                    server.node["spec"].update(body["spec"])
+                self.answer(server.node)
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(issued.certificate, issued.key)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_the_installed_check_probes_judges_and_patches_its_node_over_tls(
+    tmp_path: Path, sim_library: Path
+) -> None:
+    """check.py as the service runs it: the real probe (the simulated NVML as libnvidia-ml.so.1,
+    a DGX H100 with an NVLink down), the Node read and patched over TLS verified against the
+    cluster CA, with the node's bearer token."""
+    from bootstrap.lab.nvml_profile import render_nvml_profile
+    from bootstrap.lab.sysfs import render_sysfs, write_tree
+
+    hardware = build_machine("gpu-1", "dgx-h100", ["nvlink-down"])
+    root = tmp_path / "sys"
+    write_tree(render_sysfs(hardware), root)
+    (tmp_path / "nvml-profile").write_text(render_nvml_profile(hardware))
+    libraries = tmp_path / "libs"
+    libraries.mkdir()
+    shutil.copy(sim_library, libraries / "libnvidia-ml.so.1")
+    node = {"metadata": {"name": "gpu 1", "resourceVersion": "3"}, "spec": {}, "status": {}}
+    api = ApiServer(tmp_path, node)
+    # the probe reads the driver services with this machine's systemctl, which has none of them
+    expectations = expected_json("dgx-h100") | {"fabric_manager": False}
+    (tmp_path / "token").write_text("node-token-123\n")
+    config = {
+        "schema": "kubehaus.health-watch-config/v1",
+        "node": "gpu 1",  # quoted into the URL path, never spliced
+        "health_policy": "taint",
+        "watch": HealthWatch().model_dump(mode="json"),
+        "expectations": expectations,
+        "api_server": api.url,
+        "ca_file": str(api.ca),
+        "token_file": str(tmp_path / "token"),
+        "verdict_file": str(tmp_path / "state" / "verdict.json"),
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    program = install(tmp_path / "node")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LD_LIBRARY_PATH": str(libraries),
+        "KUBEHAUS_SYSFS_ROOT": str(root),
+        "KUBEHAUS_LAB_NVML_PROFILE": str(tmp_path / "nvml-profile"),
+    }
+
+    def check() -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-S",
+            "-I",
+            str(program / "check.py"),
+            "--config",
+            str(tmp_path / "config.json"),
+        ]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=120)
+
+    result = check()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [(m, p, k) for m, p, k, _, _ in api.requests] == [
+        ("GET", "/api/v1/nodes/gpu%201", ""),
+        ("PATCH", "/api/v1/nodes/gpu%201", "application/merge-patch+json"),
+        ("PATCH", "/api/v1/nodes/gpu%201/status", "application/strategic-merge-patch+json"),
+    ]
+    assert {auth for _, _, _, auth, _ in api.requests} == {"Bearer node-token-123"}
+    spec_patch = api.requests[1][4]
+    assert spec_patch["metadata"] == {"resourceVersion": "3"}
+    assert api.node["spec"]["taints"] == [
+        {"key": "kubehaus.io/unhealthy", "value": "NVLINK_DOWN", "effect": "NoSchedule"}
+    ]
+    (condition,) = api.node["status"]["conditions"]
+    assert (condition["type"], condition["status"], condition["reason"]) == (
+        "KubehausHardwareHealthy",
+        "False",
+        "NVLINK_DOWN",
+    )
+    verdict = json.loads((tmp_path / "state" / "verdict.json").read_text())
+    assert verdict["verdict"] == "unhealthy" and [f["code"] for f in verdict["findings"]] == ["NVLINK_DOWN"]
+    assert "node-token-123" not in result.stdout + result.stderr
+    # a server whose certificate the cluster CA did not sign is refused before the token is sent
+    from bootstrap.lab.lab_ca import ensure_ca
+
+    config["ca_file"] = str(ensure_ca(tmp_path / "other-ca", "other"))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    seen = len(api.requests)
+    refused = check()
+    api.httpd.shutdown()
+    assert refused.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert len(api.requests) == seen
