@@ -184,6 +184,10 @@ def main(argv: list[str]) -> int:
             config = json.load(handle)
         if config.get("schema") != CONFIG_SCHEMA:
             raise ValueError(f"schema {config.get('schema')!r}, expected {CONFIG_SCHEMA}")
+        if not os.path.exists(config["token_file"]):
+            # issued after the join (docs/health-watch.md): a run before it has nothing to report to
+            print(f"kubehaus-health: no node token at {config['token_file']} yet: nothing sent")
+            return 0
         api = Api(config["api_server"], config["ca_file"], config["token_file"])
     except (OSError, ValueError, KeyError) as exc:
         print(f"kubehaus-health: cannot start: {exc}", file=sys.stderr)

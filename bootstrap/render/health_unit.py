@@ -38,8 +38,6 @@ def service_unit() -> str:
                     ("Description", systemd_value("kubehaus node hardware health check")),
                     ("After", "network-online.target"),
                     ("Wants", "network-online.target"),
-                    # the node-bound token is issued after the join: until then the run is skipped
-                    ("ConditionPathExists", systemd_value(TOKEN_PATH)),
                 ],
             ),
             (
@@ -67,6 +65,10 @@ def timer_unit(interval_minutes: int) -> str:
             (
                 "Timer",
                 [
+                    # a timer whose unit never became active has nothing for OnUnitActiveSec to
+                    # count from: the first run is tied to the timer's own start and to boot, and
+                    # the service always runs (check.py itself says when it has no token yet)
+                    ("OnActiveSec", "1min"),
                     ("OnBootSec", "2min"),
                     ("OnUnitActiveSec", f"{int(interval_minutes)}min"),
                     ("AccuracySec", "30s"),
