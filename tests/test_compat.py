@@ -85,10 +85,18 @@ def test_each_add_on_line_is_listed_once_and_its_known_release_is_on_that_line()
         assert (release.install == "helm-repo") == release.location.startswith("https://helm.")
 
 
-def test_the_late_2025_defaults_are_in_the_matrix_and_pass_it() -> None:
-    """The defaults still date from late 2025 (this step does not move them); they must still fit."""
-    assert check_pins(spec()) == []
-    assert defaults.KUBERNETES == "1.34.2" and defaults.KAI_SCHEDULER == "v0.12.0"
+def test_both_generations_of_pins_are_in_the_matrix_and_pass_it() -> None:
+    """The defaults (September 2026) and the late-2025 pins a cluster migrates from both fit."""
+    assert check_pins(spec()) == [] and check_end_of_life(spec(), AFTER) == []
+    assert defaults.KUBERNETES == "1.37.1" and defaults.KAI_SCHEDULER == "v0.17.0"
+    assert {k: getattr(defaults, k.upper()) for k in defaults.SEPTEMBER_2026} == defaults.SEPTEMBER_2026
+    old = InventorySpec.model_validate(
+        {"cluster": {"name": "lab", "kubernetes_version": defaults.LATE_2025["kubernetes"]},
+         "versions": {k: v for k, v in defaults.LATE_2025.items() if k != "kubernetes"}}
+    )  # fmt: skip
+    assert check_pins(old) == []
+    latest = {k.minor: k.latest_patch for k in matrix.KUBERNETES}
+    assert latest[max(latest, key=lambda m: Version(m).minor)] == defaults.KUBERNETES
 
 
 def test_the_matrix_agrees_with_the_reference_facts(shared_reference: Path) -> None:
@@ -114,14 +122,12 @@ def test_the_matrix_agrees_with_the_reference_facts(shared_reference: Path) -> N
 # --- check_pins -------------------------------------------------------------------------------
 
 
-def test_current_releases_validate_and_warn_only_about_what_apply_lacks(tmp_path: Path) -> None:
+def test_current_releases_validate_without_warnings(tmp_path: Path) -> None:
+    """apply installs the 2026 generation (Dranet's chart, the renamed DRA release replaced)."""
     path = tmp_path / "current.yaml"
     path.write_text(CURRENT_PINS)
     inventory = load_inventory(path, end_of_life_on=AFTER)
-    warned = {d.path: d.message for d in inventory.warnings}
-    assert set(warned) == {"versions.dra_gpu_driver", "versions.dranet"}
-    assert "beside the old one" in warned["versions.dra_gpu_driver"]
-    assert "apply does not install that generation yet" in warned["versions.dranet"]
+    assert inventory.warnings == []
 
 
 @pytest.mark.parametrize("driver", ["580.95.05", "580.173.02", "595.91.07", "620.10.03"])
@@ -146,7 +152,11 @@ def test_a_disabled_add_on_is_not_held_to_the_matrix() -> None:
 def test_aliases_need_kai_0_17_and_render_with_it() -> None:
     topology = {"levels": ["rack"], "aliases": {"rack": "rack"}}
     old = InventorySpec.model_validate(
-        {"cluster": {"name": "a"}, "addons": {"kai_scheduler": {"topology": topology}}}
+        {
+            "cluster": {"name": "a"},
+            "versions": {"kai_scheduler": "v0.12.0"},
+            "addons": {"kai_scheduler": {"topology": topology}},
+        }
     )
     (problem,) = check_pins(old)
     assert problem.loc == ("addons", "kai_scheduler", "topology", "aliases") and "v0.17.0" in problem.message
@@ -170,10 +180,11 @@ def test_end_of_life_starts_on_its_day() -> None:
 
 
 def test_the_default_pin_is_judged_too_and_located_at_the_cluster() -> None:
-    (problem,) = check_end_of_life(spec(), AFTER)
+    """The default 1.37.1 is supported until 2027-10-28; after that an unpinned inventory is refused."""
+    assert check_end_of_life(spec(), AFTER) == []
+    (problem,) = check_end_of_life(spec(), date(2027, 10, 28))
     assert problem.loc == ("cluster",) and problem.key
-    assert problem.message.startswith("kubehaus's default Kubernetes 1.34.2 is end of life")
-    assert check_end_of_life(spec(), BEFORE) == []
+    assert problem.message.startswith("kubehaus's default Kubernetes 1.37.1 is end of life")
 
 
 def test_an_acknowledged_end_of_life_minor_is_a_warning_with_the_way_forward() -> None:

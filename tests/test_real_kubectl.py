@@ -261,6 +261,25 @@ def test_manifests_apply_once_and_then_are_in_sync(
     assert observed is not None and set(observed.pending) == {paths[0], str(changed), paths[2]}
 
 
+def test_a_manifest_a_chart_replaces_is_deleted_then_its_file_removed(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dranet v1.0's manifest, before its v1.4 chart installs (docs/versions.md): the objects go through
+    the real kubectl, then kubehaus's copy of the file; once removed, nothing is asked again."""
+    monkeypatch.setattr(operations, "host", cluster)
+    dranet = tmp_path / "dranet.yaml"
+    dranet.write_text(Path(manifests(tmp_path)[1]).read_text())
+    assert cluster.kubectl(f"apply -f {dranet}").returncode == 0
+    assert cluster.kubectl("get daemonset dranet -n kube-system").returncode == 0
+    for command in operations.manifest_removed._inner(str(dranet), ADMIN_KUBECONFIG):
+        ok, output = cluster.run_shell_command(command)
+        assert ok, output.stderr_lines
+    assert cluster.kubectl("get daemonset dranet -n kube-system").returncode != 0
+    assert cluster.kubectl("get clusterrole dranet").returncode != 0
+    assert not dranet.exists()
+    assert list(operations.manifest_removed._inner(str(dranet), ADMIN_KUBECONFIG)) == []
+
+
 def test_what_the_real_server_refuses_is_refused(cluster: Cluster, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndta: {}\n")

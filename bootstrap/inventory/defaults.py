@@ -26,7 +26,7 @@ SEPTEMBER_2026: dict[str, str] = {
     "dranet": "v1.4.0",  # its Helm chart
     "kai_scheduler": "v0.17.0",
 }
-_DEFAULTS = LATE_2025
+_DEFAULTS = SEPTEMBER_2026
 
 KUBERNETES = _DEFAULTS["kubernetes"]
 CONTAINERD = _DEFAULTS["containerd"]
