@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     status.add_argument("-o", "--output")
     uninstall = command("uninstall", "delete")
     uninstall.add_argument("release")
+    uninstall.add_argument("--wait", action="store_true")  # what it deletes is gone when it returns
     args, client = parse_with_globals(parser, argv)
     if args.command in ("upgrade", "install"):
         if args.command == "upgrade" and not args.install:
