@@ -252,7 +252,9 @@ def test_drift_is_detected_and_repaired(runs: tuple[Run, Run], lab: Lab) -> None
         assert hosts[name]["changes"] == [] and "state-check" in hosts[name]["phases"], name
     assert "edited by hand" not in on(lab, "dgx-1", "cat /etc/sysctl.d/50-kubehaus.conf").stdout
     assert "edited by hand" not in on(lab, "cp-1", "cat /etc/kubernetes/kubehaus-kubeadm.yaml").stdout
-    assert on(lab, "l40s-1", "dpkg-query -W -f='${Version}' containerd.io").stdout == "2.1.9-1"
+    assert (
+        on(lab, "l40s-1", "dpkg-query -W -f='${Version}' containerd.io").stdout == f"{defaults.CONTAINERD}-1"
+    )
     assert on(lab, "a100-1", "systemctl is-active nvidia-persistenced").stdout.strip() == "active"
     again = apply(lab.inventory)
     assert all(not entry["changes"] for entry in again.report["hosts"].values())

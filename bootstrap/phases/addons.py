@@ -93,8 +93,14 @@ class AddonsPhase(Phase):
         run_deploy(ctx, self, [first], lambda _name: install_addons(helm_pin, steps, view, done))
         failure = ctx.failures.get(first)
         blamed = False
+        # a removal that found nothing to remove (a new cluster, or one migrated earlier) is no step
+        idle = {
+            item.title for item in steps if isinstance(item, RemovalStep) and done.get(item.title) is False
+        }
         for title in [f"{HELM_STEP} {spec.versions.helm}", *(item.title for item in steps)]:
             key = HELM_STEP if title.startswith(HELM_STEP) else title
+            if key in idle:
+                continue
             if key in done:
                 ctx.cluster_step("add-on", title, first, "done" if done[key] else "in place")
             elif failure is not None and not blamed:
