@@ -449,9 +449,10 @@ def test_the_kubelet_asks_the_real_containerd_over_cri(runs: tuple[Run, Run], la
     containerd's answers: its version, Unimplemented from a containerd with CRI disabled (the
     containerd.io default), Unavailable with no daemon."""
     journal = on(lab, "dgx-1", "journalctl -u kubelet --no-pager -o cat").stdout
+    binary = CONTAINERD_SERVED_AS.get(defaults.CONTAINERD, defaults.CONTAINERD)  # the build behind the pin
     assert (
         '"Container runtime initialized" containerRuntime="containerd" '
-        f'version="{defaults.CONTAINERD}+unknown" apiVersion="v1"'
+        f'version="{binary}+unknown" apiVersion="v1"'
     ) in journal, journal[-2000:]
     check = (
         "PYTHONPATH=/usr/lib/kubehaus-standin/kubelet python3 -c "
