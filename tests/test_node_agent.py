@@ -379,3 +379,42 @@ def test_the_installed_check_probes_judges_and_patches_its_node_over_tls(
     api.httpd.shutdown()
     assert refused.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
     assert len(api.requests) == seen
+
+
+def test_a_taint_set_before_a_failed_status_patch_is_still_cleared_later(
+    tmp_path: Path, sim_library: Path, monkeypatch
+) -> None:
+    healthy = node_probe("dgx-h100", [], tmp_path / "ok", sim_library, monkeypatch)
+    faulty = node_probe("dgx-h100", ["nvlink-down"], tmp_path / "bad", sim_library, monkeypatch)
+    script = (
+        RUNS.split("api = FakeApi(")[0]
+        + """
+class StatusFailsOnce(FakeApi):
+    failed = False
+    def request(self, method, path, body=None, content_type=''):
+        if path.endswith('/status') and not self.failed:
+            self.failed = True
+            raise check.ApiFailure('PATCH status: HTTP 503')
+        return super().request(method, path, body, content_type)
+
+api = StatusFailsOnce({'metadata': {'name': 'gpu-1'}, 'spec': {}, 'status': {'conditions': []}})
+out = []
+for index, raw in enumerate(data['runs']):
+    shipped['probe'].probe = lambda raw=raw: raw
+    code = check.run_once(data['config'], shipped, api, '2026-12-02T10:%02d:00Z' % index)
+    out.append([code, api.node['spec'].get('taints', [])])
+print(json.dumps(out))
+"""
+    )
+    config = {
+        "node": "gpu-1",
+        "health_policy": "taint",
+        "watch": HealthWatch(healthy_runs_to_clear=2).model_dump(mode="json"),
+        "expectations": expected_json("dgx-h100"),
+        "verdict_file": str(tmp_path / "state" / "verdict.json"),
+    }
+    seen = run_on_node(
+        install(tmp_path / "node"), script, {"config": config, "runs": [faulty, healthy, healthy]}
+    )
+    ours = {"key": "kubehaus.io/unhealthy", "value": "NVLINK_DOWN", "effect": "NoSchedule"}
+    assert seen == [[1, [ours]], [0, [ours]], [0, []]]

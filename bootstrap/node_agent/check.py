@@ -153,6 +153,7 @@ def run_once(config: dict[str, Any], shipped: dict[str, Any], api: Api, now: str
     verdict = judge(shipped, config)
     path = node_path(config["node"])
     previous_text = read_text(config["verdict_file"])
+    spec_done = False  # once the taint or cordon is on the Node, the state must say so
     try:
         node = api.request("GET", path)
         previous = watch_state.state_from_verdict_file(previous_text, node)
@@ -161,11 +162,15 @@ def run_once(config: dict[str, Any], shipped: dict[str, Any], api: Api, now: str
         spec_patch, status_patch = watch.node_patches(node, decision.changes)
         if spec_patch is not None:
             api.request("PATCH", path, spec_patch, "application/merge-patch+json")
+        spec_done = True
         # conditions merge on their type only in a strategic merge patch
         api.request("PATCH", path + "/status", status_patch, "application/strategic-merge-patch+json")
     except ApiFailure as exc:
-        # the verdict is kept locally; the state stays the last run's, so the next run retries
-        state = watch_state.state_from_verdict_file(previous_text, {})
+        # the verdict is kept locally. The state stays the last run's, so the next run retries,
+        # unless the spec patch went through: then the state is this run's, or a taint or cordon
+        # just set would be one no later run claims (and never removes)
+        kept = watch_state.state_from_verdict_file(previous_text, {})
+        state = decision.state if spec_done else kept
         write_atomically(config["verdict_file"], watch_state.verdict_file(now, verdict, state))
         print(f"kubehaus-health: the Node could not be updated: {exc}", file=sys.stderr)
         return 1
