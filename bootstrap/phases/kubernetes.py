@@ -19,11 +19,12 @@ class KubernetesPhase(Phase):
     def run(self, ctx: RunContext) -> None:
         names = []
         for host in hosts_to_deploy(ctx):
-            plan = ctx.plans.get(host.name)
-            if host.name in ctx.held_versions or plan is None:
+            record = ctx.hosts[host.name]
+            plan = record.plan
+            if record.holds_versions or plan is None:
                 continue  # a member waiting for its upgrade: only the upgrade phase changes its versions
             if plan.kubernetes is None:
                 ctx.fail(self, host.name, plan.kubernetes_error or "no kubelet configuration")
                 continue
             names.append(host.name)
-        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plans[name].kubernetes or ()))
+        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plan(name).kubernetes or ()))

@@ -45,6 +45,10 @@ class Artifacts:
     """What the controller fetched before planning, handed to every node's plan as bytes."""
 
     keyrings: dict[str, bytes]  # apt signing key: path on the node -> key
+    # the add-on manifests the addons phase applies from the first control plane: URL -> bytes, as
+    # fetched; manifests_error: why the first that could not be fetched was not (the rest were not tried)
+    manifests: dict[str, bytes] = field(default_factory=dict)
+    manifests_error: str | None = None
 
 
 @dataclass(frozen=True)
