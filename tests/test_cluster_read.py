@@ -123,7 +123,7 @@ def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_appli
     ctx.inventory = inventory
     # the manifests as the plan phase fetched them
     manifests = {m.url: b"kind: ConfigMap\n" for m in addon_manifests(inventory.spec)}
-    ctx.artifacts = Artifacts({}, manifests)
+    ctx.artifacts = Artifacts({}, manifests=manifests)
     steps = addons_phase.AddonsPhase()._steps(ctx)
     query = addons_phase.cluster_query(inventory.spec)
     assert list(query.manifests) == [s.file.path for s in steps if isinstance(s, addons_phase.ManifestStep)]

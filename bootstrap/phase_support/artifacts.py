@@ -1,4 +1,4 @@
-"""What the controller fetches once, before planning: the artifact source's apt signing keys, and the
+"""What the controller fetches once, before planning: the apt signing keys, the registry CA, and the
 add-on manifests the addons phase applies (handed on as bytes, so no later phase fetches)."""
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def fetch_manifest(manifest: Manifest) -> bytes:
 
 
 def fetch_artifacts(inventory: Inventory, manifests: bool = True) -> Artifacts:
-    """Raises OSError when a signing key cannot be read. A manifest that cannot be fetched is kept
-    as ``manifests_error``: the addons phase fails on it, as it did when it fetched them itself."""
+    """Raises OSError when a signing key or the registry CA bundle cannot be read. A manifest that
+    cannot be fetched is kept as ``manifests_error``: the addons phase fails on it, as it did when it
+    fetched them itself."""
     base = inventory.resolve(".")
+    ca = inventory.spec.artifacts.registry_ca
     keyrings = {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)}
+    registry_ca = None if ca is None else inventory.resolve(ca).read_bytes()
     fetched: dict[str, bytes] = {}
     error = None
     for manifest in addon_manifests(inventory.spec) if manifests else []:
@@ -56,4 +59,4 @@ def fetch_artifacts(inventory: Inventory, manifests: bool = True) -> Artifacts:
         except OSError as exc:
             error = str(exc)
             break
-    return Artifacts(keyrings, fetched, error)
+    return Artifacts(keyrings, registry_ca=registry_ca, manifests=fetched, manifests_error=error)

@@ -3,8 +3,9 @@
 Swap and the RDMA netns mode are read on every node whatever the plan (deploys/node_state.py).
 
 Derived from the node plan's own builders with every option on (RDMA, exclusive netns mode,
-fabric manager, IMEX masked), so the read covers whatever an earlier inventory may have put there
-and a resource added to a builder is read and reset without another change.
+fabric manager, IMEX masked, a mirror registry with its CA), so the read covers whatever an earlier
+inventory may have put there and a resource added to a builder is read and reset without another
+change.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..inventory.models import InventorySpec
+from ..render import health_unit
 from ..render.sources import apt_repositories
 from . import node
 from . import resources as r
@@ -28,6 +30,7 @@ class Managed:
     paths: tuple[str, ...]  # markers and results whose presence is checked
     globs: tuple[str, ...]  # kubehaus's own constant patterns
     restarts: tuple[tuple[str, tuple[str, ...]], ...]  # unit -> the files it is restarted by
+    reset_units: tuple[str, ...]  # kubehaus's own units: stopped and disabled before their files go
     reset_files: tuple[str, ...]
     reset_directories: tuple[str, ...]
     reset_packages: tuple[str, ...]
@@ -39,8 +42,9 @@ def possible_resources(spec: InventorySpec) -> tuple[r.Resource, ...]:
     return (
         *node.os_resources(spec, rdma=True, rdma_exclusive=True, keyrings=keyrings),
         *node.nvidia_resources(spec, fabric_manager=True, mask_imex=True),
-        *node.runtime_resources(spec),
+        *node.runtime_resources(spec, registry_ca=b"", registry="https://mirror.invalid"),
         *node.kubernetes_resources(spec, {}),
+        *node.health_resources("", 1),
     )
 
 
@@ -67,12 +71,16 @@ def managed(spec: InventorySpec) -> Managed:
         paths=_unique(*markers, ADMIN_KUBECONFIG),  # admin.conf: kubeadm init is done
         globs=(f"{ADDONS_DIR}/*.yaml",),
         restarts=tuple(restarts.items()),
+        reset_units=_unique(
+            *(res.name for res in resources if isinstance(res, r.Unit) and res.stopped_on_reset)
+        ),
         reset_files=_unique(
             *(res.path for res in resources if isinstance(res, r.File) and res.removed_on_reset),
             KUBEADM_CONFIG,
             JOIN_CONFIG,
+            health_unit.TOKEN_PATH,  # issued by the cluster after the join, outside the plan
         ),
-        reset_directories=(ADDONS_DIR,),
+        reset_directories=(ADDONS_DIR, *health_unit.DIRECTORIES),
         reset_packages=_unique(*(p for p in pins if p not in kept), HELM_PACKAGE),
     )
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..health.expectations import expectations_for
 from ..inventory import Inventory
 from ..inventory.models import Host, InventorySpec
-from ..render import node_files
+from ..node_agent.bundle import program_files
+from ..render import health_unit, node_files, registry_hosts
 from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
 from ..render.sources import SOURCES_FILE, kubernetes_pins, nvidia_pins, runtime_pins, sources_file
 from ..topology.model import Topology
@@ -45,6 +47,7 @@ class Artifacts:
     """What the controller fetched before planning, handed to every node's plan as bytes."""
 
     keyrings: dict[str, bytes]  # apt signing key: path on the node -> key
+    registry_ca: bytes | None = None  # artifacts.registry_ca's bundle, read on the controller
     # the add-on manifests the addons phase applies from the first control plane: URL -> bytes, as
     # fetched; manifests_error: why the first that could not be fetched was not (the rest were not tried)
     manifests: dict[str, bytes] = field(default_factory=dict)
@@ -59,7 +62,7 @@ class NodePlan:
     os: tuple[Resource, ...]
     nvidia: tuple[Resource, ...]  # empty on a host without GPUs
     runtime: tuple[Resource, ...]
-    kubernetes: tuple[Resource, ...] | None  # None: see kubernetes_error
+    kubernetes: tuple[Resource, ...] | None  # None: see kubernetes_error (includes the health check)
     kubernetes_error: str | None = None  # why the kubelet configuration cannot be computed
     topology: Topology | None = field(default=None, compare=False, repr=False)  # what it was made from
 
@@ -132,22 +135,42 @@ def nvidia_resources(spec: InventorySpec, fabric_manager: bool, mask_imex: bool)
     return tuple(resources)
 
 
-def runtime_resources(spec: InventorySpec) -> tuple[Resource, ...]:
-    """containerd pinned, its main config importing conf.d, kubehaus's drop-in, running."""
+def registry_resources(version: str, registry: str | None, ca: bytes | None) -> tuple[File, ...]:
+    """containerd pulling through the site mirror's registry (artifacts.registry): config_path,
+    a hosts.toml per upstream registry, the mirror's CA bundle. None without a registry."""
+    if registry is None:
+        return ()
+    files = [_file(f, f"containerd registry host {f.path}") for f in registry_hosts.registry_files(
+        version, registry, ca
+    )]  # fmt: skip
+    if ca is not None:
+        files.append(File(registry_hosts.MIRROR_CA, ca, 0o644, "mirror registry CA bundle"))
+    return tuple(files)
+
+
+def runtime_resources(
+    spec: InventorySpec, registry_ca: bytes | None = None, registry: str | None = None
+) -> tuple[Resource, ...]:
+    """containerd pinned, its main config importing conf.d, kubehaus's drop-ins, running.
+
+    ``registry``: the mirror registry (default: the inventory's ``artifacts.registry``)."""
     version = spec.versions.containerd
     pins = PinnedPackages(runtime_pins(spec), "containerd pinned")
     main = _file(node_files.containerd_main_config(version), "containerd main config imports conf.d")
     main = File(main.path, main.content, main.mode, main.title, only_over_pristine=True)
     drop_in = _file(node_files.containerd_drop_in(version), "containerd drop-in (systemd cgroups, CDI, NRI)")
+    registry_files = registry_resources(version, registry or spec.artifacts.registry, registry_ca)
+    # hosts.toml is read at every pull; only the config_path drop-in needs a restart
+    config_path = tuple(f.key for f in registry_files if f.path == registry_hosts.REGISTRY_DROP_IN)
     running = Unit(
         "containerd",
         "containerd running",
         enabled=True,
         running=True,
-        restarted_by=(pins.key, main.key, drop_in.key),
+        restarted_by=(pins.key, main.key, drop_in.key, *config_path),
         reload_when=(pins.key,),
     )
-    return pins, main, drop_in, running
+    return pins, main, drop_in, *registry_files, running
 
 
 def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Resource, ...]:
@@ -161,6 +184,46 @@ def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Res
         # a configured kubelet must pick the new drop-in up; an unconfigured one is started by kubeadm
         Unit("kubelet", "kubelet restarted for its new drop-in", restarted_by=(drop_in.key,)),
     )
+
+
+def health_resources(config: str, interval_minutes: int) -> tuple[Resource, ...]:
+    """The node-local health check (docs/health-watch.md): its program, this node's config, the
+    service and the timer running it. Its token is not here: it is the cluster's to issue, after the
+    join, and the service does not start without it."""
+    program = tuple(File(path, content) for path, content in program_files())
+    config_file = File(health_unit.CONFIG_PATH, config, title="health check config")
+    service = File(health_unit.SERVICE_PATH, health_unit.service_unit(), title="health check service")
+    timer = File(health_unit.TIMER_PATH, health_unit.timer_unit(interval_minutes), title="health check timer")
+    return (
+        *program,
+        config_file,
+        service,
+        timer,
+        Unit(
+            f"{health_unit.UNIT}.timer",
+            "health check timer running",
+            enabled=True,
+            running=True,
+            restarted_by=(timer.key,),
+            reload_when=(service.key, timer.key),
+            stopped_on_reset=True,
+        ),
+    )
+
+
+def host_health_resources(inventory: Inventory, host: Host, topology: Topology) -> tuple[Resource, ...]:
+    """The health check as ``host`` gets it: its profile's expectations and watch settings."""
+    profile = inventory.profile_of(host)
+    first_gpu = topology.gpus[0].name if topology.gpus else None
+    api_host, port = inventory.control_plane_endpoint
+    config = health_unit.node_config(
+        host.name,
+        expectations_for(profile, inventory.spec.health.thresholds, first_gpu),
+        profile.health_watch,
+        inventory.health_policy_of(host),  # type: ignore[arg-type]
+        health_unit.api_server_url(api_host, port),
+    )
+    return health_resources(config, profile.health_watch.interval_minutes)
 
 
 def kubelet_drop_in(config: dict) -> node_files.NodeFile:
@@ -192,14 +255,14 @@ def node_plan(inventory: Inventory, host: Host, topology: Topology | None, artif
         try:
             kubernetes = kubernetes_resources(
                 spec, render_kubelet_config(inventory.kubelet_of(host), topology)
-            )
+            ) + host_health_resources(inventory, host, topology)
         except KubeletRenderError as exc:
             error = f"kubelet configuration: {exc}"
     return NodePlan(
         host=host.name,
         os=os_resources(spec, rdma, rdma and spec.addons.dranet.rdma_netns_exclusive, artifacts.keyrings),
         nvidia=nvidia,
-        runtime=runtime_resources(spec),
+        runtime=runtime_resources(spec, artifacts.registry_ca),
         kubernetes=kubernetes,
         kubernetes_error=error,
         topology=topology,
