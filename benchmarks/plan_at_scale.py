@@ -117,7 +117,7 @@ class FakeConnectPhase(ConnectPhase):
         for pyinfra_host in state.inventory:
             pyinfra_host.connect(raise_exceptions=True)
             state.activate_host(pyinfra_host)
-            ctx.pyinfra_hosts[pyinfra_host.data.get("kubehaus_host")] = pyinfra_host
+            ctx.hosts[pyinfra_host.data.get("kubehaus_host")].connection = pyinfra_host
 
 
 def measure(count: int, work: Path, answers: dict[str, str], mirror: str) -> dict[str, object]:

@@ -132,11 +132,11 @@ def run_deploy(
 
     def work(name: str) -> HostLog:
         # the inventory's name: pyinfra's differs for @docker (kind) and @fake hosts
-        pyinfra_host = ctx.pyinfra_hosts[name]
+        pyinfra_host = ctx.connection(name)
         log = HostLog()
         _current.log, _current.state, _current.host, _current.dry_run = log, state, pyinfra_host, dry_run
         # a hook playbook may have changed the node since discovery read it: then read it afresh
-        _current.known = None if ctx.hook_ran(name) else ctx.observed.get(name)
+        _current.known = None if ctx.hook_ran(name) else ctx.hosts[name].observed
         with host_context(pyinfra_host):  # greenlet-local in pyinfra
             deploy(name)
         return log
@@ -156,8 +156,9 @@ def run_deploy(
             )
             continue
         logs[name] = result
-        ctx.phases_run.setdefault(name, []).append(phase.name)
-        ctx.changes.setdefault(name, []).extend(f"{phase.name}: {s}" for s in result.changed_steps)
+        record = ctx.hosts[name]
+        record.phases_run.append(phase.name)
+        record.changed(*(f"{phase.name}: {s}" for s in result.changed_steps))
         detail = summary(result) if summary else f"{result.changes} change(s)"
         ctx.progress.host_done(phase, name, True, detail)
     return logs

@@ -1,4 +1,5 @@
-"""The cluster-wide apply lock: who holds it, since when, and when a lock counts as abandoned (pure).
+"""The cluster-wide apply lock: who holds it, since when, and when a lock counts as abandoned (pure;
+``this_run_record`` reads only who and where this process is).
 
 The lock is a small JSON file on the first control plane, created atomically (the shell's noclobber)
 so two applies can never both take it. The holder refreshes its heartbeat at every phase; a lock
@@ -8,9 +9,12 @@ over, saying whose it was; so does a lock whose holder ran on this controller an
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import re
 import shlex
+import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -92,3 +96,28 @@ def release_command(record: LockRecord, path: str = LOCK_FILE) -> str:
         f"grep -qF {shlex.quote(record.owner)} {lock} 2>/dev/null && "
         f"grep -qF {shlex.quote(record.run)} {lock} && rm -f {lock}; true"
     )
+
+
+# the acquire's answer inside a longer command's output (discovery's), between these two lines
+LOCK_SECTION = "@@KUBEHAUS-LOCK"
+
+
+def this_run_record() -> LockRecord:
+    """This run's lock record: who (user@controller, pid) and since when."""
+    started = now_text()
+    owner = f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})"
+    return LockRecord(owner=owner, run=started, acquired=started, heartbeat=started)
+
+
+def claim_command(record: LockRecord) -> str:
+    """The acquire, fenced so that its answer can be found in a longer command's output."""
+    return f"echo {LOCK_SECTION}; {acquire_command(record)}; echo {LOCK_SECTION}-end"
+
+
+def claim_answer(lines: list[str] | None) -> list[str] | None:
+    """What the fenced acquire printed among ``lines``; None when it did not answer."""
+    if lines is None or LOCK_SECTION not in lines:
+        return None
+    start = lines.index(LOCK_SECTION) + 1
+    end = lines.index(f"{LOCK_SECTION}-end") if f"{LOCK_SECTION}-end" in lines else len(lines)
+    return lines[start:end]

@@ -21,6 +21,7 @@ import gevent
 from . import greenlets  # noqa: F401  (patches the stdlib before pyinfra loads)
 from .facts import NodeFacts
 from .inventory import Host, Inventory
+from .lock import LockRecord
 from .membership import Membership
 from .pyinfra_private import close_ssh_client
 from .state_dir import StateDir
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from .health.verdict import Verdict
     from .plan import Artifacts, NodePlan
+    from .upgrade_plan import UpgradeDecision
 
 
 T = TypeVar("T")
@@ -75,17 +77,6 @@ class NoProgress:
         pass
 
 
-@dataclass(frozen=True)
-class RideAlong:
-    """A read or claim sent in the same SSH command as a host's discovery, saving its round trip.
-
-    ``settle`` gets every line that command printed, or None when no answer came (the host could not
-    be reached): then the ride-along must do its work by itself."""
-
-    command: str
-    settle: Callable[[list[str] | None], None]
-
-
 @dataclass
 class HostFailure:
     phase: str
@@ -93,8 +84,52 @@ class HostFailure:
 
 
 @dataclass
+class HostRecord:
+    """Everything one run learns about one host and does to it: state rides on the host (k0sctl style).
+
+    Phases fill it in order (connect the connection, discover the topology and the managed-state read,
+    verify the verdict, plan the NodePlan, ...) and later phases only read what earlier ones decided."""
+
+    connection: PyinfraHost | None = None  # connect: None until connected
+    facts: NodeFacts | None = None  # facts
+    topology: Topology | None = None  # discover; replaced by rediscover and the upgrade's re-check
+    observed: Observed | None = None  # discover (apply): the managed state its command read
+    verdict: Verdict | None = None  # verify; replaced when the host is judged again
+    plan: NodePlan | None = None  # plan: what the node phases make true on it
+    in_sync: bool = False  # state-check: the node-side deploys have nothing to do
+    # upgrade-plan: a cluster member whose versions only the upgrade phase may change (its upgrade is
+    # pending); ``upgraded`` once the upgrade phase has brought it to the pinned versions
+    versions_held: bool = False
+    upgraded: bool = False
+    membership: Membership | None = None  # where it stands in the cluster, and why
+    failure: HostFailure | None = None  # the first phase that failed it: it leaves every later one
+    phases_run: list[str] = field(default_factory=list)  # phases that worked on it
+    changes: list[str] | None = None  # "phase: step" that changed (None: no phase recorded any)
+
+    @property
+    def holds_versions(self) -> bool:
+        """Whether the node phases must leave its versions alone (its upgrade is pending)."""
+        return self.versions_held and not self.upgraded
+
+    def changed(self, *steps: str) -> None:
+        """Record changed steps (none: the host was worked on and nothing changed)."""
+        if self.changes is None:
+            self.changes = []
+        self.changes.extend(steps)
+
+
+@dataclass
+class LockClaim:
+    """The apply lock's acquire, sent inside the first control plane's discovery command; the lock
+    phase decides from ``answer`` (None: no answer came, the lock phase asks on its own)."""
+
+    record: LockRecord
+    answer: list[str] | None = None
+
+
+@dataclass
 class RunContext:
-    """Everything a phase may read or add to during one run."""
+    """Everything a phase may read or add to during one run: per host in ``hosts``, cluster-wide here."""
 
     inventory: Inventory
     options: RunOptions
@@ -102,40 +137,49 @@ class RunContext:
     progress: Progress
     selected: list[Host]
     state: State | None = None
-    pyinfra_hosts: dict[str, PyinfraHost] = field(default_factory=dict)
-    facts: dict[str, NodeFacts] = field(default_factory=dict)
-    topologies: dict[str, Topology] = field(default_factory=dict)
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    hosts: dict[str, HostRecord] = field(default_factory=dict)  # every inventory host, in its order
     aborted: str | None = None  # set by a phase that must stop the run (strict health policy)
-    failures: dict[str, HostFailure] = field(default_factory=dict)
-    changes: dict[str, list[str]] = field(default_factory=dict)  # host -> "phase: step" that changed
-    cluster: dict[str, Membership] = field(default_factory=dict)  # host -> where it stands, and why
-    phases_run: dict[str, list[str]] = field(default_factory=dict)  # host -> phases that worked on it
+    controller_changes: list[str] = field(default_factory=list)  # changes on this machine (kubeconfig)
     before_phase: list[Callable[[], None]] = field(default_factory=list)  # e.g. the lock's heartbeat
     at_end: list[Callable[[], None]] = field(default_factory=list)  # run even after a failure (lock release)
     notes: list[str] = field(default_factory=list)  # cluster-level findings for the report
     steps: list[dict[str, Any]] = field(default_factory=list)  # cluster-level steps and how each went
-    # cluster members whose versions only the upgrade phase may change (their upgrade is pending)
-    held_versions: set[str] = field(default_factory=set)
-    observed: dict[str, Observed] = field(default_factory=dict)  # managed state read during discovery
-    in_sync: set[str] = field(default_factory=set)  # hosts whose node-side deploys have nothing to do
-    # reads and claims that go in a host's discovery command (the lock, the cluster read)
-    ride_along: dict[str, list[RideAlong]] = field(default_factory=dict)
+    lock_claim: LockClaim | None = None  # the lock's acquire riding in discovery's command (apply)
     cluster_read: ClusterObserved | None = None  # the cluster as discovery read it (first control plane)
-    plans: dict[str, NodePlan] = field(default_factory=dict)  # what each host's node phases make true
+    upgrade: UpgradeDecision | None = None  # upgrade-plan: what the upgrade phase rolls
     artifacts: Artifacts | None = None  # fetched once by the plan phase, before any host is planned
     artifacts_error: str | None = None  # why they could not be fetched (the os phase stops the run)
+
+    def __post_init__(self) -> None:
+        for host in self.inventory.hosts:
+            self.hosts.setdefault(host.name, HostRecord())
+
+    def connection(self, name: str) -> PyinfraHost:
+        """The host's connection (the connect phase made it)."""
+        connection = self.hosts[name].connection
+        assert connection is not None, f"{name} is not connected"
+        return connection
+
+    def plan(self, name: str) -> NodePlan:
+        """The host's NodePlan (the plan phase made it)."""
+        plan = self.hosts[name].plan
+        assert plan is not None, f"{name} has no plan"
+        return plan
+
+    def failed(self, name: str) -> bool:
+        return self.hosts[name].failure is not None
 
     def hook_ran(self, host: str | None = None) -> bool:
         """Whether a hook playbook ran on ``host`` (None: on any host) in this run: it may have changed
         anything there since discovery read it."""
-        runs = [self.phases_run.get(host, [])] if host else self.phases_run.values()
-        return any(phase.startswith("hooks:") for phases in runs for phase in phases)
+        records = [self.hosts[host]] if host else self.hosts.values()
+        return any(phase.startswith("hooks:") for record in records for phase in record.phases_run)
 
     def unchanged_since_discovery(self) -> bool:
         """Whether what discovery read still holds: always in a plan; in an apply until the first
         change (or hook) anywhere in the run."""
-        return self.options.dry_run or not (self.hook_ran() or any(self.changes.values()))
+        changed = self.controller_changes or any(record.changes for record in self.hosts.values())
+        return self.options.dry_run or not (self.hook_ran() or changed)
 
     def cluster_view(self) -> ClusterObserved | None:
         """The cluster read, while it still holds (None: each phase reads the cluster itself)."""
@@ -143,11 +187,11 @@ class RunContext:
 
     def active(self) -> list[Host]:
         """Hosts still in the run: selected, not failed."""
-        return [h for h in self.selected if h.name not in self.failures]
+        return [h for h in self.selected if self.hosts[h.name].failure is None]
 
     def connected(self) -> list[str]:
         """Names of the hosts still in the run that have a connection."""
-        return [h.name for h in self.active() if h.name in self.pyinfra_hosts]
+        return [h.name for h in self.active() if self.hosts[h.name].connection is not None]
 
     def on_connected_hosts(
         self, work: Callable[[PyinfraHost], T], only: set[str] | None = None
@@ -166,7 +210,7 @@ class RunContext:
                 return exc
 
         names = [n for n in self.connected() if only is None or n in only]
-        jobs = {self.state.pool.spawn(guarded, self.pyinfra_hosts[name]): name for name in names}
+        jobs = {self.state.pool.spawn(guarded, self.connection(name)): name for name in names}
         for job in gevent.iwait(list(jobs)):
             yield jobs[job], job.get()
 
@@ -182,7 +226,9 @@ class RunContext:
         self.steps.append(entry)
 
     def fail(self, phase: Phase, host: str, message: str) -> None:
-        self.failures.setdefault(host, HostFailure(phase.name, message))
+        record = self.hosts[host]
+        if record.failure is None:
+            record.failure = HostFailure(phase.name, message)
         self.progress.host_done(phase, host, False, message)
 
 
@@ -300,27 +346,28 @@ class Runner:
     def _host_summary(self) -> dict[str, dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}
         for host in self.ctx.selected:
-            failure = self.ctx.failures.get(host.name)
+            record = self.ctx.hosts[host.name]
+            failure = record.failure
             entry: dict[str, Any] = {"status": "failed" if failure else "ok"}
             if failure:
                 entry.update(failed_phase=failure.phase, error=failure.message)
-            if host.name in self.ctx.facts:
-                entry["facts"] = self.ctx.facts[host.name].model_dump()
-            if host.name in self.ctx.verdicts:
-                verdict = self.ctx.verdicts[host.name]
+            if record.facts is not None:
+                entry["facts"] = record.facts.model_dump()
+            if record.verdict is not None:
+                verdict = record.verdict
                 entry["health"] = {
                     "healthy": verdict.healthy,
                     "action": verdict.action,
                     "codes": sorted({f.code for f in verdict.findings}),
                 }
-            if self.ctx.phases_run.get(host.name):
-                entry["phases"] = self.ctx.phases_run[host.name]
-            if host.name in self.ctx.changes or self.ctx.phases_run.get(host.name):
-                entry["changes"] = self.ctx.changes.get(host.name, [])
-            if host.name in self.ctx.cluster:
-                entry["cluster"] = str(self.ctx.cluster[host.name])
-            if host.name in self.ctx.topologies:
-                topology = self.ctx.topologies[host.name]
+            if record.phases_run:
+                entry["phases"] = record.phases_run
+            if record.changes is not None or record.phases_run:
+                entry["changes"] = record.changes or []
+            if record.membership is not None:
+                entry["cluster"] = str(record.membership)
+            if record.topology is not None:
+                topology = record.topology
                 entry["topology"] = {
                     "gpus": len(topology.gpus),
                     "nics": len(topology.nics),
@@ -332,7 +379,10 @@ class Runner:
         return summary
 
     def _disconnect(self) -> None:
-        for host in self.ctx.pyinfra_hosts.values():
+        for record in self.ctx.hosts.values():
+            host = record.connection
+            if host is None:
+                continue
             if host.connected:
                 # Closing must not hide the run's result.
                 with contextlib.suppress(Exception):

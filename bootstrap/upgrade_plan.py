@@ -64,6 +64,16 @@ class UpgradePlan:
         return Version(self.api_server) != Version(self.target)
 
 
+@dataclass(frozen=True)
+class UpgradeDecision:
+    """What the upgrade-plan phase decided before any node phase: the plan (each member in it keeps
+    its versions for the upgrade phase alone), and the members the upgrade phase rolls, in order
+    (those failing the health gate are left out, and keep their versions)."""
+
+    plan: UpgradePlan
+    upgrades: list[NodeUpgrade]
+
+
 def check_skew(api_server: str, target: str, kubelets: dict[str, str]) -> None:
     """Refuse what kubeadm and the skew policy refuse, before anything is touched."""
     current, wanted = Version(api_server).minor, Version(target).minor

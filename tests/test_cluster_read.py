@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from bootstrap.inventory import load_inventory
-from bootstrap.lock import LockRecord
+from bootstrap.lock import LockRecord, claim_answer, claim_command, this_run_record
+from bootstrap.phase_support.artifacts import addon_manifests
 from bootstrap.phases import addons as addons_phase
 from bootstrap.phases.lock import LOCK_SECTION, LockPhase
-from bootstrap.runner import RunContext, RunOptions
+from bootstrap.plan import Artifacts
+from bootstrap.runner import LockClaim, RunContext, RunOptions
 from bootstrap.state_dir import StateDir
 from deploys.cluster_state import ClusterQuery, parse_cluster
 
@@ -114,12 +116,14 @@ def test_the_reads_run_at_once(tmp_path: Path, tools: Path) -> None:
 
 
 def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_applies(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     inventory = load_inventory(EXAMPLE)
-    monkeypatch.setattr(addons_phase, "fetch", lambda _manifest: [{"kind": "ConfigMap"}])
     ctx = context(tmp_path, dry_run=True)
     ctx.inventory = inventory
+    # the manifests as the plan phase fetched them
+    manifests = {m.url: b"kind: ConfigMap\n" for m in addon_manifests(inventory.spec)}
+    ctx.artifacts = Artifacts({}, manifests=manifests)
     steps = addons_phase.AddonsPhase()._steps(ctx)
     query = addons_phase.cluster_query(inventory.spec)
     assert list(query.manifests) == [s.file.path for s in steps if isinstance(s, addons_phase.ManifestStep)]
@@ -160,18 +164,19 @@ class Progress:
 def test_the_read_is_trusted_until_the_run_changes_something(tmp_path: Path) -> None:
     seen = parse_cluster(["@@KUBEHAUS-CLUSTER end"])
     ctx = context(tmp_path)
+    host = ctx.inventory.hosts[-1].name
     ctx.cluster_read = seen
     assert ctx.cluster_view() is seen
-    ctx.changes["gpu-1"] = []
+    ctx.hosts[host].changes = []
     assert ctx.cluster_view() is seen  # a host with nothing changed
-    ctx.changes["gpu-1"] = ["os: sysctl drop-in"]
+    ctx.hosts[host].changes = ["os: sysctl drop-in"]
     assert ctx.cluster_view() is None
-    ctx.changes.clear()
-    ctx.phases_run["gpu-1"] = ["hooks:before-os"]  # a hook may have changed anything
+    ctx.hosts[host].changes = None
+    ctx.hosts[host].phases_run = ["hooks:before-os"]  # a hook may have changed anything
     assert ctx.cluster_view() is None
     plan = context(tmp_path, dry_run=True)  # a plan changes nothing: its read holds throughout
     plan.cluster_read = seen
-    plan.changes["gpu-1"] = ["os: sysctl drop-in"]
+    plan.hosts[host].changes = ["os: sysctl drop-in"]
     assert plan.cluster_view() is seen
 
 
@@ -187,22 +192,27 @@ class FakeHost:
 
 
 def locked(tmp_path: Path, answers: list[list[str]]) -> tuple[RunContext, FakeHost]:
+    """The claim as apply's discovery makes it: sent inside its command, nothing sent on its own."""
     ctx = context(tmp_path)
     host = FakeHost(answers)
     first = ctx.inventory.control_planes[0].name
-    ctx.pyinfra_hosts[first] = host  # type: ignore[assignment]
-    LockPhase(ride_along=True).run(ctx)
+    ctx.hosts[first].connection = host  # type: ignore[assignment]
+    ctx.lock_claim = LockClaim(this_run_record())
     assert host.commands == []  # nothing sent yet: the acquire waits for discovery's command
-    (ride,) = ctx.ride_along[first]
-    assert LOCK_SECTION in ride.command
+    assert LOCK_SECTION in claim_command(ctx.lock_claim.record)
     return ctx, host
+
+
+def settle(ctx: RunContext, lines: list[str] | None) -> None:
+    """Discovery's command printed ``lines`` (None: no answer came); the lock phase after it decides."""
+    assert ctx.lock_claim is not None
+    ctx.lock_claim.answer = claim_answer(lines)
+    LockPhase().run(ctx)
 
 
 def test_the_lock_taken_inside_discoverys_command(tmp_path: Path) -> None:
     ctx, host = locked(tmp_path, [])
-    first = ctx.inventory.control_planes[0].name
-    (ride,) = ctx.ride_along[first]
-    ride.settle(["@@KUBEHAUS-CLUSTER end", LOCK_SECTION, "KUBEHAUS-LOCKED", f"{LOCK_SECTION}-end", "{}"])
+    settle(ctx, ["@@KUBEHAUS-CLUSTER end", LOCK_SECTION, "KUBEHAUS-LOCKED", f"{LOCK_SECTION}-end", "{}"])
     assert ctx.aborted is None and len(ctx.at_end) == 1 and host.commands == []
     ctx.at_end[0]()  # the release: the only other command of a no-op run on this host
     assert len(host.commands) == 1 and "rm -f" in host.commands[0]
@@ -210,9 +220,8 @@ def test_the_lock_taken_inside_discoverys_command(tmp_path: Path) -> None:
 
 def test_a_lock_held_by_another_apply_stops_the_run(tmp_path: Path) -> None:
     ctx, host = locked(tmp_path, [])
-    first = ctx.inventory.control_planes[0].name
     other = LockRecord("bob@elsewhere (pid 7)", *[datetime.now(UTC).isoformat(timespec="seconds")] * 3)
-    ctx.ride_along[first][0].settle([LOCK_SECTION, "KUBEHAUS-HELD", other.to_json(), f"{LOCK_SECTION}-end"])
+    settle(ctx, [LOCK_SECTION, "KUBEHAUS-HELD", other.to_json(), f"{LOCK_SECTION}-end"])
     assert ctx.aborted is not None and "bob@elsewhere" in ctx.aborted and ctx.at_end == []
     assert host.commands == []
 
@@ -220,20 +229,19 @@ def test_a_lock_held_by_another_apply_stops_the_run(tmp_path: Path) -> None:
 def test_no_answer_from_discovery_takes_the_lock_on_its_own(tmp_path: Path) -> None:
     stale = LockRecord("x@y (pid 1)", *[(datetime.now(UTC) - timedelta(hours=1)).isoformat()] * 3)
     ctx, host = locked(tmp_path, [["KUBEHAUS-HELD", stale.to_json()], ["KUBEHAUS-LOCKED"]])
-    first = ctx.inventory.control_planes[0].name
-    ctx.ride_along[first][0].settle(None)
+    settle(ctx, None)
     assert len(host.commands) == 2  # the acquire, then the takeover of the stale lock
     assert ctx.aborted is None and len(ctx.at_end) == 1
 
 
 def test_our_own_record_found_again_is_ours(tmp_path: Path) -> None:
     ctx, host = locked(tmp_path, [])
-    first = ctx.inventory.control_planes[0].name
-    ride = ctx.ride_along[first][0]
+    assert ctx.lock_claim is not None
+    command = claim_command(ctx.lock_claim.record)
     # the acquire ran but its answer was lost; asked again, the lock holds this run's own record
-    ours = json.loads(ride.command.split("printf '%s\\n' '", 1)[1].split("'", 1)[0])
+    ours = json.loads(command.split("printf '%s\\n' '", 1)[1].split("'", 1)[0])
     host.answers.append(["KUBEHAUS-HELD", LockRecord(**ours).to_json()])
-    ride.settle(None)
+    settle(ctx, None)
     assert ctx.aborted is None and len(ctx.at_end) == 1
 
 
@@ -244,5 +252,5 @@ def test_a_lost_connection_stops_the_run_before_any_change(tmp_path: Path) -> No
         raise OSError("connection reset by peer")
 
     host.run_shell_command = broken  # type: ignore[method-assign]
-    ctx.ride_along[ctx.inventory.control_planes[0].name][0].settle(None)
+    settle(ctx, None)
     assert ctx.aborted is not None and "connection reset" in ctx.aborted and ctx.at_end == []

@@ -286,32 +286,32 @@ def upgrade_context(kubernetes: str, today: date) -> SimpleNamespace:
 
 
 def test_apply_refuses_a_skipped_minor_and_a_new_cluster_on_an_end_of_life_minor() -> None:
-    from bootstrap.phases.upgrade import UpgradePhase
+    from bootstrap.phases.upgrade_plan import UpgradePlanPhase
 
     skipped = upgrade_context("1.37.1", AFTER)
-    assert UpgradePhase._compatible(skipped, "1.35.9") is False
+    assert UpgradePlanPhase._compatible(skipped, "1.35.9") is False
     assert skipped.aborted == (
         "this cluster runs Kubernetes 1.35.9; the control plane moves one minor per apply, so 1.37.1 is "
         "2 applies away: set 1.36.4 for this apply, then 1.37.1; nothing was changed"
     )
     new_on_old = upgrade_context("1.34.2", AFTER)
-    assert UpgradePhase._compatible(new_on_old, None) is False
+    assert UpgradePlanPhase._compatible(new_on_old, None) is False
     assert "a new cluster may not start on Kubernetes 1.34" in new_on_old.aborted
-    assert UpgradePhase._compatible(upgrade_context("1.34.2", BEFORE), None) is True
+    assert UpgradePlanPhase._compatible(upgrade_context("1.34.2", BEFORE), None) is True
 
 
 def test_each_minor_step_says_what_this_apply_does_and_what_comes_next() -> None:
-    from bootstrap.phases.upgrade import UpgradePhase
+    from bootstrap.phases.upgrade_plan import UpgradePlanPhase
 
     step = upgrade_context("1.35.9", AFTER)
-    assert UpgradePhase._compatible(step, "1.34.2") is True and step.aborted is None
+    assert UpgradePlanPhase._compatible(step, "1.34.2") is True and step.aborted is None
     (note,) = step.notes
     assert note.startswith(
         "Kubernetes 1.34.2 -> 1.35.9: this apply moves the control planes, then the workers"
     )
     assert note.endswith("; then set 1.36.4 -> 1.37.1 on the following applies")
     stays = upgrade_context("1.34.9", AFTER)  # a running end-of-life cluster: warned with its path
-    assert UpgradePhase._compatible(stays, "1.34.2") is True
+    assert UpgradePlanPhase._compatible(stays, "1.34.2") is True
     assert stays.notes == [
         "this cluster runs Kubernetes 1.34, end of life since 2026-10-27; "
         "migration path, one minor per apply: 1.35.9 -> 1.36.4 -> 1.37.1"

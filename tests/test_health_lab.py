@@ -85,5 +85,5 @@ def test_strict_aborts_before_any_change(lab: Lab, tmp_path: Path) -> None:
     report = runner.run()
     assert not report.ok and report.aborted and "dgx-2" in report.aborted
     assert [(p.name, p.ran) for p in report.phases][-1] == ("change", False)
-    assert runner.ctx.verdicts["dgx-2"].action == "abort"
+    assert runner.ctx.hosts["dgx-2"].verdict.action == "abort"
     assert isinstance(verify_phases()[-1], VerifyPhase)

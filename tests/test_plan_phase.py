@@ -8,7 +8,7 @@ from pathlib import Path
 from bootstrap.inventory import load_inventory
 from bootstrap.phases.os_prep import OsPhase
 from bootstrap.phases.plan import PlanPhase
-from bootstrap.plan import Artifacts
+from bootstrap.plan import Artifacts, NodePlan
 from bootstrap.runner import NoProgress, RunContext, RunOptions
 from bootstrap.state_dir import StateDir
 from bootstrap.topology.model import Cpu, NumaNode, Topology
@@ -32,25 +32,29 @@ def context(tmp_path: Path) -> RunContext:
         selected=inventory.select(None),
     )
     for host in inventory.hosts:
-        ctx.pyinfra_hosts[host.name] = object()  # type: ignore[assignment]  # connected: never used
-        ctx.topologies[host.name] = topology()
+        ctx.hosts[host.name].connection = object()  # type: ignore[assignment]  # connected: never used
+        ctx.hosts[host.name].topology = topology()
     return ctx
+
+
+def plans(ctx: RunContext) -> dict[str, NodePlan]:
+    return {name: record.plan for name, record in ctx.hosts.items() if record.plan is not None}
 
 
 def test_every_connected_host_is_planned_and_only_replaced_topologies_again(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     ctx.artifacts = Artifacts({})
     PlanPhase().run(ctx)
-    assert set(ctx.plans) == {h.name for h in ctx.inventory.hosts}
-    first = dict(ctx.plans)
+    assert set(plans(ctx)) == {h.name for h in ctx.inventory.hosts}
+    first = dict(plans(ctx))
     again = PlanPhase(after="rediscover")
     assert not again.should_run(ctx)  # nothing probed again: nothing to plan again
     changed = ctx.inventory.hosts[-1].name
-    ctx.topologies[changed] = topology()
+    ctx.hosts[changed].topology = topology()
     assert again.hosts(ctx) == [changed]
     again.run(ctx)
-    assert ctx.plans[changed] is not first[changed]
-    assert all(ctx.plans[n] is first[n] for n in first if n != changed)
+    assert plans(ctx)[changed] is not first[changed]
+    assert all(plans(ctx)[n] is first[n] for n in first if n != changed)
 
 
 def test_an_unreadable_key_stops_the_run_at_the_os_phase(tmp_path: Path) -> None:
@@ -58,7 +62,7 @@ def test_an_unreadable_key_stops_the_run_at_the_os_phase(tmp_path: Path) -> None
     missing = tmp_path / "no-such-key.gpg"
     ctx.inventory.spec.artifacts.mirror_key = str(missing)  # type: ignore[assignment]
     PlanPhase().run(ctx)
-    assert ctx.plans == {} and ctx.aborted is None  # the before-os hooks still run, as before
+    assert plans(ctx) == {} and ctx.aborted is None  # the before-os hooks still run, as before
     assert ctx.artifacts_error is not None and str(missing) in ctx.artifacts_error
     OsPhase().run(ctx)
     assert ctx.aborted == ctx.artifacts_error and "check artifacts.mirror_key" in ctx.aborted

@@ -45,7 +45,7 @@ def test_status_reads_the_nodes_once_and_reports_each_host(tmp_path: Path) -> No
     ]
     first = ctx.inventory.control_planes[0].name
     fake = FakeHost([json.dumps({"items": nodes}).splitlines()])
-    ctx.pyinfra_hosts[first] = fake  # type: ignore[assignment]
+    ctx.hosts[first].connection = fake  # type: ignore[assignment]
     StatusPhase().run(ctx)
     assert len(fake.commands) == 1 and "get nodes -o json" in fake.commands[0]
     report = json.loads((ctx.state_dir.root / STATUS_FILE).read_text())
@@ -65,7 +65,8 @@ def test_status_reads_the_nodes_once_and_reports_each_host(tmp_path: Path) -> No
 def test_an_unreadable_cluster_fails_the_host_and_writes_nothing(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     first = ctx.inventory.control_planes[0].name
-    ctx.pyinfra_hosts[first] = FakeHost([["not json"]])  # type: ignore[assignment]
+    ctx.hosts[first].connection = FakeHost([["not json"]])  # type: ignore[assignment]
     StatusPhase().run(ctx)
-    assert first in ctx.failures and "could not read" in ctx.failures[first].message
+    failure = ctx.hosts[first].failure
+    assert failure is not None and "could not read" in failure.message
     assert not (ctx.state_dir.root / STATUS_FILE).exists()

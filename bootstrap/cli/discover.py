@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _inventory, runner = prepared
     report = runner.run()
-    topologies = runner.ctx.topologies
+    records = runner.ctx.hosts
+    topologies = {name: record.topology for name, record in records.items() if record.topology is not None}
     if args.output == "json":
         data = report.as_dict()
         for name, topology in topologies.items():
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 if topology.gpus or topology.nics:
                     console.print(render_topo_m(connection_matrix(topology)), end="", soft_wrap=True)
             else:
-                failure = runner.ctx.failures.get(host.name)
+                failure = records[host.name].failure
                 console.print(f"[bold red]== {host.name}: failed[/]")
                 if failure:
                     console.print(f"[red]{failure.phase}: {failure.message}[/]", soft_wrap=True)

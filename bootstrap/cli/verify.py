@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     inventory, runner = prepared
     report = runner.run()
-    verdicts = [runner.ctx.verdicts[h.name] for h in runner.ctx.selected if h.name in runner.ctx.verdicts]
+    found = (runner.ctx.hosts[h.name].verdict for h in runner.ctx.selected)
+    verdicts = [verdict for verdict in found if verdict is not None]
     health = health_report(inventory.name, report.started, verdicts)
     if args.output == "json":
         print(json.dumps(health, indent=2))

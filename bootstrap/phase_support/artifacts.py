@@ -1,4 +1,5 @@
-"""What the controller fetches once, before planning: the apt signing keys, the registry CA."""
+"""What the controller fetches once, before planning: the apt signing keys, the registry CA, and the
+add-on manifests the addons phase applies (handed on as bytes, so no later phase fetches)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import urllib.request
 from pathlib import Path
 
 from ..inventory import Inventory
+from ..inventory.models import InventorySpec
 from ..plan.node import Artifacts
-from ..render.sources import apt_repositories
+from ..render.sources import Manifest, apt_repositories, cni_manifest, dranet_manifest
 
 MAX_KEY_BYTES = 1 << 20
 
@@ -28,11 +30,33 @@ def fetch_key(location: str, inventory_dir: Path) -> bytes:
     return (path if path.is_absolute() else inventory_dir / path).read_bytes()
 
 
-def fetch_artifacts(inventory: Inventory) -> Artifacts:
-    """Raises OSError when a signing key or the registry CA bundle cannot be read."""
+def addon_manifests(spec: InventorySpec) -> list[Manifest]:
+    """The manifests the addons phase applies, in its order: the CNI, then Dranet when enabled."""
+    return [cni_manifest(spec), *([dranet_manifest(spec)] if spec.addons.dranet.enabled else [])]
+
+
+def fetch_manifest(manifest: Manifest) -> bytes:
+    try:
+        with urllib.request.urlopen(manifest.url, timeout=30) as response:
+            return response.read()
+    except OSError as exc:  # the error alone ("HTTP Error 404") does not say what was asked for
+        raise OSError(f"{manifest.name} {manifest.version} from {manifest.url}: {exc}") from exc
+
+
+def fetch_artifacts(inventory: Inventory, manifests: bool = True) -> Artifacts:
+    """Raises OSError when a signing key or the registry CA bundle cannot be read. A manifest that
+    cannot be fetched is kept as ``manifests_error``: the addons phase fails on it, as it did when it
+    fetched them itself."""
     base = inventory.resolve(".")
     ca = inventory.spec.artifacts.registry_ca
-    return Artifacts(
-        {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)},
-        registry_ca=None if ca is None else inventory.resolve(ca).read_bytes(),
-    )
+    keyrings = {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)}
+    registry_ca = None if ca is None else inventory.resolve(ca).read_bytes()
+    fetched: dict[str, bytes] = {}
+    error = None
+    for manifest in addon_manifests(inventory.spec) if manifests else []:
+        try:
+            fetched[manifest.url] = fetch_manifest(manifest)
+        except OSError as exc:
+            error = str(exc)
+            break
+    return Artifacts(keyrings, registry_ca=registry_ca, manifests=fetched, manifests_error=error)

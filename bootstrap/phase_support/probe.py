@@ -51,7 +51,7 @@ def probe_output(host: PyinfraHost, command: str) -> tuple[Topology, list[str]]:
 
 def save_topology(ctx: RunContext, name: str, topology: Topology) -> None:
     """The host's topology for the phases after this one, and in the state directory for later runs."""
-    ctx.topologies[name] = topology
+    ctx.hosts[name].topology = topology
     ctx.state_dir.write_json(
         ctx.state_dir.topology_file(name), topology.model_dump(mode="json"), indent=False
     )
@@ -61,23 +61,27 @@ def judge(ctx: RunContext, host: Host) -> Verdict:
     """The host's verdict from what discovery saw (``unknown`` if it saw nothing); kept in ctx."""
     inventory = ctx.inventory
     policy = inventory.health_policy_of(host)
-    topology = ctx.topologies.get(host.name)
+    record = ctx.hosts[host.name]
+    topology = record.topology
     if topology is None:
-        failure = ctx.failures.get(host.name)
+        failure = record.failure
         reason = f"{failure.phase}: {failure.message}" if failure else "not discovered"
         verdict = unknown(host.name, policy, reason)
     else:
         first_gpu = topology.gpus[0].name if topology.gpus else None
         expected = expectations_for(inventory.profile_of(host), inventory.spec.health.thresholds, first_gpu)
         verdict = decide(host.name, evaluate(topology, expected), policy)
-    ctx.verdicts[host.name] = verdict
+    record.verdict = verdict
     return verdict
 
 
+def verdicts(ctx: RunContext) -> list[Verdict]:
+    """Every verdict of the run, in inventory order."""
+    return [record.verdict for record in ctx.hosts.values() if record.verdict is not None]
+
+
 def write_health_report(ctx: RunContext) -> None:
-    report = health_report(
-        ctx.inventory.name, datetime.now(UTC).isoformat(timespec="seconds"), list(ctx.verdicts.values())
-    )
+    report = health_report(ctx.inventory.name, datetime.now(UTC).isoformat(timespec="seconds"), verdicts(ctx))
     ctx.state_dir.write_json(ctx.state_dir.root / "health.json", report)
 
 
@@ -91,5 +95,5 @@ def rejudge(ctx: RunContext, name: str, topology: Topology) -> Verdict:
 
 def probe_and_judge(ctx: RunContext, name: str) -> tuple[Topology, Verdict]:
     """Probe one host again (one SSH command), then :func:`rejudge` it."""
-    topology = probe_host(ctx.pyinfra_hosts[name], probe_command())
+    topology = probe_host(ctx.connection(name), probe_command())
     return topology, rejudge(ctx, name, topology)

@@ -16,15 +16,15 @@ def connected_hosts(ctx: RunContext) -> list[Host]:
 
 def hosts_to_deploy(ctx: RunContext) -> list[Host]:
     """Connected hosts the node-side deploys run on: all but those found already in their desired state."""
-    return [h for h in connected_hosts(ctx) if h.name not in ctx.in_sync]
+    return [h for h in connected_hosts(ctx) if not ctx.hosts[h.name].in_sync]
 
 
 def is_gpu_host(ctx: RunContext, host: Host) -> bool:
-    return node.is_gpu_host(ctx.inventory, host, ctx.topologies.get(host.name))
+    return node.is_gpu_host(ctx.inventory, host, ctx.hosts[host.name].topology)
 
 
 def has_fabric_manager(ctx: RunContext, host: Host) -> bool:
-    return node.has_fabric_manager(ctx.inventory, host, ctx.topologies.get(host.name))
+    return node.has_fabric_manager(ctx.inventory, host, ctx.hosts[host.name].topology)
 
 
 def first_control_plane(ctx: RunContext) -> Host:
@@ -34,9 +34,10 @@ def first_control_plane(ctx: RunContext) -> Host:
 def control_plane_ready(ctx: RunContext) -> bool:
     """The first control plane is connected and has not failed: the cluster phases can run."""
     first = first_control_plane(ctx)
-    return first.name in ctx.connected() and first.name not in ctx.failures
+    return first.name in ctx.connected() and not ctx.failed(first.name)
 
 
 def may_join(ctx: RunContext, host: Host) -> bool:
-    verdict = ctx.verdicts.get(host.name)
-    return verdict is not None and verdict.action in JOINING_ACTIONS and host.name not in ctx.failures
+    record = ctx.hosts[host.name]
+    verdict = record.verdict
+    return verdict is not None and verdict.action in JOINING_ACTIONS and record.failure is None

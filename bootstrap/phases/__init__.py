@@ -25,13 +25,15 @@ def apply_phases() -> list[Phase]:
     from .runtime import RuntimePhase
     from .state_check import StateCheckPhase
     from .upgrade import UpgradePhase
+    from .upgrade_plan import UpgradePlanPhase
 
     return [
         ConnectPhase(),
-        LockPhase(ride_along=True),
-        DiscoverPhase(read_state=True),
+        DiscoverPhase(read_state=True, claim_lock=True),  # only reads; the lock's acquire rides in it
+        LockPhase(),  # decided from that answer, before anything changes
         VerifyPhase(),
         PlanPhase(),  # each host's NodePlan: the node phases below run their part of it
+        UpgradePlanPhase(),  # which members the upgrade rolls: only it changes their versions
         HookPhase("before-os"),
         StateCheckPhase(),
         OsPhase(),  # apt sources first: a new Kubernetes minor has its own repository

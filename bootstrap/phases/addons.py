@@ -1,13 +1,12 @@
 """Phase ``addons``: CNI, Dranet, the DRA GPU driver and KAI (queues, Topology), from the first control plane.
 
-Manifests are fetched by the controller from the configured source (so they can be pinned and
-checked before any node sees them) and applied on the control plane only when a server-side dry
-run shows a difference; charts are upgraded only when their version or values differ.
+Manifests are fetched by the controller from the configured source before planning (the plan
+phase's artifacts: so they can be pinned and checked before any node sees them) and applied on the
+control plane only when a server-side dry run shows a difference; charts are upgraded only when their
+version or values differ.
 """
 
 from __future__ import annotations
-
-import urllib.request
 
 import yaml
 
@@ -36,13 +35,14 @@ from ..topology.model import Topology
 __all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "RemovalStep", "cluster_query"]
 
 
-def fetch(manifest: Manifest) -> list[dict]:
-    try:
-        with urllib.request.urlopen(manifest.url, timeout=30) as response:
-            text = response.read().decode()
-    except OSError as exc:  # the error alone ("HTTP Error 404") does not say what was asked for
-        raise OSError(f"{manifest.name} {manifest.version} from {manifest.url}: {exc}") from exc
-    return [d for d in yaml.safe_load_all(text) if d]
+def fetched(ctx: RunContext, manifest: Manifest) -> list[dict]:
+    """The manifest's documents, from the bytes the plan phase fetched."""
+    artifacts = ctx.artifacts
+    content = artifacts.manifests.get(manifest.url) if artifacts is not None else None
+    if content is None:
+        why = artifacts.manifests_error if artifacts is not None else None
+        raise OSError(why or f"{manifest.name} {manifest.version} from {manifest.url}: not fetched")
+    return [d for d in yaml.safe_load_all(content.decode()) if d]
 
 
 def manifest_file(name: str, documents: list[dict]) -> NodeFile:
@@ -54,9 +54,10 @@ def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:
     the topology saved by their last discovery, so a limited run never reshapes cluster-wide objects."""
     labels = {}
     for host in ctx.inventory.hosts:
-        if host.name in ctx.verdicts and not may_join(ctx, host):
+        record = ctx.hosts[host.name]
+        if record.verdict is not None and not may_join(ctx, host):
             continue
-        topology = ctx.topologies.get(host.name)
+        topology = record.topology
         if topology is None:
             saved = ctx.state_dir.topology_file(host.name)
             if not saved.exists():
@@ -91,7 +92,7 @@ class AddonsPhase(Phase):
         view = ctx.cluster_view()
         done: dict[str, bool] = {}
         run_deploy(ctx, self, [first], lambda _name: install_addons(helm_pin, steps, view, done))
-        failure = ctx.failures.get(first)
+        failure = ctx.hosts[first].failure
         blamed = False
         # a removal that found nothing to remove (a new cluster, or one migrated earlier) is no step
         idle = {
@@ -129,7 +130,7 @@ class AddonsPhase(Phase):
         addons = spec.addons
         cni = cni_manifest(spec)
         steps: list[AddonStep] = [
-            ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetch(cni)))
+            ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetched(ctx, cni)))
         ]
         if addons.dranet.enabled and dranet_installs_by_chart(spec):
             # v1.0's objects came from its manifest (kubectl apply): the chart cannot adopt them
@@ -142,7 +143,7 @@ class AddonsPhase(Phase):
             )
         elif addons.dranet.enabled:
             dranet = dranet_manifest(spec)
-            documents = render.pin_dranet_image(fetch(dranet), dranet.version)
+            documents = render.pin_dranet_image(fetched(ctx, dranet), dranet.version)
             steps.append(ManifestStep(f"Dranet {dranet.version}", manifest_file(DRANET, documents)))
         if addons.dranet.enabled:
             steps.append(

@@ -72,7 +72,7 @@ class ConnectPhase(Phase):
                 ctx.fail(self, name, explain_connect_error(error, str(known_hosts), "--trust-new-host-keys"))
                 continue
             state.activate_host(host)
-            ctx.pyinfra_hosts[name] = host
+            ctx.hosts[name].connection = host
             ctx.progress.host_done(self, name, True)
 
 

@@ -25,7 +25,7 @@ class ControlPlanePhase(Phase):
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)
         if not may_join(ctx, first):
-            verdict = ctx.verdicts.get(first.name)
+            verdict = ctx.hosts[first.name].verdict
             ctx.aborted = (
                 f"the first control plane {first.name} did not pass the health gate "
                 f"({verdict.action if verdict else 'not checked'}): the cluster cannot be formed"
@@ -36,12 +36,13 @@ class ControlPlanePhase(Phase):
         config = NodeFile(KUBEADM_CONFIG, yaml.safe_dump_all(documents, sort_keys=False), 0o600)
         upload_certs = len(ctx.inventory.control_planes) > 1
         logs = run_deploy(ctx, self, [first.name], lambda _name: init_control_plane(config, upload_certs))
-        if first.name in ctx.failures:
-            ctx.aborted = f"kubeadm init failed on {first.name}: {ctx.failures[first.name].message}"
-            ctx.cluster_step("init", "kubeadm init", first.name, "failed", ctx.failures[first.name].message)
+        record = ctx.hosts[first.name]
+        if record.failure is not None:
+            ctx.aborted = f"kubeadm init failed on {first.name}: {record.failure.message}"
+            ctx.cluster_step("init", "kubeadm init", first.name, "failed", record.failure.message)
         elif ctx.options.dry_run and "kubeadm init" in logs[first.name].changed_steps:
-            ctx.cluster[first.name] = Membership(Standing.WOULD_INITIALISE)
+            record.membership = Membership(Standing.WOULD_INITIALISE)
         else:
-            ctx.cluster[first.name] = Membership(Standing.FIRST_CONTROL_PLANE)
+            record.membership = Membership(Standing.FIRST_CONTROL_PLANE)
             initialised = "kubeadm init" in logs[first.name].changed_steps
             ctx.cluster_step("init", "kubeadm init", first.name, "done" if initialised else "in place")

@@ -11,10 +11,11 @@ from pyinfra.api import Host as PyinfraHost
 from deploys.cluster_state import parse_cluster
 from deploys.node_state import parse_observed
 
+from ..lock import claim_answer, claim_command, this_run_record
 from ..phase_support.probe import probe_output, save_topology
 from ..phase_support.queries import cluster_query, state_query
 from ..phase_support.roles import first_control_plane
-from ..runner import Phase, RideAlong, RunContext
+from ..runner import LockClaim, Phase, RunContext
 from ..topology.discovery import ProbeError, probe_command
 from ..topology.model import Topology
 
@@ -23,51 +24,50 @@ class DiscoverPhase(Phase):
     name = "discover"
     title = "Discover hardware topology"
 
-    def __init__(self, read_state: bool = False) -> None:
-        # apply: the same command also reads every file, package and unit kubehaus manages there
+    def __init__(self, read_state: bool = False, claim_lock: bool = False) -> None:
+        # apply: the same command also reads every file, package and unit kubehaus manages there, and
+        # on the first control plane the cluster and (claim_lock) the apply lock's acquire, decided by
+        # the lock phase after this one: a no-op re-run costs no round trip of its own for either
         self.read_state = read_state
+        self.claim_lock = claim_lock
 
     def should_run(self, ctx: RunContext) -> bool:
         return bool(ctx.connected())
 
     def run(self, ctx: RunContext) -> None:
         command = probe_command()
+        first = first_control_plane(ctx).name
+        rides: list[str] = []  # what rides along in the first control plane's command, before the probe
+        if self.claim_lock and not ctx.options.dry_run and first in ctx.connected():
+            ctx.lock_claim = LockClaim(this_run_record())
+            rides.append(claim_command(ctx.lock_claim.record))
         if self.read_state:
             command = f"{state_query(ctx.inventory.spec).command()}; {command}"
-            self._read_cluster(ctx)
+            rides.append(cluster_query(ctx.inventory.spec).command())
 
         def discover(host: PyinfraHost) -> tuple[Topology, list[str]]:
-            rides = ctx.ride_along.get(host.data.get("kubehaus_host"), [])
-            return probe_output(host, "; ".join([*(r.command for r in rides), command]))
+            mine = rides if host.data.get("kubehaus_host") == first else []
+            return probe_output(host, "; ".join([*mine, command]))
 
+        answered: list[str] | None = None  # every line the first control plane's command printed
         for name, answer in ctx.on_connected_hosts(discover):
             if isinstance(answer, Exception):
-                for ride in ctx.ride_along.pop(name, []):
-                    ride.settle(answer.lines if isinstance(answer, ProbeError) else None)
+                if name == first and isinstance(answer, ProbeError):
+                    answered = answer.lines
                 ctx.fail(self, name, str(answer))
                 continue
             result, lines = answer
-            for ride in ctx.ride_along.pop(name, []):
-                ride.settle(lines)
+            if name == first:
+                answered = lines
             if self.read_state:
-                ctx.observed[name] = parse_observed(lines)
+                ctx.hosts[name].observed = parse_observed(lines)
             save_topology(ctx, name, result)
             summary = (
                 f"{len(result.gpus)} GPU(s), {len(result.nics)} RDMA NIC(s), {len(result.numa)} NUMA node(s)"
             )
             ctx.progress.host_done(self, name, True, summary)
-        for rides in ctx.ride_along.values():  # hosts that gave no answer
-            for ride in rides:
-                ride.settle(None)
-        ctx.ride_along.clear()
-
-    @staticmethod
-    def _read_cluster(ctx: RunContext) -> None:
-        """The cluster read rides along on the first control plane (phases after trust it until a change)."""
-        first = first_control_plane(ctx).name
-
-        def settle(lines: list[str] | None) -> None:
-            ctx.cluster_read = parse_cluster(lines) if lines is not None else None
-
-        ride = RideAlong(cluster_query(ctx.inventory.spec).command(), settle)
-        ctx.ride_along.setdefault(first, []).append(ride)
+        if ctx.lock_claim is not None:
+            ctx.lock_claim.answer = claim_answer(answered)
+        if self.read_state:
+            # the phases after trust it until the run changes something (ctx.cluster_view)
+            ctx.cluster_read = parse_cluster(answered) if answered is not None else None

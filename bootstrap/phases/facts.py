@@ -20,7 +20,7 @@ class FactsPhase(Phase):
             if isinstance(facts, Exception):
                 ctx.fail(self, name, f"could not read facts: {facts}")
                 continue
-            ctx.facts[name] = facts
+            ctx.hosts[name].facts = facts
             ctx.state_dir.write_json(ctx.state_dir.facts_file(name), facts.model_dump(), indent=False)
             ctx.progress.host_done(self, name, True, f"{facts.os_name}, {facts.cpus} CPUs")
 

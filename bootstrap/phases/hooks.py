@@ -55,9 +55,11 @@ class HookPhase(Phase):
         work = ctx.state_dir.root / "hooks" / f"{self.when}-{index}"
         work.mkdir(parents=True, exist_ok=True)
         hosts = [h.name for h in host_list]
-        verdicts = {name: verdict.action for name, verdict in ctx.verdicts.items()}
+        records = ctx.hosts.items()
+        verdicts = {name: record.verdict.action for name, record in records if record.verdict is not None}
+        topologies = {name: record.topology for name, record in records if record.topology is not None}
         try:
-            generated = ansible_inventory(ctx.inventory, host_list, ctx.topologies, verdicts)
+            generated = ansible_inventory(ctx.inventory, host_list, topologies, verdicts)
         except UnsafeValue as exc:  # e.g. a state_dir whose known_hosts path ssh cannot be given
             ctx.aborted = f"hook {hook.playbook}: cannot write its Ansible inventory: {exc}"
             return
@@ -101,9 +103,9 @@ class HookPhase(Phase):
             if name in failed:
                 ctx.fail(self, name, failed[name])
                 if self.when != "after-apply":
-                    ctx.cluster[name] = Membership(Standing.QUARANTINED, failed[name])
+                    ctx.hosts[name].membership = Membership(Standing.QUARANTINED, failed[name])
             else:
-                ctx.phases_run.setdefault(name, []).append(self.name)
+                ctx.hosts[name].phases_run.append(self.name)
                 ctx.progress.host_done(self, name, True, f"{hook.playbook}: ok")
         if failed and ctx.inventory.spec.health.policy == "strict":
             ctx.aborted = f"hook {hook.playbook} failed on {', '.join(sorted(failed))} (health policy strict)"

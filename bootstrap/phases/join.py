@@ -31,7 +31,7 @@ JOIN_COMMAND = re.compile(r"--token\s+(\S+)\s+--discovery-token-ca-cert-hash\s+(
 
 
 def not_joined(ctx: RunContext, host: Host) -> Membership:
-    verdict = ctx.verdicts.get(host.name)
+    verdict = ctx.hosts[host.name].verdict
     if verdict is None:
         return Membership(Standing.NOT_JOINED, "no health verdict")
     if verdict.action == "quarantine":
@@ -49,7 +49,7 @@ class JoinPhase(Phase):
 
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)
-        cp_host = ctx.pyinfra_hosts[first.name]
+        cp_host = ctx.connection(first.name)
         candidates = []
         for host in connected_hosts(ctx):
             if host.name == first.name:
@@ -57,7 +57,7 @@ class JoinPhase(Phase):
             if may_join(ctx, host):
                 candidates.append(host)
             else:
-                membership = ctx.cluster[host.name] = not_joined(ctx, host)
+                membership = ctx.hosts[host.name].membership = not_joined(ctx, host)
                 held = membership.standing is Standing.QUARANTINED
                 ctx.cluster_step(
                     "join", host.name, host.name, "held out" if held else "failed", str(membership)
@@ -76,14 +76,15 @@ class JoinPhase(Phase):
         joining = [h for h in candidates if h.name not in members]
         for host in candidates:
             if host.name in members:
-                ctx.cluster[host.name] = self._membership(ctx, host, Standing.MEMBER)
-                ctx.cluster_step("join", host.name, host.name, "in place", str(ctx.cluster[host.name]))
+                membership = ctx.hosts[host.name].membership = self._membership(ctx, host, Standing.MEMBER)
+                ctx.cluster_step("join", host.name, host.name, "in place", str(membership))
         if not joining:
             return
         if ctx.options.dry_run:  # plan: no token is made
             for host in joining:
-                ctx.cluster[host.name] = self._membership(ctx, host, Standing.WOULD_JOIN)
-                ctx.changes.setdefault(host.name, []).append(f"{self.name}: kubeadm join")
+                record = ctx.hosts[host.name]
+                record.membership = self._membership(ctx, host, Standing.WOULD_JOIN)
+                record.changed(f"{self.name}: kubeadm join")
             return
         try:
             secrets = self._join_secrets(cp_host, any(h.is_control_plane for h in joining))
@@ -95,7 +96,8 @@ class JoinPhase(Phase):
         token, ca_hash, certificate_key = secrets
         configs = {}
         for host in joining:
-            verdict = ctx.verdicts[host.name]
+            verdict = ctx.hosts[host.name].verdict
+            assert verdict is not None  # may_join: it has one
             documents = kubeadm_join_config(
                 ctx.inventory,
                 host,
@@ -117,16 +119,18 @@ class JoinPhase(Phase):
                     print_input=False,
                 )
         for host in joining:
-            failure = ctx.failures.get(host.name)
+            record = ctx.hosts[host.name]
+            failure = record.failure
             if failure is None:
-                ctx.cluster[host.name] = self._membership(ctx, host, Standing.JOINED)
-                ctx.cluster_step("join", host.name, host.name, "done", str(ctx.cluster[host.name]))
+                record.membership = self._membership(ctx, host, Standing.JOINED)
+                ctx.cluster_step("join", host.name, host.name, "done", str(record.membership))
             else:
                 ctx.cluster_step("join", host.name, host.name, "failed", failure.message)
 
     @staticmethod
     def _membership(ctx: RunContext, host: Host, standing: Standing) -> Membership:
-        taint = ctx.verdicts[host.name].taint
+        verdict = ctx.hosts[host.name].verdict
+        taint = verdict.taint if verdict is not None else None
         return Membership(standing, taint=taint.rsplit("=", 1)[-1] if taint else "")
 
     @staticmethod

@@ -26,7 +26,7 @@ class KubeconfigPhase(Phase):
             return
         buffer = io.BytesIO()
         try:
-            ctx.pyinfra_hosts[first.name].get_file(
+            ctx.connection(first.name).get_file(
                 ADMIN_KUBECONFIG, buffer, print_output=False, print_input=False
             )
         except Exception as exc:  # the connector raises its own types
@@ -43,13 +43,13 @@ class KubeconfigPhase(Phase):
                 handle.write(content)
             os.chmod(temporary, 0o600)
             os.replace(temporary, target)
-            ctx.changes.setdefault("(controller)", []).append(f"kubeconfig: {target}")
+            ctx.controller_changes.append(f"kubeconfig: {target}")
         ctx.progress.host_done(self, first.name, True, f"{target} (0600){' updated' if changed else ''}")
 
     @staticmethod
     def _have_it(ctx: RunContext, first: str) -> bool:
         """Whether the local copy is the file discovery saw on the node (and nothing changed since)."""
-        seen = ctx.observed.get(first)
+        seen = ctx.hosts[first].observed
         target = ctx.state_dir.kubeconfig
         if seen is None or not ctx.unchanged_since_discovery() or not target.exists():
             return False

@@ -13,17 +13,24 @@ class KubernetesPhase(Phase):
     name = "kubernetes"
     title = "Install Kubernetes packages and the kubelet configuration"
 
+    def hosts(self, ctx: RunContext) -> list[str]:
+        # a member waiting for its upgrade keeps its versions: only the upgrade phase changes them
+        records = ctx.hosts
+        return [
+            h.name
+            for h in hosts_to_deploy(ctx)
+            if records[h.name].plan is not None and not records[h.name].holds_versions
+        ]
+
     def should_run(self, ctx: RunContext) -> bool:
         return bool(hosts_to_deploy(ctx))
 
     def run(self, ctx: RunContext) -> None:
         names = []
-        for host in hosts_to_deploy(ctx):
-            plan = ctx.plans.get(host.name)
-            if host.name in ctx.held_versions or plan is None:
-                continue  # a member waiting for its upgrade: only the upgrade phase changes its versions
+        for name in self.hosts(ctx):
+            plan = ctx.plan(name)
             if plan.kubernetes is None:
-                ctx.fail(self, host.name, plan.kubernetes_error or "no kubelet configuration")
+                ctx.fail(self, name, plan.kubernetes_error or "no kubelet configuration")
                 continue
-            names.append(host.name)
-        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plans[name].kubernetes or ()))
+            names.append(name)
+        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plan(name).kubernetes or ()))

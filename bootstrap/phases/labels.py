@@ -26,7 +26,8 @@ class LabelsPhase(Phase):
     def run(self, ctx: RunContext) -> None:
         wanted = {}
         for host in ctx.selected:
-            verdict = ctx.verdicts.get(host.name)
+            record = ctx.hosts[host.name]
+            verdict = record.verdict
             if verdict is None:
                 continue
             taint = verdict.taint
@@ -34,10 +35,14 @@ class LabelsPhase(Phase):
                 code = next((f.code for f in verdict.findings if f.severity.value == "fail"), "UNHEALTHY")
                 taint = f"{UNHEALTHY_TAINT_KEY}={code}:NoSchedule"  # only applies if it is a member already
             taints = node_taints(host, taint)
-            wanted[host.name] = (node_labels(host, ctx.topologies.get(host.name)), taints)
+            wanted[host.name] = (node_labels(host, record.topology), taints)
         first = first_control_plane(ctx)
         # in a plan, nodes that would join (or the cluster that would be made) get their labels too
-        joining = {name for name, membership in ctx.cluster.items() if membership.planned}
+        joining = {
+            name
+            for name, record in ctx.hosts.items()
+            if record.membership is not None and record.membership.planned
+        }
         view = ctx.cluster_view()  # the nodes as discovery's command read them, if that still holds
         nodes = view.nodes if view is not None else None
         run_deploy(

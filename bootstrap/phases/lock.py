@@ -1,24 +1,37 @@
 """Phase ``lock``: take the cluster-wide apply lock on the first control plane, or stop.
 
 Two applies at once would race on joins, tokens and upgrades; the second is refused with the
-holder's name. The lock is released when the run ends (also on failure), its heartbeat refreshed
-before a phase once a minute has passed, and a lock abandoned by a dead apply is taken over after
-STALE_AFTER, or at once when that apply ran on this controller and its process is gone.
+holder's name. In apply the acquire rides along in the first control plane's discovery command (the
+phase before this one, which only reads), so a no-op re-run costs that host no round trip of its own:
+this phase decides from its answer, and asks on its own only when no answer came. The lock is
+released when the run ends (also on failure), its heartbeat refreshed before a phase once a minute
+has passed, and a lock abandoned by a dead apply is taken over after STALE_AFTER, or at once when
+that apply ran on this controller and its process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import socket
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from ..lock import LockRecord, acquire_command, heartbeat_command, now_text, release_command, replace_command
+from ..lock import (
+    LOCK_SECTION,
+    LockRecord,
+    acquire_command,
+    heartbeat_command,
+    now_text,
+    release_command,
+    replace_command,
+    this_run_record,
+)
 from ..phase_support.roles import first_control_plane
-from ..runner import Phase, RideAlong, RunContext
+from ..runner import Phase, RunContext
+
+__all__ = ["HEARTBEAT_EVERY_SECONDS", "LOCK_SECTION", "LockPhase", "process_alive"]
 
 
 def process_alive(pid: int) -> bool:
@@ -34,17 +47,9 @@ def process_alive(pid: int) -> bool:
 HEARTBEAT_EVERY_SECONDS = 60
 
 
-LOCK_SECTION = "@@KUBEHAUS-LOCK"
-
-
 class LockPhase(Phase):
     name = "lock"
     title = "Take the cluster lock"
-
-    def __init__(self, ride_along: bool = False) -> None:
-        # apply: the lock is taken in the same command as the first control plane's discovery (the
-        # next phase), so a no-op re-run costs that host no round trip of its own to take it
-        self.ride_along = ride_along
 
     def should_run(self, ctx: RunContext) -> bool:
         return not ctx.options.dry_run
@@ -57,37 +62,25 @@ class LockPhase(Phase):
                 "and forms the cluster"
             )
             return
-        host = ctx.pyinfra_hosts.get(first.name)
-        if host is None or first.name in ctx.failures:
+        claim = ctx.lock_claim
+        if claim is not None and claim.answer is not None:  # discovery's command carried the acquire
+            self._answered(ctx, claim.record, claim.answer)
+            return
+        # checked before the claim was sent (a failed discovery since leaves the acquire to this phase)
+        if ctx.hosts[first.name].connection is None or (claim is None and ctx.failed(first.name)):
             ctx.aborted = (
                 f"cannot take the cluster lock: the first control plane {first.name} is not reachable "
                 "(apply changes nothing without it)"
             )
             return
-        started = now_text()
-        owner = f"{getpass.getuser()}@{socket.gethostname()} (pid {os.getpid()})"
-        record = LockRecord(owner=owner, run=started, acquired=started, heartbeat=started)
-        if self.ride_along:
-            # discovery reads only: nothing changes before the lock's answer is settled below
-            command = f"echo {LOCK_SECTION}; {acquire_command(record)}; echo {LOCK_SECTION}-end"
-            ride = RideAlong(command, lambda lines: self._settle(ctx, record, lines))
-            ctx.ride_along.setdefault(first.name, []).append(ride)
-            return
-        self._take(ctx, record)
-
-    def _settle(self, ctx: RunContext, record: LockRecord, lines: list[str] | None) -> None:
-        """What the acquire answered inside discovery's command; no answer: ask on its own."""
-        if lines is None or LOCK_SECTION not in lines:
-            self._take(ctx, record)
-            return
-        start = lines.index(LOCK_SECTION) + 1
-        end = lines.index(f"{LOCK_SECTION}-end") if f"{LOCK_SECTION}-end" in lines else len(lines)
-        self._answered(ctx, record, lines[start:end])
+        # no claim, or its answer was lost: ask on its own (with the same record, so that a lock the
+        # claim did take is recognised as ours)
+        self._take(ctx, claim.record if claim is not None else this_run_record())
 
     def _take(self, ctx: RunContext, record: LockRecord) -> None:
         first = first_control_plane(ctx).name
         try:
-            ok, output = ctx.pyinfra_hosts[first].run_shell_command(
+            ok, output = ctx.connection(first).run_shell_command(
                 acquire_command(record), print_output=False, print_input=False
             )
         except Exception as exc:  # the connection's own error types
@@ -99,7 +92,7 @@ class LockPhase(Phase):
         self, ctx: RunContext, record: LockRecord, lines: list[str], errors: list[str] | None = None
     ) -> None:
         first = first_control_plane(ctx)
-        host = ctx.pyinfra_hosts[first.name]
+        host = ctx.connection(first.name)
         if lines[:1] != ["KUBEHAUS-LOCKED"]:
             held_text = "\n".join(lines[1:]).strip()
             holder = LockRecord.parse(held_text)
@@ -132,7 +125,7 @@ class LockPhase(Phase):
 
     @staticmethod
     def _hold(ctx: RunContext, record: LockRecord) -> None:
-        host = ctx.pyinfra_hosts[first_control_plane(ctx).name]
+        host = ctx.connection(first_control_plane(ctx).name)
 
         last = [time.monotonic()]
 

@@ -18,11 +18,13 @@ class NvidiaPhase(Phase):
         return [
             h.name
             for h in hosts_to_deploy(ctx)
-            if h.name in ctx.plans and ctx.plans[h.name].nvidia and h.name not in ctx.held_versions
+            if (record := ctx.hosts[h.name]).plan is not None
+            and record.plan.nvidia
+            and not record.holds_versions
         ]
 
     def should_run(self, ctx: RunContext) -> bool:
         return bool(self.hosts(ctx))
 
     def run(self, ctx: RunContext) -> None:
-        run_deploy(ctx, self, self.hosts(ctx), lambda name: apply_resources(ctx.plans[name].nvidia))
+        run_deploy(ctx, self, self.hosts(ctx), lambda name: apply_resources(ctx.plan(name).nvidia))

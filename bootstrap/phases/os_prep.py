@@ -20,5 +20,5 @@ class OsPhase(Phase):
         if ctx.artifacts_error is not None:
             ctx.aborted = ctx.artifacts_error
             return
-        names = [h.name for h in hosts_to_deploy(ctx) if h.name in ctx.plans]
-        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plans[name].os))
+        names = [h.name for h in hosts_to_deploy(ctx) if ctx.hosts[h.name].plan is not None]
+        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plan(name).os))

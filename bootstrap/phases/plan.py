@@ -1,7 +1,8 @@
 """Phase ``plan``: each connected host's NodePlan, from its topology (after verify; again after the
 upgrade and rediscover phases, for the hosts whose topology they probed again).
 
-The artifact source's signing keys are fetched here, once for all hosts. The node phases after it
+The artifact source's signing keys and the add-on manifests are fetched here, once for all hosts,
+and handed on as bytes (``ctx.artifacts``). The node phases after it
 (state-check, os, nvidia, runtime, kubernetes) only run their part of each plan. A key that cannot
 be read does not stop the run here: the os phase stops it, after the before-os hooks, as it always did.
 """
@@ -9,7 +10,7 @@ be read does not stop the run here: the os phase stops it, after the before-os h
 from __future__ import annotations
 
 from ..phase_support.artifacts import fetch_artifacts
-from ..phase_support.roles import connected_hosts
+from ..phase_support.roles import connected_hosts, control_plane_ready
 from ..plan import node_plan
 from ..runner import Phase, RunContext
 
@@ -26,7 +27,11 @@ class PlanPhase(Phase):
         names = [h.name for h in connected_hosts(ctx)]
         if self.after == "verify":
             return names
-        return [n for n in names if n in ctx.plans and ctx.plans[n].topology is not ctx.topologies.get(n)]
+        return [
+            n
+            for n in names
+            if (plan := ctx.hosts[n].plan) is not None and plan.topology is not ctx.hosts[n].topology
+        ]
 
     def should_run(self, ctx: RunContext) -> bool:
         return bool(self.hosts(ctx))
@@ -34,7 +39,8 @@ class PlanPhase(Phase):
     def run(self, ctx: RunContext) -> None:
         if ctx.artifacts is None and ctx.artifacts_error is None:
             try:
-                ctx.artifacts = fetch_artifacts(ctx.inventory)
+                # the add-on manifests only when the addons phase can run (it needs the control plane)
+                ctx.artifacts = fetch_artifacts(ctx.inventory, manifests=control_plane_ready(ctx))
             except OSError as exc:
                 ctx.artifacts_error = (
                     f"cannot read the artifact source's signing key: {exc}; check artifacts.mirror_key"
@@ -43,4 +49,4 @@ class PlanPhase(Phase):
             return
         for name in self.hosts(ctx):
             host = ctx.inventory.host(name)
-            ctx.plans[name] = node_plan(ctx.inventory, host, ctx.topologies.get(name), ctx.artifacts)
+            ctx.hosts[name].plan = node_plan(ctx.inventory, host, ctx.hosts[name].topology, ctx.artifacts)

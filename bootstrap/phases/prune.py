@@ -22,7 +22,7 @@ class PrunePhase(Phase):
 
     def run(self, ctx: RunContext) -> None:
         first = first_control_plane(ctx)
-        control_plane = ctx.pyinfra_hosts[first.name]
+        control_plane = ctx.connection(first.name)
         try:
             members = cluster_members(ctx, control_plane)
         except JoinError:

@@ -21,7 +21,9 @@ class RediscoverPhase(Phase):
         return [
             h.name
             for h in connected_hosts(ctx)
-            if is_gpu_host(ctx, h) and h.name in ctx.topologies and ctx.topologies[h.name].nvml_error
+            if is_gpu_host(ctx, h)
+            and (topology := ctx.hosts[h.name].topology) is not None
+            and topology.nvml_error
         ]
 
     def should_run(self, ctx: RunContext) -> bool:
@@ -34,7 +36,7 @@ class RediscoverPhase(Phase):
             if isinstance(result, Exception):
                 ctx.fail(self, name, str(result))
                 continue
-            ctx.phases_run.setdefault(name, []).append(self.name)
+            ctx.hosts[name].phases_run.append(self.name)
             verdict = rejudge(ctx, name, result)
             ctx.progress.host_done(
                 self, name, verdict.healthy, f"{len(result.gpus)} GPU(s); {verdict.action}"

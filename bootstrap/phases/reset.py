@@ -33,22 +33,24 @@ class ResetPhase(Phase):
         workers = [n for n in self.targets if not hosts[n].is_control_plane]
         control_planes = [n for n in self.targets if hosts[n].is_control_plane and n != first.name]
         last = [first.name] if first.name in self.targets else []
-        control_plane = ctx.pyinfra_hosts.get(first.name)
+        control_plane = ctx.hosts[first.name].connection
         removed = managed(ctx.inventory.spec)  # what apply may have put there, from its plan
         for group in (workers, control_planes, last):
             ready = []
             for name in group:
                 if name not in ctx.connected():
                     continue
-                if name != first.name and control_plane is not None and first.name not in ctx.failures:
+                if name != first.name and control_plane is not None and not ctx.failed(first.name):
                     try:
                         was_member = remove_from_cluster(control_plane, name)
                     except RuntimeError as exc:
                         ctx.fail(self, name, f"could not drain and delete the node: {exc}")
                         continue
-                    ctx.cluster[name] = Membership(Standing.REMOVED if was_member else Standing.NOT_A_MEMBER)
+                    standing = Standing.REMOVED if was_member else Standing.NOT_A_MEMBER
+                    ctx.hosts[name].membership = Membership(standing)
                 ready.append(name)
             run_deploy(ctx, self, ready, lambda _name: reset_node(removed))
             for name in ready:
-                if name not in ctx.failures:
-                    ctx.cluster[name] = ctx.cluster.get(name, Membership(Standing.CLUSTER)).after_reset()
+                record = ctx.hosts[name]
+                if record.failure is None:
+                    record.membership = (record.membership or Membership(Standing.CLUSTER)).after_reset()

@@ -17,5 +17,5 @@ class RuntimePhase(Phase):
         return bool(hosts_to_deploy(ctx))
 
     def run(self, ctx: RunContext) -> None:
-        names = [h.name for h in hosts_to_deploy(ctx) if h.name in ctx.plans]
-        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plans[name].runtime))
+        names = [h.name for h in hosts_to_deploy(ctx) if ctx.hosts[h.name].plan is not None]
+        run_deploy(ctx, self, names, lambda name: apply_resources(ctx.plan(name).runtime))

@@ -22,21 +22,26 @@ class StateCheckPhase(Phase):
 
     def hosts(self, ctx: RunContext) -> list[str]:
         # a before-os hook may have changed the node since discovery read it: the full path for it
-        return [h.name for h in connected_hosts(ctx) if h.name in ctx.observed and not ctx.hook_ran(h.name)]
+        return [
+            h.name
+            for h in connected_hosts(ctx)
+            if ctx.hosts[h.name].observed is not None and not ctx.hook_ran(h.name)
+        ]
 
     def should_run(self, ctx: RunContext) -> bool:
         return bool(self.hosts(ctx))
 
     def run(self, ctx: RunContext) -> None:
         for name in self.hosts(ctx):
-            plan = ctx.plans.get(name)
-            if plan is None or plan.kubernetes is None:
+            record = ctx.hosts[name]
+            plan, observed = record.plan, record.observed
+            if plan is None or plan.kubernetes is None or observed is None:
                 continue  # no plan: the os phase says why; no kubelet configuration: the kubernetes phase
-            found = differences(desired_state(plan.resources()), ctx.observed[name])
+            found = differences(desired_state(plan.resources()), observed)
             if found:
                 more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
                 ctx.progress.host_done(self, name, True, "; ".join(found[:3]) + more)
                 continue
-            ctx.in_sync.add(name)
-            ctx.phases_run.setdefault(name, []).append(self.name)
+            record.in_sync = True
+            record.phases_run.append(self.name)
             ctx.progress.host_done(self, name, True, "in its desired state: node deploys skipped")

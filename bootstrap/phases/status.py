@@ -30,7 +30,7 @@ class StatusPhase(Phase):
         first = first_control_plane(ctx)
         try:
             lines = run_secret_command(
-                ctx.pyinfra_hosts[first.name], f"kubectl --kubeconfig {ADMIN_KUBECONFIG} get nodes -o json"
+                ctx.connection(first.name), f"kubectl --kubeconfig {ADMIN_KUBECONFIG} get nodes -o json"
             )
             nodes = json.loads("\n".join(lines)).get("items") or []
         except (JoinError, ValueError, AttributeError) as exc:

@@ -7,7 +7,7 @@ unknown node aborts the run here, before any change is made.
 
 from __future__ import annotations
 
-from ..phase_support.probe import judge, write_health_report
+from ..phase_support.probe import judge, verdicts, write_health_report
 from ..runner import Phase, RunContext
 
 
@@ -25,7 +25,7 @@ class VerifyPhase(Phase):
                 codes = ", ".join(sorted({f.code for f in verdict.findings})) or "healthy"
                 ctx.progress.host_done(self, host.name, verdict.healthy, f"{verdict.action}: {codes}")
         write_health_report(ctx)
-        blocking = [v.host for v in ctx.verdicts.values() if v.action == "abort"]
+        blocking = [v.host for v in verdicts(ctx) if v.action == "abort"]
         if blocking:
             ctx.aborted = (
                 f"health policy strict: {', '.join(blocking)} failed the health gate; nothing was changed"

@@ -48,6 +48,10 @@ class Artifacts:
 
     keyrings: dict[str, bytes]  # apt signing key: path on the node -> key
     registry_ca: bytes | None = None  # artifacts.registry_ca's bundle, read on the controller
+    # the add-on manifests the addons phase applies from the first control plane: URL -> bytes, as
+    # fetched; manifests_error: why the first that could not be fetched was not (the rest were not tried)
+    manifests: dict[str, bytes] = field(default_factory=dict)
+    manifests_error: str | None = None
 
 
 @dataclass(frozen=True)
