@@ -18,7 +18,8 @@ from bootstrap.cli import main
 from bootstrap.inventory import load_inventory
 from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.oci_image import image_tar
-from bootstrap.mirror_build import COMPONENT, signing_key, verify_mirror, write_apt_indexes
+from bootstrap.mirror_build import COMPONENT, mirror_file, signing_key, verify_mirror, write_apt_indexes
+from bootstrap.render.artifacts import resolved_artifacts
 from bootstrap.render.mirror_list import mirror_list
 
 from .test_lab_real_packages import fake_deb
@@ -87,7 +88,11 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     apt_line = upstream_apt(tmp_path / "up/apt", tmp_path / "up/gnupg")
     images = upstream_images(tmp_path / "up/images")
     build_files_area(tmp_path / "up/files")
-    kai = next((tmp_path / "up/files/charts").glob("kai-scheduler-*.tgz"))
+    spec = load_inventory(LAB).spec
+    charts = {a.name: a for a in resolved_artifacts(spec) if a.kind == "helm-chart"}
+    kubelet = f"apt/pool/main/kubelet_{spec.cluster.kubernetes_version}-1.1_amd64.deb"
+    kai = tmp_path / "up" / mirror_file("helm-chart", "kai-scheduler", charts["kai-scheduler"].version or "")
+    assert kai.is_file()
     hidden = kai.rename(tmp_path / kai.name)  # upstream lacks one chart: the build is incomplete
 
     mirror = tmp_path / "mirror"
@@ -103,9 +108,10 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     assert "complete" in out and "fetched 1," in out
     index = json.loads((mirror / "index.json").read_text())
     assert index["complete"] is True and verify_mirror(mirror) == []
-    assert "apt/pool/main/kubelet_1.34.2-1.1_amd64.deb" in index["files"]
+    assert kubelet in index["files"]
     assert "apt/pool/main/libkubehaus-test1_2.0-1_amd64.deb" in index["files"]  # the closure
-    assert "files/charts/nvidia-dra-driver-gpu-25.8.1.tgz" in index["files"]
+    dra = next(a for name, a in charts.items() if "dra-driver" in name)
+    assert mirror_file("helm-chart", dra.name, dra.version or "") in index["files"]
     assert set(index["images"]) == {i.reference for i in mirror_list(load_inventory(LAB)).images}
     assert (mirror / "kubehaus-archive-keyring.gpg").stat().st_size > 0
     assert not (mirror / ".gnupg").exists() and (tmp_path / "mirror.gnupg").is_dir()  # not served
@@ -114,13 +120,15 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     assert "main/binary-amd64/Packages" in release and "BEGIN PGP SIGNATURE" in release
 
     # a tampered .deb and a tampered image blob are refused by verify and serve
-    deb = mirror / "apt/pool/main/kubelet_1.34.2-1.1_amd64.deb"
+    deb = mirror / kubelet
     deb.write_bytes(deb.read_bytes() + b"tampered")
-    blob = next((mirror / "images/registry.k8s.io/pause/3.10/blobs/sha256").iterdir())
+    pause = next(i.reference for i in mirror_list(load_inventory(LAB)).images if "/pause:" in i.reference)
+    pause_dir = "images/" + pause.replace(":", "/")
+    blob = next((mirror / pause_dir / "blobs/sha256").iterdir())
     blob.write_bytes(b"tampered")
     problems = verify_mirror(mirror)
-    assert any("kubelet_1.34.2-1.1_amd64.deb: sha256" in p for p in problems)
-    assert any("registry.k8s.io/pause:3.10" in p and "does not match its digest" in p for p in problems)
+    assert any(f"{kubelet}: sha256" in p for p in problems)
+    assert any(pause in p and "does not match its digest" in p for p in problems)
     assert main(["mirror", "serve", str(mirror), "--port", "1"]) == 1
     assert "refusing to serve" in capsys.readouterr().err
 
@@ -129,14 +137,14 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     assert verify_mirror(mirror) == []
 
     # a layout whose own index.json points elsewhere, or that lost a layer, is refused
-    layout = mirror / "images/registry.k8s.io/pause/3.10"
+    layout = mirror / pause_dir
     layout_index = json.loads((layout / "index.json").read_text())
     manifest = json.loads((layout / "blobs/sha256" / layout_index["manifests"][0]["digest"][7:]).read_text())
     config = manifest["config"]["digest"]
     (layout / "index.json").write_text(json.dumps({**layout_index, "manifests": [manifest["config"]]}))
     problems = verify_mirror(mirror)
-    assert any("images/registry.k8s.io/pause/3.10/index.json: sha256" in p for p in problems)
-    assert any("registry.k8s.io/pause:3.10" in p for p in problems)
+    assert any(f"{pause_dir}/index.json: sha256" in p for p in problems)
+    assert any(p.startswith(f"{pause}: ") for p in problems), problems  # the image itself refused
     assert main(build_args(tmp_path, apt_line, images)) == 0  # repaired
     (layout / "blobs/sha256" / config[7:]).unlink()
     assert any(f"blob {config}" in p and "missing" in p for p in verify_mirror(mirror))
