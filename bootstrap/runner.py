@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from deploys.node_state import Observed
 
     from .health.verdict import Verdict
+    from .os_support.facts import OsFacts
     from .plan import Artifacts, NodePlan
 
 
@@ -104,6 +105,7 @@ class RunContext:
     pyinfra_hosts: dict[str, PyinfraHost] = field(default_factory=dict)
     facts: dict[str, NodeFacts] = field(default_factory=dict)
     topologies: dict[str, Topology] = field(default_factory=dict)
+    os_facts: dict[str, OsFacts] = field(default_factory=dict)  # read with the topology (discovery)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     aborted: str | None = None  # set by a phase that must stop the run (strict health policy)
     failures: dict[str, HostFailure] = field(default_factory=dict)

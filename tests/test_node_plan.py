@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bootstrap.inventory import load_inventory
+from bootstrap.inventory.models import InventorySpec
+from bootstrap.os_support.facts import DEBIAN_12_AMD64
 from bootstrap.phase_support.queries import state_query
 from bootstrap.plan import Artifacts, desired_state, managed, node, node_plan
 from bootstrap.plan import resources as r
@@ -50,6 +52,13 @@ class Recorder:
         self.files.append(path)
         self.steps.append(name or f"file {path}")
         return True
+
+
+def keys(spec: InventorySpec) -> Artifacts:
+    """A key for each repository of a Debian 12 node (their content is not what these tests judge)."""
+    from bootstrap.render.sources import apt_repositories
+
+    return Artifacts({repo.key_url: b"key" for repo in apt_repositories(spec)})
 
 
 def empty_node() -> Observed:
@@ -105,7 +114,7 @@ def test_every_resource_apply_can_touch_is_read_and_desired(
 def test_a_node_plan_is_in_state_only_when_every_resource_is(monkeypatch: pytest.MonkeyPatch) -> None:
     inventory = load_inventory(INVENTORIES[0])
     host = inventory.hosts[-1]
-    plan = node_plan(inventory, host, topology(), Artifacts({}))
+    plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
     assert plan.kubernetes is not None, plan.kubernetes_error
     found = differences(desired_state(plan.resources()), empty_node())
     assert any(f.endswith("missing") for f in found) and any(
@@ -126,7 +135,7 @@ def test_adding_a_managed_file_is_one_change_in_one_place(monkeypatch: pytest.Mo
     host = inventory.hosts[-1]
     spec = inventory.spec
     assert new.path in state_query(spec).files  # discovery reads it
-    plan = node_plan(inventory, host, topology(), Artifacts({}))
+    plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
     assert f"{new.path} missing" in differences(desired_state(plan.resources()), empty_node())  # state-check
     recorder = Recorder(monkeypatch)
     node_apply.apply_resources(plan.os)  # apply, and plan's dry run of the same calls
@@ -188,7 +197,10 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
     }  # fmt: skip
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}
-    assert set(query.packages) == {*pins, *base, "helm"}
+    # every system's driver names: a cluster may mix Debian (one name) and Ubuntu (by branch)
+    branch = spec.versions.nvidia_driver.split(".")[0]
+    drivers = {"nvidia-open", *(f"nvidia-driver-{branch}{o}" for o in ("", "-open") if int(branch) < 590)}
+    assert set(query.packages) == {*pins, *base, *drivers, "helm"}
     assert set(query.units) == {
         "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex"
     }  # fmt: skip

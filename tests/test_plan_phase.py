@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from bootstrap.inventory import load_inventory
+from bootstrap.os_support.facts import DEBIAN_12_AMD64, OsFacts
 from bootstrap.phases.os_prep import OsPhase
 from bootstrap.phases.plan import PlanPhase
 from bootstrap.plan import Artifacts
+from bootstrap.plan.node import pinned_nvidia
 from bootstrap.runner import NoProgress, RunContext, RunOptions
 from bootstrap.state_dir import StateDir
 from bootstrap.topology.model import Cpu, NumaNode, Topology
+from deploys.node_state import Observed
 
 EXAMPLE = Path(__file__).parents[1] / "inventory" / "lab.yaml"
 
@@ -34,12 +37,21 @@ def context(tmp_path: Path) -> RunContext:
     for host in inventory.hosts:
         ctx.pyinfra_hosts[host.name] = object()  # type: ignore[assignment]  # connected: never used
         ctx.topologies[host.name] = topology()
+        ctx.os_facts[host.name] = DEBIAN_12_AMD64
     return ctx
+
+
+def mirror_key(ctx: RunContext) -> Artifacts:
+    """The lab inventory's one signing key (the mirror's), whatever system a node runs."""
+    from bootstrap.render.sources import apt_repositories
+
+    [repo] = apt_repositories(ctx.inventory.spec)
+    return Artifacts({repo.key_url: b"key"})
 
 
 def test_every_connected_host_is_planned_and_only_replaced_topologies_again(tmp_path: Path) -> None:
     ctx = context(tmp_path)
-    ctx.artifacts = Artifacts({})
+    ctx.artifacts = mirror_key(ctx)
     PlanPhase().run(ctx)
     assert set(ctx.plans) == {h.name for h in ctx.inventory.hosts}
     first = dict(ctx.plans)
@@ -62,3 +74,84 @@ def test_an_unreadable_key_stops_the_run_at_the_os_phase(tmp_path: Path) -> None
     assert ctx.artifacts_error is not None and str(missing) in ctx.artifacts_error
     OsPhase().run(ctx)
     assert ctx.aborted == ctx.artifacts_error and "check artifacts.mirror_key" in ctx.aborted
+
+
+def test_an_unsupported_system_stops_the_run_before_anything_naming_each_host(tmp_path: Path) -> None:
+    """A cluster may mix systems, but one node on a system kubehaus does not support stops the whole
+    run at the plan phase (before the first phase that changes anything): no host is planned."""
+    ctx = context(tmp_path)
+    first, second, *rest = [h.name for h in ctx.inventory.hosts]
+    ctx.os_facts[first] = OsFacts("debian", "13", "trixie", "amd64")  # mixing systems is fine
+    ctx.os_facts[second] = OsFacts("ubuntu", "20.04", "focal", "amd64")
+    if rest:
+        ctx.os_facts[rest[0]] = OsFacts("debian", "12", "bookworm", "arm64")
+    PlanPhase().run(ctx)
+    assert ctx.plans == {} and ctx.artifacts is None  # nothing fetched, nothing planned
+    assert ctx.aborted is not None and ctx.aborted.startswith("unsupported operating system")
+    assert f"{second}: Ubuntu 20.04 (focal) amd64 is not supported" in ctx.aborted
+    assert "Debian 12, 13 on amd64; Ubuntu 22.04, 24.04 (DGX OS 6, 7) on amd64, arm64" in ctx.aborted
+    assert first not in ctx.failures and "is not supported" in ctx.failures[second].message
+    if rest:
+        assert "Debian 12 on arm64 has no NVIDIA CUDA repository" in ctx.failures[rest[0]].message
+
+
+def test_a_host_whose_system_discovery_could_not_read_is_refused(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    name = ctx.inventory.hosts[0].name
+    del ctx.os_facts[name]
+    PlanPhase().run(ctx)
+    assert ctx.plans == {} and ctx.failures[name].message == "discovery read no OS facts"
+
+
+def test_a_mixed_cluster_plans_each_node_by_its_own_system(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    trixie = ctx.inventory.hosts[0].name
+    ctx.os_facts[trixie] = OsFacts("debian", "13", "trixie", "amd64")
+    ctx.artifacts = mirror_key(ctx)
+    PlanPhase().run(ctx)
+    assert ctx.aborted is None and set(ctx.plans) == {h.name for h in ctx.inventory.hosts}
+    path = "/etc/apt/sources.list.d/kubehaus.sources"
+    sources = {
+        n: next(r.content for r in p.os if getattr(r, "path", "") == path) for n, p in ctx.plans.items()
+    }
+    assert "Suites: kubehaus-trixie" in sources[trixie]
+    assert all("Suites: kubehaus\n" in text for name, text in sources.items() if name != trixie)
+
+
+def observed(packages: dict[str, tuple[str, bool]]) -> Observed:
+    return Observed({}, packages, {}, {}, [], {"active": False, "fstab": False}, None, [])
+
+
+def test_a_pre_installed_driver_is_adopted_or_refused_and_the_report_says_so(tmp_path: Path) -> None:
+    """dgx-1 has the pinned driver (kept: its pins, no note), dgx-2 a newer one (refused alone:
+    never downgraded), l40s-1 an older one under the name Ada nodes get (upgraded, noted)."""
+    ctx = context(tmp_path)
+    ctx.artifacts = mirror_key(ctx)
+    pin = ctx.inventory.spec.versions.nvidia_driver
+    ctx.observed["dgx-1"] = observed({"nvidia-open": (f"{pin}-1", False)})
+    ctx.observed["dgx-2"] = observed({"nvidia-open": ("999.1.2-1", True)})
+    ctx.observed["l40s-1"] = observed({"nvidia-driver": ("580.1.1-1", True)})
+    PlanPhase().run(ctx)
+    assert ctx.aborted is None
+    assert ctx.plans["dgx-1"].driver.action == "keep"  # type: ignore[union-attr]
+    assert pinned_nvidia(ctx.plans["dgx-1"])["nvidia-open"] == pin
+    assert "dgx-2" not in ctx.plans and "never downgrades" in ctx.failures["dgx-2"].message
+    assert ctx.notes == [
+        f"l40s-1: NVIDIA driver nvidia-driver 580.1.1 upgraded to the pinned {pin} (a reboot loads it)"
+    ]
+
+
+def test_policy_adopt_keeps_the_installed_version(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    ctx.artifacts = mirror_key(ctx)
+    ctx.inventory.spec.profiles["dgx-h100"].preinstalled_driver = "adopt"
+    ctx.observed["dgx-2"] = observed({"nvidia-open": ("999.1.2-1", False)})
+    PlanPhase().run(ctx)
+    assert pinned_nvidia(ctx.plans["dgx-2"]) == {
+        "nvidia-open": "999.1.2",
+        "nvidia-container-toolkit": ctx.inventory.spec.versions.container_toolkit,
+    }
+    assert (
+        len(ctx.notes) == 1
+        and "dgx-2: NVIDIA driver nvidia-open 999.1.2 kept by policy adopt" in ctx.notes[0]
+    )

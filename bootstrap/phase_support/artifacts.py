@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.client
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..inventory import Inventory
+from ..os_support.facts import OsFacts
 from ..plan.node import Artifacts
 from ..render.sources import apt_repositories
 
@@ -28,9 +30,9 @@ def fetch_key(location: str, inventory_dir: Path) -> bytes:
     return (path if path.is_absolute() else inventory_dir / path).read_bytes()
 
 
-def fetch_artifacts(inventory: Inventory) -> Artifacts:
-    """Raises OSError when a signing key cannot be read."""
+def fetch_artifacts(inventory: Inventory, systems: Iterable[OsFacts]) -> Artifacts:
+    """The signing keys of every repository the nodes' systems use, each read once. Raises OSError
+    when one cannot be read (UnsupportedOs: the plan phase refuses those systems first)."""
     base = inventory.resolve(".")
-    return Artifacts(
-        {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)}
-    )
+    locations = {repo.key_url for facts in set(systems) for repo in apt_repositories(inventory.spec, facts)}
+    return Artifacts({location: fetch_key(location, base) for location in sorted(locations)})

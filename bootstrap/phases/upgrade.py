@@ -49,11 +49,11 @@ from ..phase_support.roles import (
     connected_hosts,
     control_plane_ready,
     first_control_plane,
-    has_fabric_manager,
     is_gpu_host,
 )
 from ..plan.cluster_files import ADMIN_KUBECONFIG
-from ..render.sources import kubernetes_pins, nvidia_pins
+from ..plan.node import pinned_nvidia
+from ..render.sources import kubernetes_pins
 from ..runner import Phase, RunContext
 from ..upgrade_plan import MemberState, NodeUpgrade, SkewError, UpgradePlan, plan_upgrades
 
@@ -199,7 +199,7 @@ class UpgradePhase(Phase):
         spec = ctx.inventory.spec
         pins = kubernetes_pins(spec) if upgrade.kubernetes else {}
         if upgrade.driver:
-            pins |= nvidia_pins(spec, has_fabric_manager(ctx, ctx.inventory.host(upgrade.name)))
+            pins |= pinned_nvidia(ctx.plans[upgrade.name])
         return pins
 
     def _unavailable(self, ctx: RunContext, upgrades: list[NodeUpgrade]) -> str:
@@ -275,7 +275,6 @@ class UpgradePhase(Phase):
         name = upgrade.name
         spec = ctx.inventory.spec
         settings = spec.upgrade
-        host = ctx.inventory.host(name)
         try:
             node = node_object(control_plane, name)
             annotations = node["metadata"].get("annotations", {})
@@ -303,7 +302,7 @@ class UpgradePhase(Phase):
                     )
                     if upgrade.kubernetes
                     else None,
-                    nvidia_pins=nvidia_pins(spec, has_fabric_manager(ctx, host)) if upgrade.driver else {},
+                    nvidia_pins=pinned_nvidia(ctx.plans[name]) if upgrade.driver else {},
                     restart_kubelet=bool(upgrade.kubernetes) and not upgrade.reboot,
                 )
             )
