@@ -8,14 +8,11 @@ pyinfra's facts again would cost the same reads twice (most of a 1000-host plan'
 
 from __future__ import annotations
 
-from io import BytesIO, StringIO
-
-from pyinfra.operations import files
-
 from bootstrap.deploy_executor import known_state, planning, record, step
 from bootstrap.render.node_files import NodeFile
 
 from .node_state import file_in_state, file_state
+from .operations import file_content
 
 
 def _decided(path: str, wanted: tuple[str, int], name: str) -> bool | None:
@@ -32,22 +29,11 @@ def _decided(path: str, wanted: tuple[str, int], name: str) -> bool | None:
 
 def put(node_file: NodeFile, name: str | None = None) -> bool:
     name = name or f"file {node_file.path}"
-    decided = _decided(node_file.path, file_state(node_file.content, node_file.mode), name)
-    if decided is not None:
-        return decided
-    return step(
-        name,
-        files.put,
-        src=StringIO(node_file.content),
-        dest=node_file.path,
-        mode=f"{node_file.mode:o}",
-        user="root",
-        group="root",
-    )
+    return put_bytes(node_file.path, node_file.content.encode(), node_file.mode, name)
 
 
 def put_bytes(path: str, content: bytes, mode: int, name: str) -> bool:
     decided = _decided(path, file_state(content, mode), name)
     if decided is not None:
         return decided
-    return step(name, files.put, src=BytesIO(content), dest=path, mode=f"{mode:o}", user="root", group="root")
+    return step(name, file_content, content, path, mode)

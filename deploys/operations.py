@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 import shlex
+from io import BytesIO
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import FileUploadCommand, operation
 from pyinfra.facts.server import Command
 
 from .facts import (
     DebPackages,
+    FileOnNode,
     HelmRelease,
     ManifestPending,
     MissingModules,
@@ -36,6 +40,40 @@ APT_UPDATE = (
     'case "$err" in *"Could not get lock"*) sleep 1 ;; *) break ;; esac; '
     "done; printf '%s\\n' \"$err\" >&2; exit 1"
 )
+
+
+# What a file is written as before it is renamed over its destination: in the same directory (the
+# rename is atomic only within one filesystem), under a name none of the drop-in readers takes up
+# (containerd imports *.toml, kubelet *.conf, apt *.list/*.sources, sysctl and modules-load *.conf).
+WRITE_SUFFIX = ".kubehaus-new"
+
+
+@operation()
+def file_content(content: bytes, dest: str, mode: int):
+    """``dest`` holds exactly ``content`` with ``mode``, owned by root, and is never seen half-written.
+
+    A new content is uploaded to a temporary file made 0600 before a byte goes in (a secret is
+    never readable by others, not even for the upload), given its owner and mode, then renamed over
+    ``dest``: a run killed mid-upload leaves the old file whole, where an upload in place (pyinfra's
+    ``files.put``) leaves it truncated until the next apply.
+    """
+    found = host.get_fact(FileOnNode, path=dest)
+    wanted_mode = f"{mode:o}"
+    if found is not None and found["sha256"] == hashlib.sha256(content).hexdigest():
+        if found["owner"] != "root:root":
+            yield "chown root:root " + shlex.quote(dest)
+        if found["mode"] != wanted_mode:
+            yield f"chmod {wanted_mode} {shlex.quote(dest)}"
+        return
+    temp = dest + WRITE_SUFFIX
+    quoted, quoted_temp = shlex.quote(dest), shlex.quote(temp)
+    yield (
+        f"mkdir -p {shlex.quote(posixpath.dirname(dest) or '/')} && rm -f {quoted_temp} && "
+        f"(umask 077 && : > {quoted_temp})"
+    )
+    yield FileUploadCommand(BytesIO(content), temp)
+    settle = f"chown root:root {quoted_temp} && chmod {wanted_mode} {quoted_temp}"
+    yield f"{settle} && mv -f {quoted_temp} {quoted}"
 
 
 @operation()
@@ -227,6 +265,11 @@ def helm_release(
     )
 
 
+# Which labels kubehaus set on a Node, so that one the inventory stops naming is removed: the labels
+# themselves cannot say whose they are (an operator's or another controller's look the same).
+MANAGED_LABELS = "kubehaus.io/managed-labels"
+
+
 @operation()
 def node_metadata(
     node: str,
@@ -237,20 +280,28 @@ def node_metadata(
     kubeconfig: str,
     joining: bool = False,
 ):
-    """Labels and taints on one Node: set what differs, remove kubehaus taints that no longer apply.
+    """Labels and taints on one Node: set what differs, remove kubehaus labels and taints that no
+    longer apply.
 
     ``current_node`` is the Node as the API has it (read once for all nodes by the caller). A node
-    not in the cluster is left alone, unless it is about to join (a plan's prediction)."""
+    not in the cluster is left alone, unless it is about to join (a plan's prediction). The labels
+    kubehaus set are recorded in the ``kubehaus.io/managed-labels`` annotation (comma-separated
+    keys; a label key cannot hold a comma); one recorded but no longer wanted is removed. A Node
+    without the record (labelled before kubehaus kept one) loses nothing."""
     if current_node is None:
         if joining:
             yield f"true labels and taints for {shlex.quote(node)} once it has joined"
         return
-    current = current_node["metadata"].get("labels", {})
+    metadata = current_node["metadata"]
+    current = metadata.get("labels", {})
+    recorded = metadata.get("annotations", {}).get(MANAGED_LABELS, "")
     base = f"kubectl --kubeconfig {shlex.quote(kubeconfig)}"
     wrong = {k: v for k, v in labels.items() if current.get(k) != v}
-    if wrong:
-        pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(wrong.items()))
-        yield f"{base} label node {shlex.quote(node)} {pairs} --overwrite"
+    stale = sorted(k for k in set(filter(None, recorded.split(","))) - set(labels) if k in current)
+    if wrong or stale:
+        words = [f"{k}={v}" for k, v in sorted(wrong.items())] + [f"{k}-" for k in stale]
+        quoted_words = " ".join(shlex.quote(w) for w in words)
+        yield f"{base} label node {shlex.quote(node)} {quoted_words} --overwrite"
     present = current_node.get("spec", {}).get("taints", [])
     for taint in taints:
         if not any(_same_taint(taint, t) for t in present):
@@ -260,6 +311,10 @@ def node_metadata(
         if taint["key"] in remove_taint_keys and not any(_same_taint(taint, t) for t in taints):
             removal = f"{taint['key']}:{taint['effect']}-"
             yield f"{base} taint node {shlex.quote(node)} {shlex.quote(removal)}"
+    record = ",".join(sorted(labels))
+    if record != recorded:
+        annotation = f"{MANAGED_LABELS}={record}" if record else f"{MANAGED_LABELS}-"
+        yield f"{base} annotate node {shlex.quote(node)} {shlex.quote(annotation)} --overwrite"
 
 
 def _same_taint(a: dict[str, str], b: dict[str, str]) -> bool:

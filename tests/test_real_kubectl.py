@@ -308,14 +308,28 @@ def test_labels_and_taints_through_the_operation(cluster: Cluster) -> None:
     labels = {"kubehaus.io/rack": "r1", "nvidia.com/gpu.present": "true"}
     taints = [{"key": "kubehaus.io/unhealthy", "value": "NVLINK", "effect": "NoSchedule"}]
     commands = list(operations.node_metadata._inner("w-1", node, labels, taints, [], ADMIN_KUBECONFIG))
-    assert len(commands) == 2
+    assert len(commands) == 3  # the labels, the taint, the record of kubehaus's labels
     for command in commands:
         ok, output = cluster.run_shell_command(command)
         assert ok, output.stderr_lines
     node = json.loads(cluster.kubectl("get node w-1 -o json").stdout)
     assert {k: node["metadata"]["labels"][k] for k in labels} == labels
+    assert node["metadata"]["annotations"][operations.MANAGED_LABELS] == ",".join(sorted(labels))
     assert node["spec"]["taints"] == taints
     assert list(operations.node_metadata._inner("w-1", node, labels, taints, [], ADMIN_KUBECONFIG)) == []
+    # a label the inventory stops naming is removed; one kubehaus never set stays
+    assert cluster.kubectl("label node w-1 team=ml").returncode == 0
+    node = json.loads(cluster.kubectl("get node w-1 -o json").stdout)
+    fewer = {"nvidia.com/gpu.present": "true"}
+    for command in operations.node_metadata._inner("w-1", node, fewer, taints, [], ADMIN_KUBECONFIG):
+        assert cluster.run_shell_command(command)[0]
+    node = json.loads(cluster.kubectl("get node w-1 -o json").stdout)
+    assert "kubehaus.io/rack" not in node["metadata"]["labels"]
+    after = node["metadata"]["labels"]
+    assert after["team"] == "ml" and after["nvidia.com/gpu.present"] == "true"
+    assert node["metadata"]["annotations"][operations.MANAGED_LABELS] == "nvidia.com/gpu.present"
+    assert list(operations.node_metadata._inner("w-1", node, fewer, taints, [], ADMIN_KUBECONFIG)) == []
+    labels = fewer
     removal = list(
         operations.node_metadata._inner("w-1", node, labels, [], ["kubehaus.io/unhealthy"], ADMIN_KUBECONFIG)
     )
