@@ -69,7 +69,8 @@ def test_the_machines_run_the_releases_the_lab_spec_names(applied: Applied) -> N
 
 
 def test_a_cluster_mixing_debian_12_and_13_converges_and_a_re_apply_changes_nothing(applied: Applied) -> None:
-    assert applied.first_code == 0, applied.first.get("aborted") or applied.first
+    health = {n: (e.get("cluster"), e.get("health")) for n, e in applied.first.get("hosts", {}).items()}
+    assert applied.first_code == 0, (applied.first.get("aborted"), applied.first.get("outcome"), health)
     hosts = applied.first["hosts"]
     assert hosts["cp-1"]["cluster"] == "control plane (first)"
     assert all(hosts[n]["cluster"] == "joined" for n in ("w-13", "dgxos-1")), hosts

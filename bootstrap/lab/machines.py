@@ -189,6 +189,9 @@ def _install_driver_packages(merged: Path, machine: LabMachine, mirror: Path) ->
     run(["chroot", str(merged), "dpkg", "-i", *debs])
     for deb in debs:
         (merged / deb.lstrip("/")).unlink()
+    # enabled at boot, as NVIDIA's packages leave them on DGX OS (their maintainer scripts do)
+    units = ["nvidia-persistenced", *(["nvidia-fabricmanager"] if hardware.fabric_manager else [])]
+    run(["chroot", str(merged), "systemctl", "enable", *units])
 
 
 def _network(record: MachineRecord, bridge: str, gateway: str, prefix: int) -> None:
