@@ -218,3 +218,25 @@ def test_the_probe_reports_the_release_files_and_dpkg_architecture(monkeypatch: 
     )
     files = {"/usr/lib/os-release": read("debian-13.os-release")}  # no /etc/os-release: the fallback
     assert facts_of(OsRelease.model_validate(probe.read_os())).codename == "trixie"
+
+
+def test_the_lab_gb200_tray_plans_for_arm64_from_recorded_facts(
+    tmp_path: Path, sim_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lab's gb200-tray (probed through the simulated NVML; the lab's machines are amd64) with
+    the recorded facts of DGX OS 7 on arm64: the plan follows the facts, not the machine it ran on."""
+    from .probe_helpers import probe_profile
+
+    _, probed = probe_profile("gb200-tray", [], tmp_path, sim_library, monkeypatch)
+    assert probed.os is not None and probed.gpus and all("GB200" in g.name for g in probed.gpus)
+    arm64 = OsRelease(
+        os_release=read("dgx-os-7.os-release"), dgx_release=read("dgx-os-7.dgx-release"), architecture="arm64"
+    )
+    topology = probed.model_copy(update={"os": arm64})
+    facts = facts_of(topology.os)
+    inv = inventory()
+    plan = node_plan(inv, inv.host("gb200"), topology, keys(inv, facts), facts)
+    text = sources_text(plan)
+    assert f"{CUDA}ubuntu2404/sbsa/" in text and "/stable/deb/arm64/" in text and "x86_64" not in text
+    assert "Suites: noble" in text and "linux/ubuntu" in text
+    assert pinned_nvidia(plan)["nvidia-driver-580-open"] == "580.95.05"
