@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openssh-server openssh-client python3-venv gcc libc6-dev systemd-container debootstrap iproute2 gnupg dpkg-dev)
+APT_PACKAGES=(openssh-server openssh-client python3-venv gcc libc6-dev systemd-container debootstrap iproute2 gnupg dpkg-dev skopeo)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -14,6 +14,7 @@ from bootstrap.phase_support.queries import state_query
 from bootstrap.plan import Artifacts, desired_state, managed, node, node_plan
 from bootstrap.plan import resources as r
 from bootstrap.plan.managed import possible_resources
+from bootstrap.render import registry_hosts
 from bootstrap.topology.model import Cpu, NumaNode, Topology
 from deploys import node_apply
 from deploys.node_state import Observed, differences, parse_observed
@@ -173,6 +174,10 @@ def test_reset_removes_what_it_always_removed_on_a_mirror_inventory() -> None:
         "/etc/modprobe.d/50-kubehaus-nouveau.conf",
         "/etc/apt/sources.list.d/kubehaus.sources",
         "/etc/apt/keyrings/kubehaus-mirror.gpg",
+        # what pulling through a mirror registry writes (any earlier inventory may have had one)
+        "/etc/containerd/conf.d/60-kubehaus-registry.toml",
+        *(f"/etc/containerd/certs.d/{r}/hosts.toml" for r in registry_hosts.UPSTREAM_REGISTRIES),
+        "/etc/kubehaus/mirror-registry-ca.crt",
     }
     assert found.reset_directories == ("/etc/kubehaus/addons",)
     assert set(found.reset_packages) == {
@@ -194,6 +199,9 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
         "/etc/apt/sources.list.d/kubehaus.sources", "/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",
         "/etc/kubernetes/kubehaus-kubeadm.yaml", "/etc/kubernetes/admin.conf",
         *(repo.keyring for repo in apt_repositories(spec)),
+        # the mirror registry's files (issue 23), read whether or not this inventory has one
+        registry_hosts.REGISTRY_DROP_IN, registry_hosts.MIRROR_CA,
+        *(f"{registry_hosts.CERTS_DIR}/{r}/hosts.toml" for r in registry_hosts.UPSTREAM_REGISTRIES),
     }  # fmt: skip
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}

@@ -225,5 +225,6 @@ def test_every_file_a_unit_is_restarted_by_is_read_for_its_start_time() -> None:
     assert restarts["containerd"] == (
         "/etc/containerd/config.toml",
         "/etc/containerd/conf.d/50-kubehaus.toml",
+        "/etc/containerd/conf.d/60-kubehaus-registry.toml",  # config_path; hosts.toml is read per pull
     )
     assert restarts["kubelet"] == ("/etc/kubernetes/kubelet.conf.d/50-kubehaus-numa.conf",)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import apply, discover, facts, lab, plan, reset, schema, vagrant, validate, verify, versions
+from . import apply, discover, facts, lab, mirror, plan, reset, schema, vagrant, validate, verify, versions
 
 DESCRIPTION = """\
 kubehaus bootstraps bare-metal GPU clusters from one inventory file: it discovers each
@@ -19,6 +19,8 @@ EPILOG = """\
 examples:
   kubehaus validate inventory/small.yaml        check an inventory; no host is contacted
   kubehaus versions inventory/small.yaml        every artifact apply installs, its version and source
+  kubehaus mirror list inventory/dgx-h100-pod.yaml
+                                                 every package, chart and image an air-gapped site needs
   kubehaus schema > kubehaus.schema.json         JSON Schema for editor completion
   kubehaus facts inventory/small.yaml --trust-new-host-keys
                                                  connect and read OS/CPU/memory facts
@@ -34,7 +36,7 @@ inventory error; apply also exits 3 when it converged but the health gate held n
 Run 'kubehaus VERB --help' for each verb's options and examples.
 """
 
-VERBS = (validate, versions, schema, facts, discover, verify, plan, apply, reset, lab, vagrant)
+VERBS = (validate, versions, mirror, schema, facts, discover, verify, plan, apply, reset, lab, vagrant)
 
 
 def build_parser() -> argparse.ArgumentParser:

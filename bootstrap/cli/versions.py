@@ -20,7 +20,8 @@ chart, manifest and image kubehaus installs, with
   LOCATION   where it is fetched: with artifacts.source online, the upstream apt repository,
              Helm repository, oci:// reference or URL of the pinned release line (the add-ons
              moved in 2026: the line decides); with source mirror, the mirror's apt repository
-             and files area. Images are not served by the mirror: nodes pull them from a registry;
+             and files area. Images come from a registry ('kubehaus mirror list' names them all;
+             artifacts.registry points the nodes at the mirror's);
   WHERE      which nodes or which cluster step need it.
 
 This is the list an air-gapped mirror must hold, besides the Debian/Ubuntu base packages apply

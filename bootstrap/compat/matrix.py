@@ -214,3 +214,72 @@ ADDON_TITLES: dict[str, str] = {
     "dranet": "Dranet",
     "kai_scheduler": "the KAI scheduler",
 }
+
+
+# --- container images a cluster pulls, beside the ones the add-on charts name -----------------
+
+KUBEADM_IMAGES_SOURCE = (
+    "what 'kubeadm config images list --kubernetes-version' prints, as recorded for every release by "
+    "minikube's generator (hack/update/kubeadm_constants runs that command) in "
+    "kubernetes/minikube pkg/minikube/constants/constants_kubeadm_images.go at 383c3aa (2026-08-10; "
+    "through 1.33.13, 1.34.10, 1.35.7, 1.36.3), and at minikube-bot/minikube 9736e2f for 1.34.12, "
+    "1.35.9, 1.36.5, 1.37.0 and 1.37.1; kubeadm takes them from cmd/kubeadm/app/constants "
+    "(CoreDNSVersion, PauseVersion, SupportedEtcdVersion)"
+)
+
+
+@dataclass(frozen=True)
+class KubeadmImages:
+    """The images ``kubeadm config images list`` prints for the patches ``first``..``last`` of one
+    Kubernetes minor, besides the four control-plane images tagged with the Kubernetes version.
+
+    Patch releases do bump etcd (1.33.6, 1.34.2), so a fact holds only for the patches it was
+    recorded for: a patch past ``last`` is a gap until its list is recorded, never a guess."""
+
+    minor: str
+    first: int
+    last: int
+    coredns: str
+    etcd: str
+    pause: str
+    source: str = KUBEADM_IMAGES_SOURCE
+
+    def covers(self, version: str) -> bool:
+        major_minor, _, patch = version.lstrip("v").split("-")[0].rpartition(".")
+        return major_minor == self.minor and patch.isdigit() and self.first <= int(patch) <= self.last
+
+
+KUBEADM_IMAGES: tuple[KubeadmImages, ...] = (
+    KubeadmImages("1.33", 0, 5, "v1.12.0", "3.5.21-0", "3.10"),
+    KubeadmImages("1.33", 6, 13, "v1.12.0", "3.5.24-0", "3.10"),
+    KubeadmImages("1.34", 0, 1, "v1.12.1", "3.6.4-0", "3.10.1"),
+    KubeadmImages("1.34", 2, 12, "v1.12.1", "3.6.5-0", "3.10.1"),
+    KubeadmImages("1.35", 0, 9, "v1.13.1", "3.6.6-0", "3.10.1"),
+    KubeadmImages("1.36", 0, 5, "v1.14.2", "3.6.8-0", "3.10.2"),
+    KubeadmImages("1.37", 0, 1, "v1.14.6", "3.7.0-0", "3.10.2"),
+)
+KUBEADM_CONTROL_PLANE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+# containerd pulls its own sandbox (pause) image for every pod unless configured otherwise, and its
+# default is not kubeadm's: an air-gapped mirror needs both.
+CONTAINERD_SANDBOX_IMAGES: dict[str, str] = {
+    "1.7": "registry.k8s.io/pause:3.8",
+    "2.0": "registry.k8s.io/pause:3.10",
+    "2.1": "registry.k8s.io/pause:3.10",
+    "2.2": "registry.k8s.io/pause:3.10.1",
+    "2.3": "registry.k8s.io/pause:3.10.2",
+}
+CONTAINERD_SANDBOX_SOURCE = (
+    "containerd's DefaultSandboxImage in internal/cri/config/config.go (2.0 to 2.3, checked at v2.0.11, "
+    "v2.1.9, v2.2.7, v2.3.4) and the SandboxImage default in pkg/cri/config/config_unix.go (1.7, at v1.7.34)"
+)
+
+# The images each CNI's install manifest names, ``{version}`` being the CNI's pinned version.
+CNI_IMAGES: dict[str, tuple[str, ...]] = {
+    "calico": (
+        "docker.io/calico/cni:{version}",
+        "docker.io/calico/node:{version}",
+        "docker.io/calico/kube-controllers:{version}",
+    ),
+}
+CNI_IMAGES_SOURCE = "projectcalico/calico manifests/calico.yaml at the release tag (its image: lines)"

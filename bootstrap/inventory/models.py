@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -280,10 +281,30 @@ class Artifacts(Section):
         "Default: <mirror_url>/kubehaus-archive-keyring.gpg.",
     )
 
+    registry: Url | None = Field(
+        None,
+        description="The mirror's OCI registry, e.g. https://198.18.0.1:5000. Nodes pull every "
+        "image of registry.k8s.io, nvcr.io, ghcr.io, quay.io and docker.io through it, under the "
+        "upstream names (containerd hosts.toml; the mirror holds them at <registry>/<upstream>/...). "
+        "Unset: nodes pull from the upstream registries.",
+    )
+    registry_ca: LocalPath | None = Field(
+        None,
+        description="PEM CA bundle on the controller (relative to this file) that signed the "
+        "registry's TLS certificate; written to each node for containerd. Unset: the system's CAs.",
+    )
+
     @model_validator(mode="after")
     def _mirror_needs_url(self) -> Artifacts:
         if self.source == "mirror" and not self.mirror_url:
             raise ValueError("source is 'mirror' but mirror_url is not set")
+        if self.registry_ca and not self.registry:
+            raise ValueError("registry_ca is set but registry is not: set the mirror's registry URL")
+        if self.registry and urllib.parse.urlsplit(self.registry).path not in ("", "/"):
+            raise ValueError(
+                f"registry {self.registry} has a path: give the registry's base URL (https://host:port); "
+                "its API is at /v2/ and kubehaus adds each upstream's path itself"
+            )
         return self
 
 

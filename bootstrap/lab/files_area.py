@@ -92,7 +92,7 @@ def calico_standin(version: str) -> str:
                 "spec": {
                     "hostNetwork": True,
                     "tolerations": [{"operator": "Exists"}],
-                    "containers": [{"name": "calico-node", "image": f"quay.io/calico/node:{version}"}],
+                    "containers": [{"name": "calico-node", "image": f"docker.io/calico/node:{version}"}],
                 },
             },
         },

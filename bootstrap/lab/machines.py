@@ -47,7 +47,7 @@ from .nvml_build import LIBRARY, build_sim_nvml
 from .nvml_profile import NVML_PROFILE, render_nvml_profile
 from .paths import CACHE_ROOT, LAB_ROOT, LabPaths
 from .profiles import build_machine
-from .registry import start_registry
+from .registry import inventory_images, start_registry
 from .spec import LabMachine, LabSpec
 from .sysfs import render_sysfs, write_tree
 
@@ -366,7 +366,14 @@ def up(
         record.mirror_url = f"http://{spec.bridge_address}:{PORT}"
         record.save(paths)
         _wait_for_port(spec.bridge_address, PORT, time.monotonic() + 10, "the lab mirror")
-        registry = start_registry(paths.root, paths.mirror, spec.name, spec.bridge_address, cache)
+        registry = start_registry(
+            paths.root,
+            paths.mirror,
+            spec.name,
+            spec.bridge_address,
+            cache,
+            inventory_images(render_lab_inventory(spec, paths)),
+        )
         record.registry_pid, record.registry_url = registry.pid, registry.url
         record.save(paths)
         known_hosts = []

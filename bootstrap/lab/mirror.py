@@ -20,6 +20,7 @@ import sys
 from email.utils import formatdate
 from pathlib import Path
 
+from ..mirror_build import signing_key
 from ..render.sources import mirror_suite
 from .base_image import SUITE as BASE_SUITE
 from .base_image import mirror_url
@@ -176,23 +177,7 @@ def _gpg(home: Path, *args: str, input_text: str | None = None) -> str:
 
 def ensure_key(home: Path, lab: str) -> str:
     """The lab's archive signing key (created once per lab); returns its fingerprint."""
-    home.mkdir(parents=True, exist_ok=True)
-    os.chmod(home, 0o700)
-    listing = _gpg(home, "--list-secret-keys", "--with-colons")
-    fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")]
-    if fingerprints:
-        return fingerprints[0]
-    _gpg(
-        home,
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        f"kubehaus lab archive ({lab}) <lab@kubehaus.invalid>",
-        "ed25519",
-        "sign",
-        "never",
-    )
-    return ensure_key(home, lab)
+    return signing_key(home, f"kubehaus lab archive ({lab}) <lab@kubehaus.invalid>")
 
 
 def release_file(dists: Path, files: list[Path], suite: str = SUITE) -> str:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from ..inventory.models import InventorySpec
+from ..render.images import cluster_images
 from .host import LabError, spawn_detached
 from .lab_ca import ensure_ca, issue_server_certificate
 from .mirror import build_images, fetch_debian_closure
@@ -61,12 +63,24 @@ class Registry:
     ca: Path
 
 
-def lab_images(mirror: Path, cache: Path) -> list[LabImage]:
-    """Every image the lab's registry serves (the mirror issue adds the add-ons' images here)."""
+def lab_images(mirror: Path, cache: Path, references: tuple[str, ...] = ()) -> list[LabImage]:
+    """Every image the lab's registry serves: its busybox test image, and a stand-in (that same
+    busybox image, built locally) under each upstream reference given, at the path a kubehaus
+    mirror keeps it (``<registry>/<upstream>/<repo>:<tag>``, where the nodes' hosts.toml looks)."""
     busybox = mirror / "images" / "busybox-lab.oci.tar"  # build_mirror wrote it
     if not busybox.exists():
         busybox = build_images(mirror / "images", cache)
-    return [LabImage("kubehaus-lab/busybox", "lab", busybox.read_bytes)]
+    images = [LabImage("kubehaus-lab/busybox", "lab", busybox.read_bytes)]
+    for reference in references:
+        repository, tag = reference.rsplit(":", 1)
+        images.append(LabImage(repository, tag, busybox.read_bytes))
+    return images
+
+
+def inventory_images(inventory_text: str) -> tuple[str, ...]:
+    """Every image ``kubehaus mirror list`` names for an inventory (the lab's own)."""
+    spec = InventorySpec.model_validate(yaml.safe_load(inventory_text))
+    return tuple(image.reference for image in cluster_images(spec)[0])
 
 
 def registry_binary(cache: Path) -> Path:
@@ -187,8 +201,11 @@ def _wait_until_serving(registry: Registry, log_file: Path, deadline: float) -> 
     raise LabError(f"the lab registry did not answer on {registry.url} ({last}); its log: {tail}")
 
 
-def start_registry(lab_root: Path, mirror: Path, lab: str, address: str, cache: Path) -> Registry:
-    """Run the lab's registry on ``address`` and push every lab image into it."""
+def start_registry(
+    lab_root: Path, mirror: Path, lab: str, address: str, cache: Path, references: tuple[str, ...] = ()
+) -> Registry:
+    """Run the lab's registry on ``address`` and push every lab image into it (``references``:
+    the upstream images it serves stand-ins for)."""
     binary = registry_binary(cache)
     ca = ensure_ca(lab_root / "ca", lab)
     shutil.copy2(ca, mirror / CA_IN_MIRROR)
@@ -203,8 +220,10 @@ def start_registry(lab_root: Path, mirror: Path, lab: str, address: str, cache: 
     pid = spawn_detached([str(binary), "serve", str(config)], log_file)
     registry = Registry(f"https://{address}:{PORT}", f"{address}:{PORT}", pid, ca)
     _wait_until_serving(registry, log_file, time.monotonic() + 15)
-    for image in lab_images(mirror, cache):
-        push_image(registry, image.repository, image.tag, image.layout())
+    layouts: dict[Callable[[], bytes], bytes] = {}
+    for image in lab_images(mirror, cache, references):
+        layout = layouts.setdefault(image.layout, image.layout())  # the stand-ins share one
+        push_image(registry, image.repository, image.tag, layout)
     return registry
 
 

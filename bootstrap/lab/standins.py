@@ -241,6 +241,17 @@ def kubernetes_schema_bundle(version: str) -> str:
     return json.dumps(make_bundle(json.loads(source.read_text()), minor), separators=(",", ":"))
 
 
+def kubeadm_image_list(upstream: str) -> list[str]:
+    """What ``kubeadm config images list`` prints for this Kubernetes version: the stand-in carries
+    it as data (real kubeadm computes it from its constants), from the same facts as mirror list."""
+    from ..render.images import Gap, kubeadm_images
+
+    images = kubeadm_images(upstream)
+    if isinstance(images, Gap):
+        raise ValueError(f"a kubeadm stand-in {upstream} needs {images.what} in bootstrap/compat/matrix.py")
+    return [image.reference for image in images]
+
+
 def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
     """Files of one stand-in version: path -> (content, mode)."""
     upstream = version.split("-")[0]
@@ -257,6 +268,7 @@ def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
             files[f"usr/bin/{binary}"] = (_python_wrapper(standin.package, version, module), 0o755)
     if standin.package == "kubeadm":
         files[f"{LIB}/kubeadm/kubernetes-schemas.json"] = (kubernetes_schema_bundle(version), 0o644)
+        files[f"{LIB}/kubeadm/images.json"] = (json.dumps(kubeadm_image_list(upstream)), 0o644)
     for unit, content in standin.units.items():
         files[unit] = (content, 0o644)
     for conffile, content in standin.conffiles.items():

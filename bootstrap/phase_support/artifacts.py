@@ -1,4 +1,4 @@
-"""What the controller fetches once, before planning: the artifact source's apt signing keys."""
+"""What the controller fetches once, before planning: the apt signing keys, the registry CA."""
 
 from __future__ import annotations
 
@@ -31,8 +31,13 @@ def fetch_key(location: str, inventory_dir: Path) -> bytes:
 
 
 def fetch_artifacts(inventory: Inventory, systems: Iterable[OsFacts]) -> Artifacts:
-    """The signing keys of every repository the nodes' systems use, each read once. Raises OSError
-    when one cannot be read (UnsupportedOs: the plan phase refuses those systems first)."""
+    """The signing keys of every repository the nodes' systems use, each read once, and the registry
+    CA bundle. Raises OSError when one cannot be read (UnsupportedOs: the plan phase refuses those
+    systems first)."""
     base = inventory.resolve(".")
     locations = {repo.key_url for facts in set(systems) for repo in apt_repositories(inventory.spec, facts)}
-    return Artifacts({location: fetch_key(location, base) for location in sorted(locations)})
+    ca = inventory.spec.artifacts.registry_ca
+    return Artifacts(
+        {location: fetch_key(location, base) for location in sorted(locations)},
+        registry_ca=None if ca is None else inventory.resolve(ca).read_bytes(),
+    )

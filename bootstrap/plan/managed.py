@@ -3,8 +3,9 @@
 Swap and the RDMA netns mode are read on every node whatever the plan (deploys/node_state.py).
 
 Derived from the node plan's own builders with every option on (RDMA, exclusive netns mode,
-fabric manager, IMEX masked), so the read covers whatever an earlier inventory may have put there
-and a resource added to a builder is read and reset without another change.
+fabric manager, IMEX masked, a mirror registry with its CA), so the read covers whatever an earlier
+inventory may have put there and a resource added to a builder is read and reset without another
+change.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def possible_resources(spec: InventorySpec) -> tuple[r.Resource, ...]:
     return (
         *os_parts,
         *possible_nvidia(spec),
-        *node.runtime_resources(spec),
+        *node.runtime_resources(spec, registry_ca=b"", registry="https://mirror.invalid"),
         *node.kubernetes_resources(spec, {}),
     )
 

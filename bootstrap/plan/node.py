@@ -20,7 +20,7 @@ from ..inventory.models import Host, InventorySpec
 from ..os_support.facts import OsFacts
 from ..os_support.packages import driver_packages, needs_open_kernel_modules
 from ..os_support.support import supported_release
-from ..render import node_files
+from ..render import node_files, registry_hosts
 from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
 from ..render.sources import (
     SOURCES_FILE,
@@ -58,6 +58,7 @@ class Artifacts:
     """What the controller fetched before planning, handed to every node's plan as bytes."""
 
     keys: dict[str, bytes]  # apt signing key: where it was read (AptRepository.key_url) -> key
+    registry_ca: bytes | None = None  # artifacts.registry_ca's bundle, read on the controller
 
     def keyrings(self, spec: InventorySpec, os_facts: OsFacts, host: str) -> dict[str, bytes]:
         """The keys of this node's repositories, by their path on the node."""
@@ -66,6 +67,8 @@ class Artifacts:
         if missing:  # fetch_artifacts reads the keys of every node's system: a caller's mistake
             raise KeyError(f"{host}: the signing keys were not fetched: {', '.join(missing)}")
         return {repo.keyring: self.keys[repo.key_url] for repo in repos}
+
+    registry_ca: bytes | None = None  # artifacts.registry_ca's bundle, read on the controller
 
 
 @dataclass(frozen=True)
@@ -169,22 +172,42 @@ def nvidia_resources(
     return tuple(resources)
 
 
-def runtime_resources(spec: InventorySpec) -> tuple[Resource, ...]:
-    """containerd pinned, its main config importing conf.d, kubehaus's drop-in, running."""
+def registry_resources(version: str, registry: str | None, ca: bytes | None) -> tuple[File, ...]:
+    """containerd pulling through the site mirror's registry (artifacts.registry): config_path,
+    a hosts.toml per upstream registry, the mirror's CA bundle. None without a registry."""
+    if registry is None:
+        return ()
+    files = [_file(f, f"containerd registry host {f.path}") for f in registry_hosts.registry_files(
+        version, registry, ca
+    )]  # fmt: skip
+    if ca is not None:
+        files.append(File(registry_hosts.MIRROR_CA, ca, 0o644, "mirror registry CA bundle"))
+    return tuple(files)
+
+
+def runtime_resources(
+    spec: InventorySpec, registry_ca: bytes | None = None, registry: str | None = None
+) -> tuple[Resource, ...]:
+    """containerd pinned, its main config importing conf.d, kubehaus's drop-ins, running.
+
+    ``registry``: the mirror registry (default: the inventory's ``artifacts.registry``)."""
     version = spec.versions.containerd
     pins = PinnedPackages(runtime_pins(spec), "containerd pinned")
     main = _file(node_files.containerd_main_config(version), "containerd main config imports conf.d")
     main = File(main.path, main.content, main.mode, main.title, only_over_pristine=True)
     drop_in = _file(node_files.containerd_drop_in(version), "containerd drop-in (systemd cgroups, CDI, NRI)")
+    registry_files = registry_resources(version, registry or spec.artifacts.registry, registry_ca)
+    # hosts.toml is read at every pull; only the config_path drop-in needs a restart
+    config_path = tuple(f.key for f in registry_files if f.path == registry_hosts.REGISTRY_DROP_IN)
     running = Unit(
         "containerd",
         "containerd running",
         enabled=True,
         running=True,
-        restarted_by=(pins.key, main.key, drop_in.key),
+        restarted_by=(pins.key, main.key, drop_in.key, *config_path),
         reload_when=(pins.key,),
     )
-    return pins, main, drop_in, running
+    return pins, main, drop_in, *registry_files, running
 
 
 def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Resource, ...]:
@@ -280,7 +303,7 @@ def node_plan(
             host.name,
         ),
         nvidia=nvidia,
-        runtime=runtime_resources(spec),
+        runtime=runtime_resources(spec, artifacts.registry_ca),
         kubernetes=kubernetes,
         kubernetes_error=error,
         topology=topology,

@@ -154,7 +154,8 @@ def resolved_artifacts(spec: InventorySpec, written: frozenset[str] = frozenset(
                 "every node Dranet's DaemonSet runs on",
                 "kubehaus pins the tag"
                 + (
-                    "; not served by the kubehaus mirror: nodes pull it from a registry"
+                    "; not served by the kubehaus mirror's files: nodes pull it from a registry "
+                    "(artifacts.registry; kubehaus mirror list names every image)"
                     if source == "mirror"
                     else ""
                 ),

@@ -118,3 +118,61 @@ def systemd_unit(sections: Iterable[tuple[str, list[tuple[str, str]]]]) -> str:
             lines.append(f"{key}={value}")
         out.append("\n".join(lines) + "\n")
     return "\n".join(out)
+
+
+# TOML (containerd's config and hosts.toml): strings are basic strings with every character TOML
+# requires escaped; keys are bare where TOML allows, quoted otherwise. A document is a mapping of
+# scalars, lists of scalars, and tables (mappings), written as [dotted.table] headers.
+_TOML_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+TomlScalar = str | bool | int
+TomlValue = TomlScalar | list[TomlScalar] | dict[str, "TomlValue"]
+
+
+def toml_string(value: str) -> str:
+    out = []
+    for character in value:
+        if character in ('"', "\\"):
+            out.append("\\" + character)
+        elif character == "\n":
+            out.append("\\n")
+        elif character == "\t":
+            out.append("\\t")
+        elif ord(character) < 0x20 or ord(character) == 0x7F:
+            out.append(f"\\u{ord(character):04x}")
+        else:
+            out.append(character)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(key: str) -> str:
+    return key if _TOML_BARE_KEY.fullmatch(key) else toml_string(key)
+
+
+def _toml_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_scalar(item) for item in value) + "]"
+    raise UnsafeValue(f"{shown(str(value))} is not a TOML value kubehaus writes")
+
+
+def toml_document(document: dict[str, TomlValue], header: str = "") -> str:
+    """The document as TOML: each table's scalars, then its sub-tables under their full paths."""
+    lines: list[str] = [header] if header else []
+
+    def table(path: tuple[str, ...], mapping: dict[str, TomlValue]) -> None:
+        scalars = [(k, v) for k, v in mapping.items() if not isinstance(v, dict)]
+        tables = [(k, v) for k, v in mapping.items() if isinstance(v, dict)]
+        if path and (scalars or not tables):
+            lines.append(("\n" if lines else "") + "[" + ".".join(toml_key(p) for p in path) + "]")
+        lines.extend(f"{toml_key(k)} = {_toml_scalar(v)}" for k, v in scalars)
+        for key, value in tables:
+            assert isinstance(value, dict)
+            table((*path, key), value)
+
+    table((), document)
+    return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import os
 import sys
 import urllib.request
@@ -29,7 +30,22 @@ MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 UNIT = "kubehaus-standin-etcd.service"
 DEFAULT_DATA_DIR = "/var/lib/etcd"
 CLIENT_PORT, PEER_PORT, METRICS_PORT = 2379, 2380, 2381
-IMAGE = "registry.k8s.io/etcd:3.5.16-0"  # what the manifest names; the lab runs Debian's 3.5.16
+IMAGE = "registry.k8s.io/etcd:3.5.16-0"  # named where no image list is installed (unit tests)
+IMAGES_FILE = "/usr/lib/kubehaus-standin/kubeadm/images.json"  # the kubeadm package's list
+
+
+def kubeadm_images() -> list[str]:
+    """``kubeadm config images list`` for the installed stand-in's version (its package's data)."""
+    with open(path(IMAGES_FILE)) as handle:
+        return json.load(handle)
+
+
+def image() -> str:
+    """The etcd image kubeadm names in the static pod (the lab runs Debian's etcd 3.5.16 under it)."""
+    try:
+        return next(i for i in kubeadm_images() if i.startswith("registry.k8s.io/etcd:"))
+    except FileNotFoundError:
+        return IMAGE
 
 
 def _url(address: str, port: int, scheme: str = "https") -> str:
@@ -77,7 +93,7 @@ def static_pod(command: list[str], data_dir: str) -> dict[str, Any]:
         "spec": {
             "hostNetwork": True,
             "priorityClassName": "system-node-critical",
-            "containers": [{"name": "etcd", "image": IMAGE, "command": command}],
+            "containers": [{"name": "etcd", "image": image(), "command": command}],
             "volumes": [
                 {"name": "etcd-certs", "hostPath": {"path": PKI, "type": "DirectoryOrCreate"}},
                 {"name": "etcd-data", "hostPath": {"path": data_dir, "type": "DirectoryOrCreate"}},

@@ -459,6 +459,18 @@ def cmd_reset(args: argparse.Namespace) -> None:
     print(f"[reset] Deleted contents of the etcd data directory: {etcd.DEFAULT_DATA_DIR}")
 
 
+def cmd_images_list(args: argparse.Namespace) -> None:
+    """``kubeadm config images list``: the stand-in knows its own version's list only."""
+    mine = upstream_version()
+    asked = (args.kubernetes_version or mine).lstrip("v")
+    if asked.split(".")[:2] != mine.split(".")[:2]:
+        die(f"kubeadm config images list: this stand-in ({mine}) carries the list of its own minor only", 3)
+    images = etcd.kubeadm_images()
+    if asked != mine:
+        images = [i.replace(f":v{mine}", f":v{asked}") for i in images]
+    print("\n".join(images))
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("version", "--version"):
@@ -495,7 +507,13 @@ def main(argv: list[str] | None = None) -> None:
     upgrade.add_argument("--etcd-upgrade")
     reset = sub.add_parser("reset")
     reset.add_argument("-f", "--force", action="store_true")
+    config = sub.add_parser("config")
+    config.add_argument("what", choices=("images",))
+    config.add_argument("action", choices=("list",))
+    config.add_argument("--kubernetes-version")
     args = parser.parse_args(argv)
+    if args.command == "config":
+        return cmd_images_list(args)
     if args.command == "init" and args.phase:
         if args.phase[:1] == ["phase"] and args.phase[1:2] == ["upload-certs"] and args.upload_certs:
             return cmd_upload_certs(args)

@@ -1,0 +1,129 @@
+"""``kubehaus mirror build`` from a local "upstream" (upstream itself is unreachable here): a signed
+apt repository of small .debs on file:, the lab's files area, and OCI layouts for every listed
+image. Real apt, gpg, dpkg-scanpackages and skopeo; no network, no lab machines.
+
+The lab test (test_mirror_lab.py) builds from the lab's own registry and has a node install from it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bootstrap.cli import main
+from bootstrap.inventory import load_inventory
+from bootstrap.lab.files_area import build_files_area
+from bootstrap.lab.oci_image import image_tar
+from bootstrap.mirror_build import COMPONENT, signing_key, verify_mirror, write_apt_indexes
+from bootstrap.render.mirror_list import mirror_list
+
+from .test_lab_real_packages import fake_deb
+
+REPO = Path(__file__).resolve().parent.parent
+LAB = REPO / "inventory" / "lab.yaml"
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("skopeo", "apt-get", "gpg", "dpkg-scanpackages")),
+    reason="needs skopeo, apt, gpg and dpkg-dev (scripts/setup.sh installs them)",
+)
+
+
+def upstream_apt(root: Path, gnupg: Path) -> str:
+    """A signed repository holding every package the lab inventory's Debian 12 nodes need, each
+    depending on one library, as a 'deb [signed-by=...]' line."""
+    (debian,) = [p for p in mirror_list(load_inventory(LAB)).packages if p.os == "Debian 12"]
+    pool = root / "pool" / COMPONENT
+    pool.mkdir(parents=True)
+    packages = {
+        **{n: f"{v}-1.1" for n, v in debian.pinned.items()},
+        **dict.fromkeys(debian.unpinned, "1.0-1"),
+    }
+    packages["libkubehaus-test1"] = "2.0-1"
+    for name, version in packages.items():
+        depends = "" if name.startswith("lib") else "Depends: libkubehaus-test1 (>= 2.0)\n"
+        control = (
+            f"Package: {name}\nVersion: {version}\nArchitecture: amd64\nMaintainer: t <t@t.invalid>\n"
+            f"{depends}Description: test package\n"
+        )
+        fake_deb(
+            root / "src" / name, pool / f"{name}_{version}_amd64.deb", {"usr/share/x": b"x"}, control, {}
+        )
+    shutil.rmtree(root / "src")
+    fingerprint = signing_key(gnupg, "upstream <up@kubehaus.invalid>")
+    write_apt_indexes(root, gnupg, fingerprint, "amd64")
+    keyring = root.parent / "upstream.gpg"
+    exported = ["gpg", "--homedir", str(gnupg), "--batch", "--export", fingerprint]
+    keyring.write_bytes(subprocess.run(exported, capture_output=True, check=True).stdout)
+    return f"deb [signed-by={keyring}] file:{root} kubehaus main"
+
+
+def upstream_images(root: Path) -> str:
+    """One small OCI layout per listed image, under its upstream name (the lab's busybox bytes are
+    not needed: any layer will do for a copy)."""
+    for image in mirror_list(load_inventory(LAB)).images:
+        name, tag = image.reference.rsplit(":", 1)
+        layout = root / name / tag
+        layout.mkdir(parents=True)
+        subprocess.run(
+            ["tar", "-x", "-C", str(layout)], input=image_tar(b"\x7fELF stand-in", "amd64"), check=True
+        )
+    return f"oci:{root}"
+
+
+def build_args(tmp_path: Path, apt_line: str, images: str) -> list[str]:
+    return [
+        "mirror", "build", str(LAB), str(tmp_path / "mirror"),
+        "--apt-source", apt_line,
+        "--files-from", f"file:{tmp_path / 'up/files'}",
+        "--images-from", images,
+    ]  # fmt: skip
+
+
+def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    apt_line = upstream_apt(tmp_path / "up/apt", tmp_path / "up/gnupg")
+    images = upstream_images(tmp_path / "up/images")
+    build_files_area(tmp_path / "up/files")
+    kai = next((tmp_path / "up/files/charts").glob("kai-scheduler-*.tgz"))
+    hidden = kai.rename(tmp_path / kai.name)  # upstream lacks one chart: the build is incomplete
+
+    mirror = tmp_path / "mirror"
+    assert main(build_args(tmp_path, apt_line, images)) == 1
+    out = capsys.readouterr().out
+    assert "INCOMPLETE" in out and "kai-scheduler" in out
+    assert json.loads((mirror / "index.json").read_text())["complete"] is False
+    assert main(["mirror", "verify", str(mirror)]) == 1
+
+    hidden.rename(kai)  # resumed: what verified is kept, the chart fetched
+    assert main(build_args(tmp_path, apt_line, images)) == 0
+    out = capsys.readouterr().out
+    assert "complete" in out and "fetched 1," in out
+    index = json.loads((mirror / "index.json").read_text())
+    assert index["complete"] is True and verify_mirror(mirror) == []
+    assert "apt/pool/main/kubelet_1.34.2-1.1_amd64.deb" in index["files"]
+    assert "apt/pool/main/libkubehaus-test1_2.0-1_amd64.deb" in index["files"]  # the closure
+    assert "files/charts/nvidia-dra-driver-gpu-25.8.1.tgz" in index["files"]
+    assert set(index["images"]) == {i.reference for i in mirror_list(load_inventory(LAB)).images}
+    assert (mirror / "kubehaus-archive-keyring.gpg").stat().st_size > 0
+    assert not (mirror / ".gnupg").exists() and (tmp_path / "mirror.gnupg").is_dir()  # not served
+    # the signed Release covers the Packages index apt will read
+    release = (mirror / "apt/dists/kubehaus/InRelease").read_text()
+    assert "main/binary-amd64/Packages" in release and "BEGIN PGP SIGNATURE" in release
+
+    # a tampered .deb and a tampered image blob are refused by verify and serve
+    deb = mirror / "apt/pool/main/kubelet_1.34.2-1.1_amd64.deb"
+    deb.write_bytes(deb.read_bytes() + b"tampered")
+    blob = next((mirror / "images/registry.k8s.io/pause/3.10/blobs/sha256").iterdir())
+    blob.write_bytes(b"tampered")
+    problems = verify_mirror(mirror)
+    assert any("kubelet_1.34.2-1.1_amd64.deb: sha256" in p for p in problems)
+    assert any("registry.k8s.io/pause:3.10" in p and "does not match its digest" in p for p in problems)
+    assert main(["mirror", "serve", str(mirror), "--port", "1"]) == 1
+    assert "refusing to serve" in capsys.readouterr().err
+
+    # a re-run refetches the tampered .deb (its signed SHA256) and copies the broken layout again
+    assert main(build_args(tmp_path, apt_line, images)) == 0
+    assert verify_mirror(mirror) == []
