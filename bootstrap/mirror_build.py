@@ -68,6 +68,8 @@ class BuildReport:
     kept: list[str] = field(default_factory=list)  # already present and verified (a resumed build)
     missing: list[str] = field(default_factory=list)  # what could not be had, and why
     complete: bool = False
+    # fetched with no digest to check them against (charts and manifests: the lock carries none)
+    unverified: list[str] = field(default_factory=list)
 
 
 def sha256_file(path: Path) -> str:
@@ -79,7 +81,10 @@ def sha256_file(path: Path) -> str:
 
 
 def _run(command: list[str], cwd: Path | None = None) -> str:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    except OSError as exc:
+        raise BuildError(f"cannot run {command[0]}: {exc.strerror} (install it on this machine)") from None
     if result.returncode != 0:
         raise BuildError(f"{command[0]} failed: {result.stderr.strip()[-800:]}")
     return result.stdout
@@ -148,10 +153,11 @@ def apt_uris(options: list[str], listed: MirrorList, os_name: str) -> list[tuple
     if packages.error:
         raise BuildError(f"{os_name}: {packages.error}")
     roots = [f"{n}={_candidate(options, n, v)}" for n, v in packages.pinned.items()]
+    # the pinned versions' dependencies, not the candidates' (a newer toolkit depends on a newer -base)
     depends = _run(
         ["apt-cache", *options, "depends", "--recurse", "--no-recommends", "--no-suggests",
          "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances",
-         *packages.pinned, *packages.unpinned]
+         *roots, *packages.unpinned]
     )  # fmt: skip
     names = sorted(
         {
@@ -237,13 +243,24 @@ def image_layout(root: Path, reference: str) -> Path:
 
 
 def verify_layout(layout: Path) -> str:
-    """The layout's manifest digest, after checking every blob's sha256 is its name."""
-    index = json.loads((layout / "index.json").read_text())
-    for blob in (layout / "blobs" / "sha256").iterdir():
-        if sha256_file(blob) != blob.name:
-            raise BuildError(f"{blob}: its content does not match its digest: refused")
-    (manifest,) = index["manifests"]
-    return manifest["digest"]
+    """The layout's manifest digest, after checking every blob's sha256 is its name and that every
+    blob the manifest names (config and layers) is there: a deleted layer is not a whole image."""
+    blobs = layout / "blobs" / "sha256"
+    try:
+        index = json.loads((layout / "index.json").read_text())
+        for blob in blobs.iterdir():
+            if sha256_file(blob) != blob.name:
+                raise BuildError(f"{blob}: its content does not match its digest: refused")
+        (manifest,) = index["manifests"]
+        digest = manifest["digest"]
+        body = json.loads((blobs / digest.removeprefix("sha256:")).read_text())
+        needed = [body["config"], *body["layers"]] if "config" in body else body.get("manifests", [])
+        for item in needed:
+            if not (blobs / item["digest"].removeprefix("sha256:")).is_file():
+                raise BuildError(f"{layout}: blob {item['digest']} the manifest names is missing")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BuildError(f"{layout}: not an OCI layout kubehaus wrote ({exc!r})") from None
+    return digest
 
 
 def copy_image(root: Path, reference: str, options: BuildOptions) -> str:
@@ -257,7 +274,8 @@ def copy_image(root: Path, reference: str, options: BuildOptions) -> str:
     part = layout.with_name(layout.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
     part.parent.mkdir(parents=True, exist_ok=True)
-    command = ["skopeo", "copy", "--retry-times", "2"]
+    arch = ["--override-os", "linux", "--override-arch", options.architecture]  # the nodes', not ours
+    command = ["skopeo", "copy", "--retry-times", "2", *arch]
     if options.images_cert_dir is not None:
         command += ["--src-cert-dir", str(options.images_cert_dir)]
     _run([*command, source, f"oci:{part}"])
@@ -274,7 +292,7 @@ def file_records(root: Path) -> dict[str, dict[str, object]]:
     return {
         str(p.relative_to(root)): {"sha256": sha256_file(p), "size": p.stat().st_size}
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != INDEX and not p.name.endswith(".part")
+        if p.is_file() and p != root / INDEX and not p.name.endswith(".part")
     }
 
 
@@ -314,12 +332,20 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
             fetch_verified(uri, root / relative, sha256)
             report.fetched.append(relative)
     home = options.gpg_home or root.parent / f"{root.name}.gnupg"
+    if home.resolve().is_relative_to(root.resolve()):
+        raise BuildError(f"the signing key's home {home} is inside the mirror {root}: it would be served")
     fingerprint = signing_key(home, f"kubehaus mirror ({inventory.name}) <mirror@kubehaus.invalid>")
     write_apt_indexes(apt, home, fingerprint, options.architecture, suite_of(options.os_name))
     exported = ["gpg", "--homedir", str(home), "--batch", "--export", fingerprint]
-    (root / KEYRING).write_bytes(subprocess.run(exported, capture_output=True, check=True).stdout)
+    key = subprocess.run(exported, capture_output=True)
+    if key.returncode != 0 or not key.stdout:
+        raise BuildError(f"gpg could not export the signing key {fingerprint}: {key.stderr.decode()[-400:]}")
+    (root / KEYRING).write_bytes(key.stdout)
 
-    # charts and manifests, under the names apply asks a mirror for
+    # charts and manifests, under the names apply asks a mirror for. The lock carries no digests for
+    # them yet: what --files-from served is recorded (later tampering is caught) but was not checked
+    # against anything upstream signed, and the index says so.
+    unverified: list[str] = list(previous.get("unverified_at_fetch", []))
     for artifact in resolved_artifacts(inventory.spec):
         if artifact.kind not in ("helm-chart", "manifest"):
             continue
@@ -334,6 +360,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
         try:
             fetch_verified(url, root / relative, None)
             report.fetched.append(relative)
+            unverified.append(relative)
         except BuildError as exc:
             report.missing.append(f"{relative}: {exc}")
 
@@ -355,12 +382,18 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
             report.missing.append(f"{image.reference}: {exc}")
     report.missing += [f"{gap.what}: kubehaus carries no list ({gap.how})" for gap in listed.gaps]
     shutil.rmtree(work, ignore_errors=True)
-    content = {"complete": not report.missing, "files": file_records(root), "images": images}
+    content = {
+        "complete": not report.missing,
+        "files": file_records(root),
+        "images": images,
+        "unverified_at_fetch": sorted(set(unverified)),
+    }
     _write_index(root, content)
     if not report.missing and (problems := verify_mirror(root)):
         report.missing += problems
         _write_index(root, {**content, "complete": False})
     report.complete = not report.missing
+    report.unverified = content["unverified_at_fetch"]
     return report
 
 
@@ -405,16 +438,24 @@ def verify_mirror(root: Path) -> list[str]:
     index = read_index(root)
     problems = [] if index.get("complete") is True else [f"{root / INDEX}: the build is not complete"]
     recorded = index.get("files", {})
+    images = index.get("images", {})
+    if not isinstance(recorded, dict) or not isinstance(images, dict):
+        return [*problems, f"{root / INDEX}: not an index kubehaus wrote"]
     present = file_records(root)
     for relative, record in recorded.items():
         if relative not in present:
             problems.append(f"{relative}: missing")
-        elif present[relative]["sha256"] != record["sha256"]:
-            problems.append(f"{relative}: sha256 {present[relative]['sha256']} is not {record['sha256']}")
+            continue
+        wanted = record.get("sha256") if isinstance(record, dict) else None
+        if wanted != present[relative]["sha256"]:
+            problems.append(f"{relative}: sha256 {present[relative]['sha256']} is not {wanted}")
     problems += [f"{relative}: not in the index" for relative in present.keys() - recorded.keys()]
-    for reference in index.get("images", {}):
+    for reference, digest in images.items():
         try:
-            verify_layout(image_layout(root, reference))
-        except (BuildError, OSError, ValueError) as exc:
+            found = verify_layout(image_layout(root, reference))
+        except (BuildError, OSError) as exc:
             problems.append(f"{reference}: {exc}")
+            continue
+        if found != digest:
+            problems.append(f"{reference}: its layout's manifest is {found}, the index recorded {digest}")
     return problems

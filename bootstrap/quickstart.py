@@ -69,14 +69,9 @@ def check_second_apply(code: int, report: dict[str, Any]) -> list[str]:
 def expected_releases(inventory: Path) -> list[tuple[str, str, str]]:
     """(release, namespace, "<chart>-<version>") for every chart add-on the inventory enables."""
     from .inventory import load_inventory
-    from .render.sources import dra_chart, kai_chart
+    from .phase_support.queries import addon_charts
 
-    spec = load_inventory(inventory).spec
-    charts = []
-    if spec.addons.dra_gpu_driver.enabled:
-        charts.append(dra_chart(spec))
-    if spec.addons.kai_scheduler.enabled:
-        charts.append(kai_chart(spec))
+    charts = addon_charts(load_inventory(inventory).spec)  # Dranet's too, from v1.1 (its chart)
     return [(c.release, c.namespace, f"{c.name}-{c.version}") for c in charts]
 
 

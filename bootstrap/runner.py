@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import gevent
@@ -52,6 +52,7 @@ class RunOptions:
     parallel: int | None = None  # hosts worked on at once; None: pyinfra's default (20 per CPU core)
     dry_run: bool = False  # plan: gather facts and say what would change; change nothing
     prune: bool = False  # apply --prune: remove nodes the inventory no longer names
+    today: date | None = None  # the day end of life is judged on (apply/plan --today); None: today, UTC
 
 
 class Progress(Protocol):

@@ -18,7 +18,14 @@ from .cluster_state import ClusterObserved
 from .control_plane import ADMIN_KUBECONFIG
 from .files_on_node import put
 from .node_state import pins_in_state
-from .operations import helm_release, manifest_applied, pinned_packages, release_in_state
+from .operations import (
+    helm_release,
+    helm_release_absent,
+    manifest_applied,
+    manifest_removed,
+    pinned_packages,
+    release_in_state,
+)
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,24 @@ class ChartStep:
     values_file: NodeFile
 
 
+@dataclass(frozen=True)
+class RemovalStep:
+    """What the previous generation of an add-on left that its successor cannot install beside: a
+    release of a renamed chart (``release``, ``namespace``) or a manifest file kubehaus applied."""
+
+    title: str
+    release: str = ""
+    namespace: str = ""
+    manifest: str = ""
+
+
+AddonStep = ManifestStep | ChartStep | RemovalStep
 HELM_STEP = "helm pinned"
 
 
 def install_addons(
     helm_pin: dict[str, str],
-    steps: list[ManifestStep | ChartStep],
+    steps: list[AddonStep],
     view: ClusterObserved | None = None,
     done: dict[str, bool] | None = None,
 ) -> None:
@@ -56,8 +75,10 @@ def install_addons(
         done[item.title] = _install(item, view)
 
 
-def _install(item: ManifestStep | ChartStep, view: ClusterObserved | None) -> bool:
+def _install(item: AddonStep, view: ClusterObserved | None) -> bool:
     """One add-on; returns whether it changed anything (in a plan: would)."""
+    if isinstance(item, RemovalStep):
+        return _remove(item, view)
     if isinstance(item, ManifestStep):
         written = put(item.file, f"{item.title}: manifest")
         read = _still_valid(view, written)
@@ -86,6 +107,23 @@ def _install(item: ManifestStep | ChartStep, view: ClusterObserved | None) -> bo
         kubeconfig=ADMIN_KUBECONFIG,
     )
     return changed or written
+
+
+def _remove(item: RemovalStep, view: ClusterObserved | None) -> bool:
+    if item.manifest:
+        return step(item.title, manifest_removed, path=item.manifest, kubeconfig=ADMIN_KUBECONFIG)
+    read = _still_valid(view, False)
+    found = read.releases.get((item.release, item.namespace)) if read is not None else None
+    if found is not None and not any(r.get("name") == item.release for r in found.get("releases", [])):
+        record(item.title, changed=False)  # the cluster read found no such release
+        return False
+    return step(
+        item.title,
+        helm_release_absent,
+        release=item.release,
+        namespace=item.namespace,
+        kubeconfig=ADMIN_KUBECONFIG,
+    )
 
 
 def _still_valid(view: ClusterObserved | None, written: bool) -> ClusterObserved | None:

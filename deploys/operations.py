@@ -228,6 +228,28 @@ def manifest_applied(path: str, kubeconfig: str):
         yield f"kubectl --kubeconfig {shlex.quote(kubeconfig)} apply -f {shlex.quote(path)}"
 
 
+@operation()
+def manifest_removed(path: str, kubeconfig: str):
+    """What an earlier apply applied from ``path`` deleted from the cluster, then the file itself
+    (only where the file is still there: once removed, nothing is asked again)."""
+    if host.get_fact(PathsPresent, paths=[path]):
+        quoted = shlex.quote(path)
+        yield f"kubectl --kubeconfig {shlex.quote(kubeconfig)} delete --ignore-not-found -f {quoted}"
+        yield f"rm -f {quoted}"
+
+
+@operation()
+def helm_release_absent(release: str, namespace: str, kubeconfig: str):
+    """helm uninstall, only where the release is installed. Helm leaves CRDs and the custom
+    resources under them (ComputeDomains, queues) in place."""
+    found = host.get_fact(HelmRelease, release=release, namespace=namespace, kubeconfig=kubeconfig)
+    if any(r.get("name") == release for r in (found or {}).get("releases", [])):
+        yield (
+            f"helm --kubeconfig {shlex.quote(kubeconfig)} uninstall {shlex.quote(release)} "
+            f"-n {shlex.quote(namespace)} --wait"
+        )
+
+
 def release_in_state(
     found: dict[str, Any] | None, release: str, chart: str, version: str, values: dict[str, Any]
 ) -> bool:

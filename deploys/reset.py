@@ -6,7 +6,7 @@ manager stay (see docs/apply.md), as do the base packages and containerd's own c
 
 from __future__ import annotations
 
-from pyinfra.operations import files
+from pyinfra.operations import files, systemd
 
 from bootstrap.deploy_executor import step
 from bootstrap.plan.managed import Managed
@@ -15,6 +15,8 @@ from .operations import command_if, kubeadm_reset, packages_absent
 
 
 def reset_node(managed: Managed) -> None:
+    for unit in managed.reset_units:  # before kubeadm reset: the health check must not run mid-reset
+        step(f"{unit} stopped", systemd.service, service=unit, running=False, enabled=False)
     step("kubeadm reset", kubeadm_reset)
     removed = False
     for path in managed.reset_files:

@@ -26,6 +26,11 @@ from bootstrap.topology.model import Topology
 def probe_machine(
     hardware: MachineHardware, root: Path, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Topology:
+    return parse_probe_output(json.dumps(raw_probe(hardware, root, library, monkeypatch)))
+
+
+def raw_probe(hardware: MachineHardware, root: Path, library: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The probe's own answer, before the controller validates it (what the node-local check reads)."""
     write_tree(render_sysfs(hardware), root)
     monkeypatch.setenv("KUBEHAUS_SYSFS_ROOT", str(root))
     if hardware.driver_version and hardware.driver_preinstalled:
@@ -36,7 +41,7 @@ def probe_machine(
     monkeypatch.setattr(pynvml, "nvmlLib", ctypes.CDLL(str(library)))
     pynvml._nvmlGetFunctionPointer_cache.clear()
     try:
-        return parse_probe_output(json.dumps(probe.probe()))
+        return json.loads(json.dumps(probe.probe()))
     finally:
         pynvml._nvmlGetFunctionPointer_cache.clear()
 

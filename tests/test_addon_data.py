@@ -13,9 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
+from bootstrap.compat.check import addon_release
 from bootstrap.inventory import defaults
 from bootstrap.inventory.models import Addons, KaiScheduler, KaiTopology
 from bootstrap.lab import addon_data, files_area
@@ -26,6 +28,7 @@ from bootstrap.lab.standins import kubernetes_schema_bundle
 from bootstrap.render.addons import (
     dra_gpu_driver_values,
     dranet_device_class,
+    dranet_values,
     kai_queues,
     kai_topology,
     kai_values,
@@ -149,12 +152,40 @@ def test_dranet_install_matches_upstream(shared_reference: Path) -> None:
         assert my_agent[key] == theirs_agent[key], key
 
 
-def test_every_pinned_add_on_has_its_data() -> None:
-    assert {(c.name, c.version) for c in addon_data.CHARTS} == {
-        ("nvidia-dra-driver-gpu", defaults.DRA_GPU_DRIVER),
-        ("kai-scheduler", defaults.KAI_SCHEDULER),
-    }
-    assert addon_data.DRANET.version == defaults.DRANET
+@pytest.mark.parametrize("pins", [defaults.LATE_2025, defaults.SEPTEMBER_2026], ids=["late-2025", "2026"])
+def test_every_pinned_add_on_has_its_data(pins: dict[str, str]) -> None:
+    """Both generations (the default pins and the ones an existing cluster migrates from)."""
+    charts = {(c.name, c.version) for c in addon_data.CHARTS}
+    manifests = {(m.name, m.version) for m in addon_data.MANIFESTS}
+    for addon in ("dra_gpu_driver", "dranet", "kai_scheduler"):
+        release = addon_release(addon, pins[addon])
+        assert release is not None, addon
+        wanted = (release.chart, pins[addon])
+        assert wanted in (manifests if release.install == "manifest" else charts), wanted
+
+
+def test_the_dranet_chart_data_agrees_with_its_values_schema(shared_reference: Path) -> None:
+    """Each key's type is the upstream schema's, and the stand-in's defaults satisfy that schema."""
+    upstream = json.loads((shared_reference / "chart-values-schema-dranet-v1.4.0.json").read_text())
+    for key, value in addon_data.DRANET_CHART.values.items():
+        node = upstream
+        for part in key.split("."):
+            node = node["properties"][part]
+        assert value.type in ([node["type"]] if isinstance(node["type"], str) else node["type"]), key
+        assert value.default in node.get("enum", [value.default]), key
+    jsonschema.validate(addon_data.nested(addon_data.DRANET_CHART.values), upstream)
+    installed = addon_data.dranet_chart_objects(addon_data.nested(addon_data.DRANET_CHART.values))
+    (daemonset,) = [o for o in installed if o["kind"] == "DaemonSet"]
+    image = daemonset["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"registry.k8s.io/networking/dranet:{addon_data.DRANET_CHART.version}"  # appVersion
+
+
+def test_the_2026_charts_are_the_upstream_releases_kubehaus_pins() -> None:
+    for chart in addon_data.CHARTS:
+        addon = {"dra-driver-nvidia-gpu": "dra_gpu_driver", "nvidia-dra-driver-gpu": "dra_gpu_driver",
+                 "dranet": "dranet", "kai-scheduler": "kai_scheduler"}[chart.name]  # fmt: skip
+        release = addon_release(addon, chart.version)
+        assert release is not None and release.known == chart.version and release.chart == chart.name
 
 
 @pytest.fixture(scope="module")
@@ -170,52 +201,74 @@ def test_the_files_area_is_complete_and_indexed(files: Path) -> None:
 
 
 def test_a_files_area_missing_a_chart_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(LabError, match=r"KAI scheduler chart \(files/charts/kai-scheduler-v0\.12\.0\.tgz\)"):
+    with pytest.raises(
+        LabError, match=r"KAI scheduler chart v0\.12\.0 \(files/charts/kai-scheduler-v0\.12\.0\.tgz\)"
+    ):
         files_area.build_files_area(tmp_path, charts=(addon_data.DRA_CHART,))
     with pytest.raises(LabError, match="Dranet's install manifest"):
         files_area.build_files_area(tmp_path / "b", manifests=())
 
 
-def chart(files: Path, name: str) -> dict:
-    return helm.load_chart(str(next((files / "charts").glob(f"{name}-*.tgz"))))
+def chart_file(files: Path, chart: addon_data.ChartData) -> dict:
+    return helm.load_chart(str(files / "charts" / f"{chart.name}-{chart.version}.tgz"))
 
 
-def test_the_charts_take_what_kubehaus_renders_and_refuse_a_wrong_type(files: Path) -> None:
+GENERATIONS = [
+    (defaults.LATE_2025, addon_data.LATE_2025_CHARTS),
+    (defaults.SEPTEMBER_2026, addon_data.CHARTS_2026),
+]
+
+
+@pytest.mark.parametrize(("pins", "charts"), GENERATIONS, ids=["late-2025", "2026"])
+def test_the_charts_take_what_kubehaus_renders_and_refuse_a_wrong_type(
+    files: Path, pins: dict[str, str], charts: tuple[addon_data.ChartData, ...]
+) -> None:
+    server = pins["kubernetes"]
+    by_name = {c.name: chart_file(files, c) for c in charts}
+    dra_name = next(name for name in by_name if "dra-driver" in name)
     for compute_domains in (False, True):
         values = dra_gpu_driver_values(
             Addons.model_validate({"dra_gpu_driver": {"compute_domains": compute_domains}})
         )
-        dra = chart(files, "nvidia-dra-driver-gpu")
-        helm.check_chart(
-            dra, "nvidia-dra-driver-gpu", values, helm.deep_merge(dra["values"], values), "1.34.2"
-        )
-    kai = chart(files, "kai-scheduler")
-    helm.check_chart(
-        kai, "kai-scheduler", kai_values(), helm.deep_merge(kai["values"], kai_values()), "1.34.2"
-    )
+        dra = by_name[dra_name]
+        helm.check_chart(dra, "nvidia-dra-driver-gpu", values, helm.deep_merge(dra["values"], values), server)
+    kai = by_name["kai-scheduler"]
+    helm.check_chart(kai, "kai-scheduler", kai_values(), helm.deep_merge(kai["values"], kai_values()), server)
+    if "dranet" in by_name:
+        dranet = by_name["dranet"]
+        values = dranet_values(pins["dranet"])
+        helm.check_chart(dranet, "kube-system", values, helm.deep_merge(dranet["values"], values), server)
+        with pytest.raises(SystemExit):
+            bad = {"image": {"tag": 140}}
+            helm.check_chart(dranet, "kube-system", bad, helm.deep_merge(dranet["values"], bad), server)
     wrong = {"gpuResourcesEnabledOverride": "yes"}
     with pytest.raises(SystemExit):
-        helm.check_chart(dra, "nvidia-dra-driver-gpu", wrong, helm.deep_merge(dra["values"], wrong), "1.34.2")
+        helm.check_chart(dra, dra_name, wrong, helm.deep_merge(dra["values"], wrong), server)
+    with pytest.raises(SystemExit):  # the chart's namespace rule
+        helm.check_chart(dra, "default", {}, dra["values"], server)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> apiserver.Store:
+def make_store(tmp_path: Path, kubernetes: str) -> apiserver.Store:
     state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(apiserver.new_state("1.34.2", "198.18.0.10:6443", {})))
-    return apiserver.Store(str(state_file), Schemas(json.loads(kubernetes_schema_bundle("1.34.2-1.1"))))
+    state_file.write_text(json.dumps(apiserver.new_state(kubernetes, "198.18.0.10:6443", {})))
+    return apiserver.Store(
+        str(state_file), Schemas(json.loads(kubernetes_schema_bundle(f"{kubernetes}-1.1")))
+    )
 
 
+@pytest.mark.parametrize(("pins", "charts"), GENERATIONS, ids=["late-2025", "2026"])
 def test_the_api_server_takes_the_stand_ins_and_what_kubehaus_renders(
-    files: Path, store: apiserver.Store
+    files: Path, tmp_path: Path, pins: dict[str, str], charts: tuple[addon_data.ChartData, ...]
 ) -> None:
-    crds = [crd for name in ("nvidia-dra-driver-gpu", "kai-scheduler") for crd in chart(files, name)["crds"]]
-    store.apply(crds, dry_run=False)
-    store.apply([o for name in ("nvidia-dra-driver-gpu", "kai-scheduler")
-                 for o in chart(files, name)["standin"]["objects"]], dry_run=False)  # fmt: skip
-    dranet = [
-        d for d in yaml.safe_load_all((files / "manifests" / "dranet-v1.0.1-install.yaml").read_text()) if d
-    ]
-    store.apply(pin_dranet_image(dranet, "v1.0.1"), dry_run=False)
+    """Each generation's CRDs and objects, on the API server (real schemas) of its Kubernetes."""
+    store = make_store(tmp_path, pins["kubernetes"])
+    loaded = [chart_file(files, c) for c in charts]
+    store.apply([crd for c in loaded for crd in c["crds"]], dry_run=False)
+    store.apply([o for c in loaded for o in c["standin"]["objects"]], dry_run=False)
+    if pins["dranet"] == addon_data.DRANET.version:
+        manifest = (files / "manifests" / f"dranet-{pins['dranet']}-install.yaml").read_text()
+        dranet = [d for d in yaml.safe_load_all(manifest) if d]
+        store.apply(pin_dranet_image(dranet, pins["dranet"]), dry_run=False)
     kai = KaiScheduler.model_validate(
         {
             "queues": [
@@ -224,7 +277,9 @@ def test_the_api_server_takes_the_stand_ins_and_what_kubehaus_renders(
             ]
         }
     )
-    rendered = [*kai_queues(kai), kai_topology(KaiTopology(name="t", levels=["block", "rack"]), True)]
+    aliases = {"block": "nvl-block", "hostname": "host"} if pins is defaults.SEPTEMBER_2026 else {}
+    topology = KaiTopology(name="t", levels=["block", "rack"], aliases=aliases)
+    rendered = [*kai_queues(kai), kai_topology(topology, True)]
     assert {r["action"] for r in store.apply([*rendered, dranet_device_class()], dry_run=False)} == {
         "created"
     }
@@ -234,6 +289,10 @@ def test_the_api_server_takes_the_stand_ins_and_what_kubehaus_renders(
         store.apply([wrong], dry_run=False)
     with pytest.raises(Invalid, match="levels"):
         store.apply([{**wrong, "spec": {"levels": []}}], dry_run=False)
+    if not aliases:  # the v0.12.0 CRD has no alias: the server refuses one
+        aliased = {**wrong, "spec": {"levels": [{"nodeLabel": "x", "alias": "y"}]}}
+        with pytest.raises(Invalid, match="alias"):
+            store.apply([aliased], dry_run=False)
 
 
 def test_the_product_never_reads_beside_the_checkout() -> None:

@@ -123,10 +123,13 @@ def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_appli
     steps = addons_phase.AddonsPhase()._steps(ctx)
     query = addons_phase.cluster_query(inventory.spec)
     assert list(query.manifests) == [s.file.path for s in steps if isinstance(s, addons_phase.ManifestStep)]
-    assert list(query.releases) == [
-        (s.chart.release, s.chart.namespace) for s in steps if isinstance(s, addons_phase.ChartStep)
+    replaced = [
+        (s.release, s.namespace) for s in steps if isinstance(s, addons_phase.RemovalStep) and s.release
     ]
-    assert len(query.manifests) == 4 and len(query.releases) == 2
+    installed = [(s.chart.release, s.chart.namespace) for s in steps if isinstance(s, addons_phase.ChartStep)]
+    assert list(query.releases) == [*replaced, *installed]  # the renamed DRA chart's old release too
+    assert replaced == [("nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu")]
+    assert len(query.manifests) == 3 and len(installed) == 3  # Dranet v1.4 is a chart
 
 
 def context(tmp_path: Path, dry_run: bool = False) -> RunContext:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -85,10 +86,18 @@ def test_each_add_on_line_is_listed_once_and_its_known_release_is_on_that_line()
         assert (release.install == "helm-repo") == release.location.startswith("https://helm.")
 
 
-def test_the_late_2025_defaults_are_in_the_matrix_and_pass_it() -> None:
-    """The defaults still date from late 2025 (this step does not move them); they must still fit."""
-    assert check_pins(spec()) == []
-    assert defaults.KUBERNETES == "1.34.2" and defaults.KAI_SCHEDULER == "v0.12.0"
+def test_both_generations_of_pins_are_in_the_matrix_and_pass_it() -> None:
+    """The defaults (September 2026) and the late-2025 pins a cluster migrates from both fit."""
+    assert check_pins(spec()) == [] and check_end_of_life(spec(), AFTER) == []
+    assert defaults.KUBERNETES == "1.37.1" and defaults.KAI_SCHEDULER == "v0.17.0"
+    assert {k: getattr(defaults, k.upper()) for k in defaults.SEPTEMBER_2026} == defaults.SEPTEMBER_2026
+    old = InventorySpec.model_validate(
+        {"cluster": {"name": "lab", "kubernetes_version": defaults.LATE_2025["kubernetes"]},
+         "versions": {k: v for k, v in defaults.LATE_2025.items() if k != "kubernetes"}}
+    )  # fmt: skip
+    assert check_pins(old) == []
+    latest = {k.minor: k.latest_patch for k in matrix.KUBERNETES}
+    assert latest[max(latest, key=lambda m: Version(m).minor)] == defaults.KUBERNETES
 
 
 def test_the_matrix_agrees_with_the_reference_facts(shared_reference: Path) -> None:
@@ -114,14 +123,12 @@ def test_the_matrix_agrees_with_the_reference_facts(shared_reference: Path) -> N
 # --- check_pins -------------------------------------------------------------------------------
 
 
-def test_current_releases_validate_and_warn_only_about_what_apply_lacks(tmp_path: Path) -> None:
+def test_current_releases_validate_without_warnings(tmp_path: Path) -> None:
+    """apply installs the 2026 generation (Dranet's chart, the renamed DRA release replaced)."""
     path = tmp_path / "current.yaml"
     path.write_text(CURRENT_PINS)
     inventory = load_inventory(path, end_of_life_on=AFTER)
-    warned = {d.path: d.message for d in inventory.warnings}
-    assert set(warned) == {"versions.dra_gpu_driver", "versions.dranet"}
-    assert "beside the old one" in warned["versions.dra_gpu_driver"]
-    assert "apply does not install that generation yet" in warned["versions.dranet"]
+    assert inventory.warnings == []
 
 
 @pytest.mark.parametrize("driver", ["580.95.05", "580.173.02", "595.91.07", "620.10.03"])
@@ -146,7 +153,11 @@ def test_a_disabled_add_on_is_not_held_to_the_matrix() -> None:
 def test_aliases_need_kai_0_17_and_render_with_it() -> None:
     topology = {"levels": ["rack"], "aliases": {"rack": "rack"}}
     old = InventorySpec.model_validate(
-        {"cluster": {"name": "a"}, "addons": {"kai_scheduler": {"topology": topology}}}
+        {
+            "cluster": {"name": "a"},
+            "versions": {"kai_scheduler": "v0.12.0"},
+            "addons": {"kai_scheduler": {"topology": topology}},
+        }
     )
     (problem,) = check_pins(old)
     assert problem.loc == ("addons", "kai_scheduler", "topology", "aliases") and "v0.17.0" in problem.message
@@ -170,10 +181,11 @@ def test_end_of_life_starts_on_its_day() -> None:
 
 
 def test_the_default_pin_is_judged_too_and_located_at_the_cluster() -> None:
-    (problem,) = check_end_of_life(spec(), AFTER)
+    """The default 1.37.1 is supported until 2027-10-28; after that an unpinned inventory is refused."""
+    assert check_end_of_life(spec(), AFTER) == []
+    (problem,) = check_end_of_life(spec(), date(2027, 10, 28))
     assert problem.loc == ("cluster",) and problem.key
-    assert problem.message.startswith("kubehaus's default Kubernetes 1.34.2 is end of life")
-    assert check_end_of_life(spec(), BEFORE) == []
+    assert problem.message.startswith("kubehaus's default Kubernetes 1.37.1 is end of life")
 
 
 def test_an_acknowledged_end_of_life_minor_is_a_warning_with_the_way_forward() -> None:
@@ -263,3 +275,44 @@ def test_the_corpus_end_of_life_entries_load_before_that_day(name: str) -> None:
     """They fail for their date alone: judged before 1.34's end of life, each one loads."""
     path = Path(__file__).parent / "inventories" / "broken" / f"{name}.yaml"
     assert load_inventory(path, end_of_life_on=date(2026, 10, 26)).name == "lab"
+
+
+# --- apply's upgrade phase asks check_against_cluster before any member is touched ---------------
+
+
+def upgrade_context(kubernetes: str, today: date) -> SimpleNamespace:
+    inventory = SimpleNamespace(spec=spec(kubernetes))
+    return SimpleNamespace(inventory=inventory, options=SimpleNamespace(today=today), notes=[], aborted=None)
+
+
+def test_apply_refuses_a_skipped_minor_and_a_new_cluster_on_an_end_of_life_minor() -> None:
+    from bootstrap.phases.upgrade import UpgradePhase
+
+    skipped = upgrade_context("1.37.1", AFTER)
+    assert UpgradePhase._compatible(skipped, "1.35.9") is False
+    assert skipped.aborted == (
+        "this cluster runs Kubernetes 1.35.9; the control plane moves one minor per apply, so 1.37.1 is "
+        "2 applies away: set 1.36.4 for this apply, then 1.37.1; nothing was changed"
+    )
+    new_on_old = upgrade_context("1.34.2", AFTER)
+    assert UpgradePhase._compatible(new_on_old, None) is False
+    assert "a new cluster may not start on Kubernetes 1.34" in new_on_old.aborted
+    assert UpgradePhase._compatible(upgrade_context("1.34.2", BEFORE), None) is True
+
+
+def test_each_minor_step_says_what_this_apply_does_and_what_comes_next() -> None:
+    from bootstrap.phases.upgrade import UpgradePhase
+
+    step = upgrade_context("1.35.9", AFTER)
+    assert UpgradePhase._compatible(step, "1.34.2") is True and step.aborted is None
+    (note,) = step.notes
+    assert note.startswith(
+        "Kubernetes 1.34.2 -> 1.35.9: this apply moves the control planes, then the workers"
+    )
+    assert note.endswith("; then set 1.36.4 -> 1.37.1 on the following applies")
+    stays = upgrade_context("1.34.9", AFTER)  # a running end-of-life cluster: warned with its path
+    assert UpgradePhase._compatible(stays, "1.34.2") is True
+    assert stays.notes == [
+        "this cluster runs Kubernetes 1.34, end of life since 2026-10-27; "
+        "migration path, one minor per apply: 1.35.9 -> 1.36.4 -> 1.37.1"
+    ]

@@ -1,10 +1,11 @@
 """A PodDisruptionBudget blocks a worker's drain mid-upgrade; the upgrade stops and later resumes.
 
-Three CPU machines at Kubernetes 1.34.2. A lab pod (an API object bound to w-1, Ready while w-1's
-kubelet reports) is covered by a budget that allows no disruption, so the real kubectl's drain of
-w-1 is refused evictions (HTTP 429) until its timeout: the upgrade stops there as docs/apply.md
-says (w-1 uncordoned and its annotations gone, the report naming the budget, w-2 not started).
-Once the budget is relaxed, the next apply evicts the pod and finishes the upgrade.
+Three CPU machines at Kubernetes 1.36.4, upgraded to kubehaus's default (1.37.1). A lab pod (an
+API object bound to w-1, Ready while w-1's kubelet reports) is covered by a budget that allows no
+disruption, so the real kubectl's drain of w-1 is refused evictions (HTTP 429) until its timeout:
+the upgrade stops there as docs/apply.md says (w-1 uncordoned and its annotations gone, the report
+naming the budget, w-2 not started). Once the budget is relaxed, the next apply evicts the pod and
+finishes the upgrade.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootstrap.inventory import defaults
+
 from .lab_fixture import KUBECTL, Lab, booted, on
 
 pytestmark = pytest.mark.lab
+OLD, NEW = "1.36.4", defaults.KUBERNETES
 
 DRAIN_LAB = """\
 name: khpdb
@@ -81,7 +85,11 @@ def test_a_budget_that_blocks_a_drain_stops_the_upgrade_until_it_allows(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     for lab in booted(DRAIN_LAB, tmp_path_factory):
-        code, report = apply(lab.inventory)
+        older = yaml.safe_load(lab.inventory.read_text())
+        older["cluster"]["kubernetes_version"] = OLD
+        built = lab.inventory.with_name(f"inventory-{OLD}.yaml")
+        built.write_text(yaml.safe_dump(older, sort_keys=False))
+        code, report = apply(built)
         assert code == 0, report.get("aborted") or report
         workload = yaml.safe_dump_all(WORKLOAD)
         created = on(lab, "cp-1", f"{KUBECTL} apply -f - <<'EOF'\n{workload}EOF")
@@ -90,9 +98,8 @@ def test_a_budget_that_blocks_a_drain_stops_the_upgrade_until_it_allows(
         assert (budget["currentHealthy"], budget["disruptionsAllowed"]) == (1, 0)
 
         inventory = yaml.safe_load(lab.inventory.read_text())
-        inventory["cluster"]["kubernetes_version"] = "1.35.0"
-        inventory["upgrade"] = {"drain_timeout_seconds": 10, "drain_attempts": 1}
-        upgraded = lab.inventory.with_name("inventory-1.35.0.yaml")
+        inventory["upgrade"] = {"drain_timeout_seconds": 10, "drain_attempts": 1}  # to the default
+        upgraded = lab.inventory.with_name(f"inventory-{NEW}.yaml")
         upgraded.write_text(yaml.safe_dump(inventory, sort_keys=False))
         code, report = apply(upgraded)
 
@@ -107,9 +114,9 @@ def test_a_budget_that_blocks_a_drain_stops_the_upgrade_until_it_allows(
         node = kubectl_json(lab, "get node w-1")
         assert not node["spec"].get("unschedulable")  # uncordoned: nothing on it was changed
         assert "kubehaus.io/upgrading-to" not in (node["metadata"].get("annotations") or {})
-        assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.34.2"
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == f"v{OLD}"
         assert kubectl_json(lab, "get pod web-1 -n lab-work")["spec"]["nodeName"] == "w-1"
-        assert kubectl_json(lab, "get node w-2")["status"]["nodeInfo"]["kubeletVersion"] == "v1.34.2"
+        assert kubectl_json(lab, "get node w-2")["status"]["nodeInfo"]["kubeletVersion"] == f"v{OLD}"
         events = json.loads(on(lab, "cp-1", f"{KUBECTL} get --raw /kubehaus/events").stdout)["items"]
         mine = [e["action"] for e in events if e["node"] == "w-1"]
         assert "eviction-refused" in mine and "evicted" not in mine
@@ -129,7 +136,7 @@ def test_a_budget_that_blocks_a_drain_stops_the_upgrade_until_it_allows(
         assert code == 0, report.get("aborted") or report
         for name in ("w-1", "w-2"):
             node = kubectl_json(lab, f"get node {name}")
-            assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.35.0" and not node["spec"].get(
+            assert node["status"]["nodeInfo"]["kubeletVersion"] == f"v{NEW}" and not node["spec"].get(
                 "unschedulable"
             )
         gone = on(lab, "cp-1", f"{KUBECTL} get pod web-1 -n lab-work")

@@ -13,15 +13,14 @@ from bootstrap.health.expectations import Expectations
 from bootstrap.health.findings import Finding, Severity
 from bootstrap.health.verdict import decide, unknown
 from bootstrap.health.watch import HeldTaint, LocalState
+from bootstrap.health.watch_state import state_from_verdict_file, verdict_file
 from bootstrap.inventory.models import HealthWatch
 from bootstrap.render.encode import UnsafeValue, systemd_exec, systemd_unit, systemd_value
 from bootstrap.render.health_unit import (
     CONFIG_PATH,
     node_config,
     service_unit,
-    state_from_verdict_file,
     timer_unit,
-    verdict_file,
 )
 
 
@@ -43,7 +42,7 @@ def test_the_service_is_a_oneshot_running_the_check_with_its_config() -> None:
 
 @pytest.mark.parametrize("minutes", [1, 5, 1440])
 def test_the_timer_runs_every_interval(minutes: int) -> None:
-    timer = parsed(timer_unit(HealthWatch(interval_minutes=minutes)))
+    timer = parsed(timer_unit(minutes))
     assert timer["Timer"]["OnUnitActiveSec"] == f"{minutes}min"
     assert timer["Timer"]["Unit"] == "kubehaus-health.service"
     assert timer["Install"]["WantedBy"] == "timers.target"

@@ -105,7 +105,7 @@ def test_endpoint_split() -> None:
 def test_defaults_fill_a_minimal_inventory(tmp_path: Path) -> None:
     inventory = load_inventory(write(tmp_path, MINIMAL))
     spec = inventory.spec
-    assert spec.cluster.kubernetes_version == "1.34.2"
+    assert spec.cluster.kubernetes_version == "1.37.1"
     assert spec.versions.effective_fabric_manager == spec.versions.nvidia_driver
     assert spec.health.policy == "quarantine"
     assert inventory.state_dir == Path.home() / ".kubehaus" / "lab"

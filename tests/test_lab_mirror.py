@@ -12,7 +12,7 @@ import pytest
 
 from bootstrap.lab.machines import ssh_command
 from bootstrap.lab.mirror import KEYRING, PORT, apt_source, build_standin, sign_release
-from bootstrap.lab.standins import STANDINS, binaries
+from bootstrap.lab.standins import KUBERNETES_DEBS, STANDINS, binaries
 
 from .lab_fixture import Lab
 
@@ -84,7 +84,7 @@ def test_apt_installs_a_stand_in_with_the_lab_key(node_uses_mirror: Lab) -> None
     assert "kubeadm v1.34.2 (kubehaus lab stand-in" in install.stdout
     assert "1.34.2-1.1 STAND-IN for kubehaus lab tests" in install.stdout
     versions = on_node(lab, "apt-cache madison kubeadm | awk '{print $3}' | sort")
-    assert versions.stdout.split() == ["1.34.2-1.1", "1.35.0-1.1"]
+    assert versions.stdout.split() == sorted(KUBERNETES_DEBS)
 
 
 @pytest.mark.lab
@@ -92,7 +92,9 @@ def test_the_mirror_serves_debians_real_containerd_as_containerd_io(node_uses_mi
     lab = node_uses_mirror
     assert apt_update(lab).returncode == 0
     versions = on_node(lab, "apt-cache madison containerd.io | awk '{print $3}' | sort -V")
-    assert versions.stdout.split() == ["1.7.24-1", "2.1.9-1"]
+    assert versions.stdout.split() == ["1.7.24-1", "2.1.9-1", "2.3.2-1"]
+    described = on_node(lab, "apt-cache show containerd.io=2.3.2-1 | grep -A3 '^Description'")
+    assert "no real containerd 2.3.2: these are 2.1.9's binaries" in described.stdout
     shown = on_node(lab, "apt-cache show containerd.io=2.1.9-1 runc").stdout
     assert "Description: Debian's containerd 2.1.9+ds1-5 (sid), served as containerd.io" in shown
     assert "Maintainer: Debian Go Packaging Team" in shown and "STAND-IN" not in shown

@@ -127,3 +127,25 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     # a re-run refetches the tampered .deb (its signed SHA256) and copies the broken layout again
     assert main(build_args(tmp_path, apt_line, images)) == 0
     assert verify_mirror(mirror) == []
+
+    # a layout whose own index.json points elsewhere, or that lost a layer, is refused
+    layout = mirror / "images/registry.k8s.io/pause/3.10"
+    layout_index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads((layout / "blobs/sha256" / layout_index["manifests"][0]["digest"][7:]).read_text())
+    config = manifest["config"]["digest"]
+    (layout / "index.json").write_text(json.dumps({**layout_index, "manifests": [manifest["config"]]}))
+    problems = verify_mirror(mirror)
+    assert any("images/registry.k8s.io/pause/3.10/index.json: sha256" in p for p in problems)
+    assert any("registry.k8s.io/pause:3.10" in p for p in problems)
+    assert main(build_args(tmp_path, apt_line, images)) == 0  # repaired
+    (layout / "blobs/sha256" / config[7:]).unlink()
+    assert any(f"blob {config}" in p and "missing" in p for p in verify_mirror(mirror))
+    assert main(build_args(tmp_path, apt_line, images)) == 0
+    assert verify_mirror(mirror) == []
+    assert json.loads((mirror / "index.json").read_text())["unverified_at_fetch"]  # --files-from's
+
+    # the signing key is never kept where it would be served
+    inside = [*build_args(tmp_path, apt_line, images), "--gpg-home", str(mirror / "keys")]
+    assert main(inside) == 1
+    said = capsys.readouterr()
+    assert "inside the mirror" in said.err + said.out

@@ -9,12 +9,13 @@ import pytest
 
 from bootstrap.inventory import load_inventory
 from bootstrap.inventory.models import InventorySpec
+from bootstrap.node_agent.bundle import program_files
 from bootstrap.os_support.facts import DEBIAN_12_AMD64
 from bootstrap.phase_support.queries import state_query
 from bootstrap.plan import Artifacts, desired_state, managed, node, node_plan
 from bootstrap.plan import resources as r
 from bootstrap.plan.managed import possible_resources
-from bootstrap.render import registry_hosts
+from bootstrap.render import health_unit, registry_hosts
 from bootstrap.topology.model import Cpu, NumaNode, Topology
 from deploys import node_apply
 from deploys.node_state import Observed, differences, parse_observed
@@ -158,6 +159,15 @@ def test_step_names_are_the_ones_the_report_always_had(monkeypatch: pytest.Monke
     ]
 
 
+# the node-local health check (docs/health-watch.md): its program, config and unit files
+HEALTH_CHECK_FILES = (
+    *(path for path, _ in program_files()),
+    health_unit.CONFIG_PATH,
+    health_unit.SERVICE_PATH,
+    health_unit.TIMER_PATH,
+)
+
+
 def test_reset_removes_what_it_always_removed_on_a_mirror_inventory() -> None:
     """Derived from the plan, reset's lists for a mirror-sourced inventory are the ones it had by hand."""
     spec = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml")).spec
@@ -178,8 +188,11 @@ def test_reset_removes_what_it_always_removed_on_a_mirror_inventory() -> None:
         "/etc/containerd/conf.d/60-kubehaus-registry.toml",
         *(f"/etc/containerd/certs.d/{r}/hosts.toml" for r in registry_hosts.UPSTREAM_REGISTRIES),
         "/etc/kubehaus/mirror-registry-ca.crt",
+        *HEALTH_CHECK_FILES,
+        health_unit.TOKEN_PATH,
     }
-    assert found.reset_directories == ("/etc/kubehaus/addons",)
+    assert found.reset_directories == ("/etc/kubehaus/addons", *health_unit.DIRECTORIES)
+    assert found.reset_units == ("kubehaus-health.timer",)
     assert set(found.reset_packages) == {
         "kubelet", "kubeadm", "kubectl", "helm", "containerd.io", "nvidia-container-toolkit"
     }  # fmt: skip
@@ -202,6 +215,7 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
         # the mirror registry's files (issue 23), read whether or not this inventory has one
         registry_hosts.REGISTRY_DROP_IN, registry_hosts.MIRROR_CA,
         *(f"{registry_hosts.CERTS_DIR}/{r}/hosts.toml" for r in registry_hosts.UPSTREAM_REGISTRIES),
+        *(repo.keyring for repo in apt_repositories(spec)), *HEALTH_CHECK_FILES,
     }  # fmt: skip
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}
@@ -210,9 +224,40 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
     drivers = {"nvidia-open", *(f"nvidia-driver-{branch}{o}" for o in ("", "-open") if int(branch) < 590)}
     assert set(query.packages) == {*pins, *base, *drivers, "helm"}
     assert set(query.units) == {
-        "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex"
+        "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex",
+        "kubehaus-health.timer",
     }  # fmt: skip
     assert set(query.sysctls) == set(node_files.sysctl_settings())
     assert set(query.modules) == {"overlay", "br_netfilter", "ib_uverbs", "rdma_cm", "mlx5_ib"}
     assert set(query.paths) == {"/var/lib/apt/lists/.kubehaus-updated", "/etc/kubernetes/admin.conf"}
     assert query.globs == ("/etc/kubehaus/addons/*.yaml",)
+
+
+def test_each_node_gets_the_health_check_with_its_own_expectations() -> None:
+    """The check's config carries the gate's expectations for this host, its watch settings and the
+    API server; the same inputs give the same files (the fast path), and the interval reaches the
+    timer, whose change restarts it."""
+    import json
+
+    from bootstrap.health.expectations import expectations_for
+
+    inventory = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml"))
+    for host in inventory.hosts:
+        plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
+        assert plan.kubernetes is not None, plan.kubernetes_error
+        files = {res.path: res for res in plan.kubernetes if isinstance(res, r.File)}
+        config = json.loads(str(files[health_unit.CONFIG_PATH].content))
+        profile = inventory.profile_of(host)
+        wanted = expectations_for(profile, inventory.spec.health.thresholds, None).model_dump(mode="json")
+        assert config["node"] == host.name and config["expectations"] == wanted
+        assert config["watch"] == profile.health_watch.model_dump(mode="json")
+        assert config["health_policy"] == inventory.health_policy_of(host)
+        api_host, port = inventory.control_plane_endpoint
+        assert config["api_server"] == f"https://{api_host}:{port}"
+        minutes = profile.health_watch.interval_minutes
+        assert f"OnUnitActiveSec={minutes}min" in str(files[health_unit.TIMER_PATH].content)
+        (timer,) = [res for res in plan.kubernetes if isinstance(res, r.Unit) and res.name.endswith(".timer")]
+        assert timer.restarted_by == (files[health_unit.TIMER_PATH].key,) and timer.stopped_on_reset
+        assert set(HEALTH_CHECK_FILES) <= set(files)
+        again = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
+        assert again.kubernetes == plan.kubernetes

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from bootstrap.inventory import defaults
+
 from .lab_fixture import KUBECTL, Lab, booted, on
 
 pytestmark = pytest.mark.lab
@@ -103,4 +105,4 @@ def test_a_dgx_os_style_driver_at_the_pin_is_kept_and_held_not_reinstalled(appli
         if " install nvidia-open" in line or " upgrade nvidia-open" in line
     ]
     assert len(installs) == 1 and installs[0] in applied.dpkg_before  # the one made at imaging
-    assert applied.first["hosts"]["dgxos-1"]["topology"]["driver"] == "580.95.05"
+    assert applied.first["hosts"]["dgxos-1"]["topology"]["driver"] == defaults.NVIDIA_DRIVER

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap.inventory import defaults
 from bootstrap.inventory.models import InventorySpec
 from bootstrap.os_support.facts import os_facts
 from bootstrap.os_support.support import UnsupportedOs
@@ -55,9 +56,9 @@ def test_debian_12_amd64_facts_render_what_kubehaus_rendered_before_facts_existe
     assert sources.sources_file(ONLINE, NODES["debian-12-amd64"][0], "cp-1") == golden
     assert sources.sources_file(ONLINE) == golden  # callers that pass no facts: unchanged
     assert sources.nvidia_pins(ONLINE, True) == {
-        "nvidia-driver": "580.95.05",
-        "nvidia-container-toolkit": "1.18.0",
-        "nvidia-fabricmanager-580": "580.95.05",
+        "nvidia-driver": defaults.NVIDIA_DRIVER,
+        "nvidia-container-toolkit": defaults.CONTAINER_TOOLKIT,
+        "nvidia-fabricmanager-580": defaults.NVIDIA_DRIVER,
     }
 
 
@@ -93,9 +94,9 @@ def test_each_system_gets_its_driver_and_fabric_manager_package_names(node: str)
     node_facts, *_, open_driver = NODES[node]
     pins = sources.nvidia_pins(ONLINE, True, node_facts, open_modules=True, host=node)
     assert pins == {
-        open_driver: "580.95.05",
-        "nvidia-container-toolkit": "1.18.0",
-        "nvidia-fabricmanager-580": "580.95.05",
+        open_driver: defaults.NVIDIA_DRIVER,
+        "nvidia-container-toolkit": defaults.CONTAINER_TOOLKIT,
+        "nvidia-fabricmanager-580": defaults.NVIDIA_DRIVER,
     }
     assert "nvidia-fabricmanager-580" not in sources.nvidia_pins(ONLINE, False, node_facts, True, node)
 

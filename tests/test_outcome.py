@@ -138,20 +138,21 @@ def test_zero_changes_is_not_enough_for_the_second_apply() -> None:
 def test_releases_must_be_listed_at_their_pins() -> None:
     expected = quickstart.expected_releases(REPO / "inventory" / "lab.yaml")
     assert expected == [
+        ("dranet", "kube-system", f"dranet-{defaults.DRANET}"),
         (
+            "dra-driver-nvidia-gpu",
             "nvidia-dra-driver-gpu",
-            "nvidia-dra-driver-gpu",
-            f"nvidia-dra-driver-gpu-{defaults.DRA_GPU_DRIVER}",
+            f"dra-driver-nvidia-gpu-{defaults.DRA_GPU_DRIVER}",
         ),
         ("kai-scheduler", "kai-scheduler", f"kai-scheduler-{defaults.KAI_SCHEDULER}"),
     ]
     listed = [{"name": r, "namespace": n, "chart": c, "status": "deployed"} for r, n, c in expected]
     assert quickstart.check_releases(expected, listed) == []
-    assert quickstart.check_releases(expected, listed[:1]) == [
+    assert quickstart.check_releases(expected, listed[:2]) == [
         "release kai-scheduler in kai-scheduler is not installed"
     ]
-    stale = [listed[0], {**listed[1], "chart": "kai-scheduler-v0.11.0"}]
-    assert "wanted kai-scheduler-v0.12.0 deployed" in quickstart.check_releases(expected, stale)[0]
+    stale = [*listed[:2], {**listed[2], "chart": "kai-scheduler-v0.12.0"}]
+    assert "wanted kai-scheduler-v0.17.0 deployed" in quickstart.check_releases(expected, stale)[0]
     assert quickstart.check_releases(expected, []) != []
 
 

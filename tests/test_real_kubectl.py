@@ -26,14 +26,17 @@ from typing import Any
 import pytest
 import yaml
 
+from bootstrap.inventory.models import Addons
+from bootstrap.lab import files_area
 from bootstrap.lab.paths import CACHE_ROOT
 from bootstrap.lab.real_kubectl import KUBECTL_BUILD
 from bootstrap.lab.real_packages import fetch_builds
-from bootstrap.lab.standin_tools import apiserver, pki
+from bootstrap.lab.standin_tools import apiserver, helm, pki
 from bootstrap.lab.standin_tools.common import kubeconfig_text, request
 from bootstrap.lab.standins import kubernetes_schema_bundle
 from bootstrap.phase_support import cluster as join
 from bootstrap.phase_support import maintenance as node_maintenance
+from bootstrap.render.addons import dra_gpu_driver_values
 from deploys import operations
 from deploys.cluster_state import ClusterQuery, parse_cluster
 from deploys.control_plane import ADMIN_KUBECONFIG
@@ -259,6 +262,62 @@ def test_manifests_apply_once_and_then_are_in_sync(
     ).stdout
     observed = parse_cluster(lines.splitlines())
     assert observed is not None and set(observed.pending) == {paths[0], str(changed), paths[2]}
+
+
+def test_a_manifest_a_chart_replaces_is_deleted_then_its_file_removed(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dranet v1.0's manifest, before its v1.4 chart installs (docs/versions.md): the objects go through
+    the real kubectl, then kubehaus's copy of the file; once removed, nothing is asked again."""
+    monkeypatch.setattr(operations, "host", cluster)
+    dranet = tmp_path / "dranet.yaml"
+    dranet.write_text(Path(manifests(tmp_path)[1]).read_text())
+    assert cluster.kubectl(f"apply -f {dranet}").returncode == 0
+    assert cluster.kubectl("get daemonset dranet -n kube-system").returncode == 0
+    for command in operations.manifest_removed._inner(str(dranet), ADMIN_KUBECONFIG):
+        ok, output = cluster.run_shell_command(command)
+        assert ok, output.stderr_lines
+    assert cluster.kubectl("get daemonset dranet -n kube-system").returncode != 0
+    assert cluster.kubectl("get clusterrole dranet").returncode != 0
+    assert not dranet.exists()
+    assert list(operations.manifest_removed._inner(str(dranet), ADMIN_KUBECONFIG)) == []
+
+
+def test_the_renamed_dra_chart_replaces_its_old_release_keeping_compute_domains(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The stand-in helm as Helm 3 behaves where the migration depends on it (docs/versions.md): the
+    0.4 chart cannot install beside the 25.8 release (it would take over its DeviceClasses); after
+    ``helm uninstall`` of the old release its DeviceClasses are gone, its CRD and the ComputeDomains
+    under it stay, and the new chart installs."""
+    files_area.build_files_area(tmp_path / "files")
+    charts, namespace = tmp_path / "files" / "charts", "nvidia-dra-driver-gpu"
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(dra_gpu_driver_values(Addons())))
+    config = ["--kubeconfig", str(cluster.kubeconfig), "-n", namespace]
+
+    def install(release: str, chart: str) -> None:
+        helm.main([*config, "upgrade", "--install", release, str(charts / chart), "--create-namespace",
+                   "-f", str(values)])  # fmt: skip
+
+    install("nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu-25.8.1.tgz")
+    domain = tmp_path / "cd.yaml"
+    domain.write_text(
+        yaml.safe_dump({"apiVersion": "resource.nvidia.com/v1beta1", "kind": "ComputeDomain",
+                        "metadata": {"name": "cd-1", "namespace": namespace},
+                        "spec": {"numNodes": 1, "channel": {"resourceClaimTemplate": {"name": "c"}}}})
+    )  # fmt: skip
+    assert cluster.kubectl(f"apply -f {domain}").returncode == 0
+    with pytest.raises(SystemExit):  # the old release owns gpu.nvidia.com
+        install("dra-driver-nvidia-gpu", "dra-driver-nvidia-gpu-0.4.1.tgz")
+    helm.main([*config, "uninstall", "nvidia-dra-driver-gpu", "--wait"])
+    assert cluster.kubectl("get deviceclass gpu.nvidia.com").returncode != 0
+    assert cluster.kubectl(f"get computedomain cd-1 -n {namespace}").returncode == 0
+    install("dra-driver-nvidia-gpu", "dra-driver-nvidia-gpu-0.4.1.tgz")
+    owner = json.loads(cluster.kubectl("get deviceclass gpu.nvidia.com -o json").stdout)["metadata"]
+    assert owner["annotations"]["meta.helm.sh/release-name"] == "dra-driver-nvidia-gpu"
+    assert cluster.kubectl(f"get computedomain cd-1 -n {namespace}").returncode == 0
+    assert cluster.kubectl("get crd computedomaincliques.resource.nvidia.com").returncode == 0
 
 
 def test_what_the_real_server_refuses_is_refused(cluster: Cluster, tmp_path: Path) -> None:

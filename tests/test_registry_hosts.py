@@ -114,6 +114,9 @@ def test_a_ca_without_a_registry_and_a_hostile_url_are_refused(tmp_path: Path) -
     with pytest.raises(InventoryError) as refused:
         inventory_with(tmp_path, "  registry: https://198.18.39.1:5000/v2/docker.io\n")
     assert "has a path" in repr(refused.value.diagnostics)
+    with pytest.raises(InventoryError) as refused:
+        inventory_with(tmp_path, "  registry: http://198.18.39.1:5000\n")
+    assert "is not https" in repr(refused.value.diagnostics)
 
 
 def test_image_names_stay_upstream_no_chart_value_names_the_mirror(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.deploy_executor import redact
+from bootstrap.inventory import defaults
 from bootstrap.inventory.inventory import Inventory
 from bootstrap.inventory.models import Host, InventorySpec
 from bootstrap.render import sources
@@ -14,9 +15,11 @@ from bootstrap.render.addons import pin_dranet_image
 from bootstrap.render.kubeadm import kubeadm_join_config
 from bootstrap.render.labels import label_value, node_taints, parse_taint
 
+LATE_2025 = {k: v for k, v in defaults.LATE_2025.items() if k != "kubernetes"}
 MIRROR = {
     "api_version": "kubehaus/v1",
     "cluster": {"name": "c1", "kubernetes_version": "1.34.2"},
+    "versions": LATE_2025,  # the late-2025 generation (the 2026 one: test_render_addon_generations.py)
     "artifacts": {"source": "mirror", "mirror_url": "http://198.18.0.1:8080/"},
     "hosts": [{"name": "cp-1", "address": "198.18.0.10", "roles": ["control-plane"]}],
 }
@@ -62,7 +65,7 @@ def test_online_sources_are_the_upstream_repositories_pinned() -> None:
 
 
 def test_package_pins_follow_the_inventory() -> None:
-    pinned = spec(versions={"nvidia_driver": "580.105.08", "containerd": "2.1.5"})
+    pinned = spec(versions={**LATE_2025, "nvidia_driver": "580.105.08", "containerd": "2.1.5"})
     assert sources.nvidia_pins(pinned, fabric_manager=True) == {
         "nvidia-driver": "580.105.08",
         "nvidia-container-toolkit": "1.18.0",

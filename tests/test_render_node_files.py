@@ -64,7 +64,7 @@ def test_kubeadm_config_of_the_dgx_pod() -> None:
     assert init["nodeRegistration"]["name"] == "cp-01"
     assert {"name": "config-dir", "value": KUBELET_CONFIG_DIR} in init["nodeRegistration"]["kubeletExtraArgs"]
     assert cluster["controlPlaneEndpoint"] == "198.18.1.5:6443"
-    assert cluster["kubernetesVersion"] == "v1.35.9"
+    assert cluster["kubernetesVersion"] == "v1.37.1"
     assert cluster["networking"] == {"podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/12"}
     assert kubelet["cgroupDriver"] == "systemd"
     text = repr([init, cluster, kubelet]).lower()

@@ -1,9 +1,11 @@
 """Rolling upgrades in the lab: Kubernetes one minor and the NVIDIA driver one patch, through apply.
 
 Two 4-machine labs start alike (a control plane, a DGX H100, an L40S and a CPU worker) at
-Kubernetes 1.34.2 and driver 580.95.05. One upgrades without interruption (two workers at a time);
-the other is killed in the middle of its upgrade and applied again. The order of operations comes
-from the stand-in API server's event log; the end states of the two labs are compared.
+Kubernetes 1.34.2 and driver 580.95.05 (pinned; the GPU servers imaged without a driver, and every
+apply judged as of 2026-09-30, before 1.34's end of life). One upgrades without interruption (two
+workers at a time); the other is killed in the middle of its upgrade and applied again. The order
+of operations comes from the stand-in API server's event log; the end states of the two labs are
+compared.
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ pytestmark = pytest.mark.lab
 MACHINES = """\
 machines:
   - {name: cp-1, role: control-plane, profile: cpu-only}
-  - {name: dgx-1, profile: dgx-h100, topology: {block: b1, rack: r1}}
-  - {name: l40s-1, profile: l40s-pcie, topology: {block: b1, rack: r2}}
+  - {name: dgx-1, profile: dgx-h100, faults: [driver-not-installed], topology: {block: b1, rack: r1}}
+  - {name: l40s-1, profile: l40s-pcie, faults: [driver-not-installed], topology: {block: b1, rack: r2}}
   - {name: w-1, profile: cpu-only}
 """
 ROLLING_LAB = "name: khroll\nsubnet: 198.18.23.0/24\n" + MACHINES
 RESUME_LAB = "name: khresume\nsubnet: 198.18.24.0/24\n" + MACHINES
 WORKERS = ("dgx-1", "l40s-1", "w-1")
 GPU_WORKERS = ("dgx-1", "l40s-1")
+OLD_KUBERNETES, OLD_DRIVER = "1.34.2", "580.95.05"
 NEW_KUBERNETES, NEW_DRIVER = "1.35.0", "580.105.08"
+TODAY = "2026-09-30"  # 1.34 is still supported: a cluster may start on it
 # the driver by kernel-module flavour: nvidia-open on the H100 (Hopper), nvidia-driver on the L40S
 PINNED = "kubelet kubeadm kubectl nvidia-driver nvidia-open nvidia-fabricmanager-580 containerd.io"
 DRIVER_PACKAGE = {"dgx-1": "nvidia-open", "l40s-1": "nvidia-driver"}
@@ -59,7 +63,7 @@ class Run:
 
 def apply(inventory: Path, *extra: str) -> Run:
     result = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "apply", str(inventory), *extra, "-o", "json"],
+        [sys.executable, "-m", "bootstrap", "apply", str(inventory), "--today", TODAY, *extra, "-o", "json"],
         capture_output=True,
         text=True,
         timeout=900,
@@ -122,7 +126,7 @@ def rolling_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def rolled(rolling_lab: Lab, site: Path) -> Run:
     """Installed at the old versions, then upgraded without interruption, two workers at a time."""
-    assert apply(rolling_lab.inventory).code == 0
+    assert apply(inventory_at(rolling_lab, site, OLD_KUBERNETES, OLD_DRIVER)).code == 0
     return apply(inventory_at(rolling_lab, site, NEW_KUBERNETES, NEW_DRIVER, max_unavailable=2))
 
 
@@ -130,10 +134,10 @@ def rolled(rolling_lab: Lab, site: Path) -> Run:
 def resumed(tmp_path_factory: pytest.TempPathFactory, site: Path) -> Iterator[tuple[Lab, Run, str]]:
     """Installed at the old versions; the upgrade killed on dgx-1 midway; then applied again."""
     for lab in booted(RESUME_LAB, tmp_path_factory):
-        assert apply(lab.inventory).code == 0
+        assert apply(inventory_at(lab, site, OLD_KUBERNETES, OLD_DRIVER)).code == 0
         upgraded = inventory_at(lab, site, NEW_KUBERNETES, NEW_DRIVER)
         process = subprocess.Popen(
-            [sys.executable, "-m", "bootstrap", "apply", str(upgraded), "-o", "json"],
+            [sys.executable, "-m", "bootstrap", "apply", str(upgraded), "--today", TODAY, "-o", "json"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -208,15 +212,15 @@ def test_skipped_minors_downgrades_and_missing_packages_are_refused_with_nothing
     rolled: Run, rolling_lab: Lab, site: Path
 ) -> None:
     before = events(rolling_lab)
-    skipped = apply(inventory_at(rolling_lab, site, "1.37.0", NEW_DRIVER))
-    assert skipped.code == 1
+    skipped = apply(inventory_at(rolling_lab, site, "1.37.1", NEW_DRIVER))
+    assert skipped.code == 1  # the compatibility check against the cluster, with the steps
     assert (
-        "Upgrade one minor at a time: set cluster.kubernetes_version to the latest 1.36.x"
-        in (skipped.report["aborted"])
+        "this cluster runs Kubernetes 1.35.0; the control plane moves one minor per apply, so 1.37.1 is "
+        "2 applies away: set 1.36.4 for this apply, then 1.37.1" in skipped.report["aborted"]
     )
     downgrade = apply(inventory_at(rolling_lab, site, "1.34.2", NEW_DRIVER))
-    assert "downgrades are not supported" in downgrade.report["aborted"]
-    # 1.36 is the next minor, but the lab's mirror has no 1.36 packages: refused before any cordon
+    assert "kubeadm does not downgrade to 1.34.2" in downgrade.report["aborted"]
+    # 1.36 is the next minor, but the lab's mirror has 1.36.4, not 1.36.0: refused before any cordon
     unavailable = apply(inventory_at(rolling_lab, site, "1.36.0", NEW_DRIVER))
     assert unavailable.code == 1
     assert "cp-1: kubeadm=1.36.0, kubectl=1.36.0, kubelet=1.36.0" in unavailable.report["aborted"]

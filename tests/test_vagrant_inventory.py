@@ -89,12 +89,11 @@ def test_cli_writes_a_valid_inventory(tmp_path: Path, capsys) -> None:
         ]
     )
     assert code == 0
-    # the written pin is kubehaus's default, 1.34.2 (late 2025), end of life since 2026-10-27:
-    # judged before that day it validates; the next step of issue 20 moves the default
-    assert main(["validate", "--today", "2026-09-30", str(out)]) == 0
+    # the written pin is kubehaus's default, 1.37.1, supported until 2027-10-28
+    assert main(["validate", "--today", "2026-12-02", str(out)]) == 0
     assert ": valid:" in capsys.readouterr().out
-    assert main(["validate", "--today", "2026-12-02", str(out)]) == 2
-    assert "Kubernetes 1.34 is end of life since 2026-10-27" in capsys.readouterr().out
+    assert main(["validate", "--today", "2027-10-28", str(out)]) == 2
+    assert "Kubernetes 1.37 is end of life since 2027-10-28" in capsys.readouterr().out
 
 
 def test_kind_inventory_maps_to_the_docker_connector(tmp_path: Path) -> None:

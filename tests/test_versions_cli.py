@@ -39,7 +39,7 @@ def test_the_lock_holds_exactly_the_packages_apply_pins() -> None:
 def test_who_chose_each_version() -> None:
     chosen = {a.name: a.chosen_by for a in lock_of(REPO / "inventory" / "small.yaml")}
     assert chosen["kubelet"] == "inventory"  # small.yaml pins kubernetes_version
-    assert chosen["containerd.io"] == chosen["nvidia-dra-driver-gpu"] == "default"
+    assert chosen["containerd.io"] == chosen["dra-driver-nvidia-gpu"] == chosen["dranet"] == "default"
     assert chosen["cri-tools"] == "dependency"
     assert chosen["calico"] == "default"  # follows the plugin, not written in the file
 
@@ -88,7 +88,9 @@ def test_versions_cli_text_json_and_help(capsys: pytest.CaptureFixture[str], tmp
     assert main(["versions", "--today", "2026-12-02", str(REPO / "inventory" / "lab.yaml")]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[1].split() == ["KIND", "NAME", "VERSION", "CHOSEN", "BY", "LOCATION", "WHERE"]
-    assert "Kubernetes 1.34 is end of life since 2026-10-27" in out
+    assert "end of life" not in out  # the lab builds on the defaults
+    assert main(["versions", "--today", "2027-10-28", str(REPO / "inventory" / "lab.yaml")]) == 0
+    assert "Kubernetes 1.37.1 is end of life since 2027-10-28" in capsys.readouterr().out
     assert main(["versions", "-o", "json", str(REPO / "inventory" / "small.yaml")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["source"] == "online" and report["cluster"] == "small"

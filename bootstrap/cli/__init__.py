@@ -6,7 +6,21 @@ import argparse
 import sys
 
 from .. import __version__
-from . import apply, discover, facts, lab, mirror, plan, reset, schema, vagrant, validate, verify, versions
+from . import (
+    apply,
+    discover,
+    facts,
+    lab,
+    mirror,
+    plan,
+    reset,
+    schema,
+    status,
+    vagrant,
+    validate,
+    verify,
+    versions,
+)
 
 DESCRIPTION = """\
 kubehaus bootstraps bare-metal GPU clusters from one inventory file: it discovers each
@@ -27,6 +41,7 @@ examples:
   kubehaus discover inventory/lab.yaml           GPU/NVLink/NUMA topology of every node, topo -m style
   kubehaus verify inventory/lab.yaml             the health gate: a verdict per node, with reasons
   kubehaus plan inventory/lab.yaml               what apply would change; changes nothing
+  kubehaus status inventory/lab.yaml             each node's health as the cluster sees it
   kubehaus apply inventory/lab.yaml              provision the nodes and form the cluster
   kubehaus reset inventory/lab.yaml --limit dgx-1  drain, delete and clean up a node (asks first)
   kubehaus lab up                                boot simulated GPU machines on this host (root)
@@ -36,7 +51,9 @@ inventory error; apply also exits 3 when it converged but the health gate held n
 Run 'kubehaus VERB --help' for each verb's options and examples.
 """
 
-VERBS = (validate, versions, mirror, schema, facts, discover, verify, plan, apply, reset, lab, vagrant)
+VERBS = (
+    validate, versions, mirror, schema, facts, discover, verify, plan, apply, status, reset, lab, vagrant
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

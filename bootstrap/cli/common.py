@@ -113,6 +113,8 @@ def register_host_verb(
     parser = add_verb(verbs, name, summary, description, epilog)
     parser.add_argument("inventory", metavar="INVENTORY")
     add_connection_options(parser)
+    if name in ("apply", "plan"):  # the compatibility check against the cluster (docs/versions.md)
+        add_today(parser)
     parser.set_defaults(handler=handler)
     return parser
 
@@ -150,6 +152,7 @@ def build_runner(
             parallel=args.parallel,
             dry_run=dry_run,
             prune=getattr(args, "prune", False),
+            today=getattr(args, "today", None),
         )
         state_dir = StateDir(Path(args.state_dir)) if args.state_dir else None
         return Runner(inventory, phases, options, ConsoleProgress(), state_dir, judge)

@@ -133,8 +133,10 @@ BUILD_DESCRIPTION = """\
 reaches the upstreams: the apt packages and their closure (apt's own resolver over --apt-source,
 every .deb checked against the SHA256 of its signed index), a signed apt repository (a GPG key
 generated in DIR.gnupg, outside DIR, or the one in --gpg-home), the charts and manifests
-(--files-from), every image copied with skopeo into an OCI layout per image (every blob's digest
-checked), and DIR/index.json with every file's sha256. The index says complete only when
+(--files-from; kubehaus carries no digests for these yet, so they are recorded, not checked: the
+index lists them under unverified_at_fetch, and a later change is caught), every image copied
+with skopeo into an OCI layout per image (every blob's digest checked, for the nodes'
+architecture), and DIR/index.json with every file's sha256. The index says complete only when
 everything is there and verifies; a re-run resumes, keeping what verifies. Exit 0 complete, 1
 incomplete (what is missing is printed), 2 usage or inventory error.
 
@@ -163,6 +165,8 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"error: {exc}; {args.directory} is not complete (a re-run resumes)", file=sys.stderr)
         return EXIT_FAILED
     print(f"fetched {len(report.fetched)}, kept {len(report.kept)} (verified)")
+    if report.unverified:
+        print(f"recorded without an upstream digest to check against: {', '.join(report.unverified)}")
     if report.complete:
         print(f"complete: {args.directory}")
         return EXIT_OK

@@ -154,23 +154,6 @@ def _addon_releases(spec: InventorySpec) -> Iterator[PinProblem]:
                 f"pin a release line kubehaus knows: {known}",
             )
             continue
-        if addon == "dra_gpu_driver" and release.generation == "2026":
-            yield PinProblem(
-                ("versions", "dra_gpu_driver"),
-                f"the DRA GPU driver {version} is the renamed chart {release.chart}: on a cluster that "
-                "runs the 25.8 release, apply would install it beside the old one (replacing it is "
-                "not built yet)",
-                "pin it for new clusters only, until the replacement lands (docs/versions.md)",
-                WARNING,
-            )
-        if addon == "dranet" and release.install != "manifest":
-            yield PinProblem(
-                ("versions", "dranet"),
-                f"Dranet {version} installs through its Helm chart: kubehaus renders its values, but "
-                "apply does not install that generation yet (its add-ons phase stops with an error)",
-                f"pin {_manifest_dranet()} to have apply install Dranet now (docs/versions.md)",
-                WARNING,
-            )
         low, high = release.kubernetes_min, release.kubernetes_max
         implied = low is not None and Version(low).minor <= Version(floor.minimum).minor
         if below_floor and addon != "kai_scheduler" and implied:
@@ -362,7 +345,3 @@ def check_against_cluster(spec: InventorySpec, running: str | None, today: date)
             )
         ]
     return []
-
-
-def _manifest_dranet() -> str:
-    return next(r.known for r in matrix.ADDON_RELEASES if r.addon == "dranet" and r.install == "manifest")

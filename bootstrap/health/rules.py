@@ -8,14 +8,17 @@ once instead).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ..inventory.versions import Version
-from ..topology.model import Gpu, Topology
 from ..topology.pcie import PathType, pcie_path_type
-from .expectations import Expectations
 from .findings import Finding, Severity
 
-Rule = Callable[[Topology, Expectations], Iterator[Finding]]
+if TYPE_CHECKING:  # type hints only: these modules also run on nodes, without pydantic's inventory
+    from ..topology.model import Gpu, Topology
+    from .expectations import Expectations
+
+Rule = Callable[["Topology", "Expectations"], Iterator[Finding]]
 FAIL, WARN = Severity.FAIL, Severity.WARN
 NO_DRIVER_ERRORS = ("NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded")
 XID_FELL_OFF_THE_BUS = 79

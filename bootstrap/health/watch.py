@@ -10,13 +10,15 @@ counts toward clearing one. docs/health-watch.md describes the behaviour for ope
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..inventory.models import HealthWatch
 from .findings import Severity
 from .verdict import UNHEALTHY_TAINT_KEY, Verdict
+
+if TYPE_CHECKING:  # a type hint only: this module also runs on nodes (bootstrap/node_agent)
+    from ..inventory.models import HealthWatch
 
 CONDITION_TYPE = "KubehausHardwareHealthy"
 REASON_HEALTHY = "HardwareHealthy"

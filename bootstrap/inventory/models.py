@@ -300,6 +300,12 @@ class Artifacts(Section):
             raise ValueError("source is 'mirror' but mirror_url is not set")
         if self.registry_ca and not self.registry:
             raise ValueError("registry_ca is set but registry is not: set the mirror's registry URL")
+        if self.registry and urllib.parse.urlsplit(self.registry).scheme != "https":
+            raise ValueError(
+                f"registry {self.registry} is not https: images pulled by tag over plain HTTP have no "
+                "integrity (apt's mirror is signed, a registry is not); serve it over TLS and set "
+                "registry_ca to its CA bundle"
+            )
         if self.registry and urllib.parse.urlsplit(self.registry).path not in ("", "/"):
             raise ValueError(
                 f"registry {self.registry} has a path: give the registry's base URL (https://host:port); "

@@ -6,14 +6,17 @@ and upstream default; what the chart's templates refuse; what an install creates
 fields kubehaus relies on, with their types and constraints; Dranet's install as the objects it
 creates. ``files_area.py`` turns this into charts and manifests. ``tests/test_addon_data.py``
 compares every item with the upstream files in ../shared/reference, so the two cannot drift apart.
-Versions are literal: the data describes one release. A pin in inventory/defaults.py with no data
-here makes ``lab up`` fail, naming the file it cannot build.
+Versions are literal: the data describes one release. Both generations are here: late 2025 (NGC's
+DRA driver 25.8.1, Dranet's v1.0.1 install manifest, KAI v0.12.0) and September 2026 (kubernetes-sigs'
+DRA driver 0.4.1, Dranet's v1.4.0 chart, KAI v0.17.0), so the lab can take a cluster from one to the
+other. A pin in inventory/defaults.py with no data here makes ``lab up`` fail, naming the file it
+cannot build.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -147,6 +150,24 @@ COMPUTE_DOMAIN = Crd(
     },
 )
 
+COMPUTE_DOMAIN_0_4 = replace(
+    COMPUTE_DOMAIN,
+    fields={  # 0.4 defaults numNodes to 0 (no longer required)
+        **{path: f for path, f in COMPUTE_DOMAIN.fields.items() if path != "spec.numNodes"},
+        "spec.numNodes": Field("integer", constraints={"default": 0}),
+    },
+)
+
+COMPUTE_DOMAIN_CLIQUE = Crd(  # new in 0.4: the daemons of one NVLink clique, written by the driver
+    group="resource.nvidia.com",
+    kind="ComputeDomainClique",
+    plural="computedomaincliques",
+    scope="Namespaced",
+    version="v1beta1",
+    fields={"daemons": Field("array")},
+    status_subresource=False,
+)
+
 QUEUE = Crd(
     group="scheduling.run.ai",
     kind="Queue",
@@ -192,32 +213,54 @@ TOPOLOGY = Crd(
     },
 )
 
+TOPOLOGY_0_17 = replace(
+    TOPOLOGY,
+    fields={
+        **TOPOLOGY.fields,
+        "spec.levels[].alias": Field(  # v0.17: a level's alias, unique (KAI's webhook checks that)
+            "string", constraints={"minLength": 1, "maxLength": 316, "pattern": LABEL_KEY}
+        ),
+    },
+)
+
+DRA_VALUES = {
+    "nvidiaDriverRoot": Value("string", "/"),
+    "gpuResourcesEnabledOverride": Value("boolean", False),
+    "allowDefaultNamespace": Value("boolean", False),
+    "resources.gpus.enabled": Value("boolean", True),
+    "resources.computeDomains.enabled": Value("boolean", True),
+}
+DEFAULT_NAMESPACE_REFUSAL = Refusal(
+    {"namespace": "default"},
+    {"allowDefaultNamespace": True},
+    "installing into the default namespace is not supported: set allowDefaultNamespace",
+)
+GPU_OVERRIDE_REFUSAL = Refusal(
+    {"resources.gpus.enabled": True},
+    {"gpuResourcesEnabledOverride": True},
+    "resources.gpus.enabled needs gpuResourcesEnabledOverride=true (the GPU kubelet plugin must "
+    "not run beside the classic device plugin)",
+)
+
 DRA_CHART = ChartData(
     name="nvidia-dra-driver-gpu",
     version="25.8.1",
     kube_version=">=1.32.0-0",
-    values={
-        "nvidiaDriverRoot": Value("string", "/"),
-        "gpuResourcesEnabledOverride": Value("boolean", False),
-        "allowDefaultNamespace": Value("boolean", False),
-        "resources.gpus.enabled": Value("boolean", True),
-        "resources.computeDomains.enabled": Value("boolean", True),
-    },
-    refusals=(
-        Refusal(
-            {"namespace": "default"},
-            {"allowDefaultNamespace": True},
-            "installing into the default namespace is not supported: set allowDefaultNamespace",
-        ),
-        Refusal(
-            {"resources.gpus.enabled": True},
-            {"gpuResourcesEnabledOverride": True},
-            "resources.gpus.enabled needs gpuResourcesEnabledOverride=true (the GPU kubelet plugin must "
-            "not run beside the classic device plugin)",
-        ),
-    ),
+    values=DRA_VALUES,
+    refusals=(DEFAULT_NAMESPACE_REFUSAL, GPU_OVERRIDE_REFUSAL),
     crds=(COMPUTE_DOMAIN,),
     creates=dra_objects,
+)
+
+# kubernetes-sigs/dra-driver-nvidia-gpu: the renamed chart, numbering restarted (strict semver).
+# Its validation template also refuses a `namespace` value, any nvidiaCtkPath and webhook.enabled
+# without webhook.tls; kubehaus sets none of them, so the stand-in needs only the keys it sets.
+DRA_CHART_0_4 = replace(
+    DRA_CHART,
+    name="dra-driver-nvidia-gpu",
+    version="0.4.1",
+    values={**DRA_VALUES, "webhook.enabled": Value("boolean", False)},
+    crds=(COMPUTE_DOMAIN_0_4, COMPUTE_DOMAIN_CLIQUE),
 )
 
 KAI_CHART = ChartData(
@@ -236,11 +279,14 @@ KAI_CHART = ChartData(
     creates=kai_objects,
 )
 
+KAI_CHART_0_17 = replace(KAI_CHART, version="v0.17.0", crds=(TOPOLOGY_0_17, QUEUE))
+
 DRANET_IMAGE_FLOATING = "ghcr.io/google/dranet:stable"  # upstream's own tag; kubehaus pins it at apply
 
 
-def dranet_objects() -> list[dict[str, Any]]:
-    """Dranet's install: RBAC for its node agent and the DaemonSet, with upstream's floating image tag."""
+def dranet_objects(image: str = DRANET_IMAGE_FLOATING) -> list[dict[str, Any]]:
+    """Dranet's install: RBAC for its node agent and the DaemonSet (v1.0's manifest: upstream's
+    floating image tag)."""
     labels = {"tier": "node", "app": "dranet", "k8s-app": "dranet"}
     rules = [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]},
@@ -295,7 +341,7 @@ def dranet_objects() -> list[dict[str, Any]]:
                         "containers": [
                             {
                                 "name": "dranet",
-                                "image": DRANET_IMAGE_FLOATING,
+                                "image": image,
                                 "args": ["/dranet", "--v=4", "--hostname-override=$(NODE_NAME)"],
                                 "env": [
                                     {
@@ -315,7 +361,35 @@ def dranet_objects() -> list[dict[str, Any]]:
 
 DRANET = ManifestData(name="dranet", version="v1.0.1", objects=dranet_objects)
 
-CHARTS = (DRA_CHART, KAI_CHART)
+
+def dranet_chart_objects(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Dranet's chart installs: the same node agent, its image from the values (an empty tag
+    is the chart's appVersion, the release's own tag)."""
+    image = values["image"]
+    return dranet_objects(f"{image['repository']}:{image['tag'] or DRANET_CHART_VERSION}")
+
+
+DRANET_CHART_VERSION = "v1.4.0"
+DRANET_CHART = ChartData(
+    name="dranet",
+    version=DRANET_CHART_VERSION,
+    kube_version="",  # the chart states none
+    values={
+        "image.repository": Value("string", "registry.k8s.io/networking/dranet"),
+        "image.tag": Value("string", ""),
+        "image.pullPolicy": Value("string", "IfNotPresent"),
+        "rbac.create": Value("boolean", True),
+        "logVerbosity": Value("integer", 4),
+        "kubeletRootDir": Value("string", "/var/lib/kubelet"),
+    },
+    refusals=(),
+    crds=(),
+    creates=dranet_chart_objects,
+)
+
+LATE_2025_CHARTS = (DRA_CHART, KAI_CHART)
+CHARTS_2026 = (DRA_CHART_0_4, DRANET_CHART, KAI_CHART_0_17)
+CHARTS = (*LATE_2025_CHARTS, *CHARTS_2026)
 MANIFESTS = (DRANET,)
 
 

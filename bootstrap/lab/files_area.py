@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from ..compat.check import addon_release
 from ..inventory import defaults
 from . import addon_data
 from .addon_data import ChartData, ManifestData
@@ -43,6 +44,8 @@ def chart_archive(chart: ChartData) -> bytes:
         "kubeVersion": chart.kube_version,
         "description": STANDIN_NOTE,
     }
+    if not chart.kube_version:  # the chart states no Kubernetes range
+        del meta["kubeVersion"]
     rules = {
         "refuse": [{"when": r.when, "unless": r.unless, "message": r.message} for r in chart.refusals],
         "objects": chart.creates(values),
@@ -102,15 +105,33 @@ def calico_standin(version: str) -> str:
     )
 
 
+TITLES = {
+    "dra_gpu_driver": "the DRA GPU driver chart",
+    "kai_scheduler": "the KAI scheduler chart",
+    "dranet": "Dranet's chart",
+}
+
+
 def wanted_files() -> dict[str, str]:
-    """Every file the lab's files area must hold (the default pins), and what it is."""
+    """Every file the lab's files area must hold, and what it is: each add-on at the pins of both
+    generations (late 2025 and September 2026, inventory/defaults.py), so a cluster built on the
+    old pins can be migrated, named as any mirror names them (render/sources.py)."""
     calico = defaults.CNI_VERSIONS["calico"]
-    return {
-        f"charts/nvidia-dra-driver-gpu-{defaults.DRA_GPU_DRIVER}.tgz": "the DRA GPU driver chart",
-        f"charts/kai-scheduler-{defaults.KAI_SCHEDULER}.tgz": "the KAI scheduler chart",
-        f"manifests/dranet-{defaults.DRANET}-install.yaml": "Dranet's install manifest",
-        f"manifests/calico-{calico}.yaml": "the CNI (Calico) manifest",
-    }
+    wanted = {}
+    for pins in (defaults.LATE_2025, defaults.SEPTEMBER_2026):
+        for addon, title in TITLES.items():
+            version = pins[addon]
+            release = addon_release(addon, version)  # type: ignore[arg-type]
+            if release is None:
+                raise LabError(
+                    f"{addon} {version} (inventory/defaults.py) is not in the compatibility matrix"
+                )
+            if release.install == "manifest":
+                wanted[f"manifests/{release.chart}-{version}-install.yaml"] = "Dranet's install manifest"
+            else:
+                wanted[f"charts/{release.chart}-{version}.tgz"] = f"{title} {version}"
+    wanted[f"manifests/calico-{calico}.yaml"] = "the CNI (Calico) manifest"
+    return wanted
 
 
 def build_files_area(

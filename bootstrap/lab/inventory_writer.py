@@ -6,7 +6,6 @@ from io import StringIO
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .hardware import MachineHardware
 from .mirror import KEYRING
@@ -57,10 +56,7 @@ def render_lab_inventory(spec: LabSpec, paths: LabPaths, mirror_port: int = 8080
         "api_version": "kubehaus/v1",
         "cluster": {
             "name": spec.name,
-            "kubernetes_version": DoubleQuotedScalarString("1.34.2"),
-            # the lab's mirror carries Kubernetes 1.34 and 1.35 stand-ins until the next step of
-            # issue 20 moves it; 1.34 is end of life, so the lab says it starts from it knowingly
-            "accept_end_of_life": DoubleQuotedScalarString("1.34"),
+            # no version pins: a lab cluster is built on kubehaus's defaults, which its mirror serves
             "state_dir": str(paths.cluster_state),
         },
         "ssh": {"user": "root", "private_key": str(paths.private_key), "known_hosts": str(paths.known_hosts)},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from ..inventory import defaults
 from .hardware import (
     CLASS_3D,
     CLASS_BRIDGE_OTHER,
@@ -28,8 +29,10 @@ from .hardware import (
     Service,
 )
 
-DRIVER = "580.95.05"
-NVML = "13.580.95.05"
+# A lab server comes imaged with kubehaus's default driver (a node to take from an older pin is
+# imaged without one: the driver-not-installed fault, and apply installs the pinned one).
+DRIVER = defaults.NVIDIA_DRIVER
+NVML = f"13.{DRIVER}"
 CUDA = 13000
 CX7 = 0x1021
 

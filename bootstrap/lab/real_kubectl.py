@@ -5,8 +5,8 @@ one build, 1.36.4 (source ``kubernetes``; it needs only glibc 2.34, so the bookw
 it). The mirror serves that binary, unchanged, as each pinned version of ``kubectl``, so apply's pin,
 hold and upgrade logic meet what they meet on a real node, and every kubectl command kubehaus
 issues runs through the real client against the lab's API server. What this cannot show: a client
-at exactly the cluster's minor (the lab's clusters are 1.34 and 1.35; kubectl supports one minor of
-skew and 1.36 against 1.34 is outside it, though every command kubehaus uses works).
+at exactly the cluster's minor except on 1.36 (the lab's clusters run 1.34 to 1.37; kubectl supports
+one minor of skew, and 1.36 against 1.34 is outside it, though every command kubehaus uses works).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from pathlib import Path
 
 from .host import LabError
 from .real_packages import RealBuild, build_deb, fetch_builds
+from .standins import KUBERNETES_DEBS
 
 KUBECTL_BUILD = RealBuild("kubectl", "1.36.4+ds-1", "sid", "kubectl")
-SERVED_VERSIONS = ("1.34.2-1.1", "1.35.0-1.1")  # the lab's two Kubernetes versions, as pkgs.k8s.io names them
+SERVED_VERSIONS = KUBERNETES_DEBS  # the lab's Kubernetes versions, as pkgs.k8s.io names them
 
 
 def served_as(deb: Path, version: str, out_dir: Path) -> Path:

@@ -56,6 +56,11 @@ CONTAINERD_BUILDS = (
     RealBuild("containerd", "2.1.9+ds1-5", "sid", "containerd.io"),
     RealBuild("containerd", "1.7.24~ds1-6+deb13u1", "trixie", "containerd.io"),
 )
+# containerd 2.3 (the LTS line, kubehaus's default) has no Debian build in any suite: the lab serves
+# sid's real 2.1.9 binaries under that package version too, its description saying so. apply's pin,
+# hold and config logic meet containerd.io 2.3.2 as on a real node; the binary itself reports 2.1.9,
+# and nothing of 2.3's own behaviour is shown (docs/lab.md).
+CONTAINERD_SERVED_AS = {"2.3.2": "2.1.9"}  # package version served -> the real build behind it
 
 
 def _apt_options(root: Path) -> list[str]:
@@ -120,10 +125,16 @@ def _deb_version(deb: Path) -> str:
     ).stdout.strip()
 
 
-def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path) -> Path:
-    """Debian's containerd .deb, renamed and re-versioned as containerd.io; contents unchanged
-    except the default config.toml (containerd.io's)."""
-    version = f"{build.upstream}-1"
+def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path, upstream: str | None = None) -> Path:
+    """Debian's containerd .deb, renamed and re-versioned as containerd.io (``upstream``: another
+    version than the build's own, see CONTAINERD_SERVED_AS); contents unchanged except the default
+    config.toml (containerd.io's)."""
+    version = f"{upstream or build.upstream}-1"
+    stand_in = (
+        f" The lab has no real containerd {upstream}: these are {build.upstream}'s binaries.\n"
+        if upstream
+        else ""
+    )
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         root = Path(tmp) / "root"
         subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
@@ -138,7 +149,7 @@ def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path) -> Path:
                     f"Description: Debian's containerd {build.version} ({build.suite}), served as "
                     f"containerd.io by the kubehaus lab\n The real containerd binaries and unit from "
                     f"Debian; only the package name, version and default config.toml follow Docker's\n"
-                    f" containerd.io, the package kubehaus pins.\n"
+                    f" containerd.io, the package kubehaus pins.\n{stand_in}"
                 )
                 fields.append(line.rstrip("\n"))
                 break
@@ -177,8 +188,17 @@ def build_deb(root: Path, target: Path) -> Path:
 
 
 def containerd_packages(cache: Path) -> list[Path]:
-    """The containerd.io packages the mirror serves: every pinned real build, renamed (cached)."""
-    return _served_builds(cache, CONTAINERD_BUILDS, "-1", served_as_containerd_io)
+    """The containerd.io packages the mirror serves: every pinned real build, renamed, and the
+    versions served by another build (CONTAINERD_SERVED_AS), all cached."""
+    served = _served_builds(cache, CONTAINERD_BUILDS, "-1", served_as_containerd_io)
+    debs = fetch_builds(cache, CONTAINERD_BUILDS)
+    for version, real in CONTAINERD_SERVED_AS.items():
+        build = next(b for b in CONTAINERD_BUILDS if b.upstream == real)
+        deb = next(d for d in debs if _deb_version(d) == build.version)
+        out_dir = deb.parent / "served"
+        target = out_dir / f"{build.serve_as}_{version}-1_{deb.name.rsplit('_', 1)[-1]}"
+        served.append(target if target.exists() else served_as_containerd_io(deb, build, out_dir, version))
+    return served
 
 
 def _served_builds(

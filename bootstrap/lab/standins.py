@@ -2,7 +2,8 @@
 
 Same package names, versions, file paths and systemd units as the real ones, and each says plainly
 what it is: the package description starts with STAND-IN and every binary's ``--version`` says
-"kubehaus lab stand-in". Two versions of each, so upgrades can be tested.
+"kubehaus lab stand-in". Every version on the migration path (both pinned generations, each
+Kubernetes minor between them, the upgrade tests' steps), so upgrades can be tested.
 
 The Kubernetes tools have behaviour and state (``standin_tools/``): kubeadm forms a cluster whose
 API store lives on the first control plane and serves the Kubernetes REST API to the real kubectl
@@ -19,6 +20,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ..compat import matrix
+from ..inventory import defaults
+from ..inventory.versions import Version
 from .standin_tools.validation import make_bundle
 
 TOOLS_DIR = Path(__file__).parent / "standin_tools"
@@ -72,6 +76,37 @@ ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS \\
   $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """
+# The extra step each upgrade lab test takes (tests/test_upgrade_lab.py, test_drain_lab.py): a patch
+# within a minor and a driver patch on the same branch.
+UPGRADE_STEPS = {"kubernetes": "1.35.0", "nvidia_driver": "580.105.08", "container_toolkit": "1.18.1"}
+
+
+def _generations(key: str) -> list[str]:
+    """The version of one component in each pinned generation and the upgrade tests' step."""
+    found = [defaults.LATE_2025[key], defaults.SEPTEMBER_2026[key], UPGRADE_STEPS.get(key, "")]
+    return sorted({v for v in found if v}, key=Version)
+
+
+def kubernetes_versions() -> list[str]:
+    """Every Kubernetes version on the migration path the lab can walk: both generations' pins, the
+    upgrade tests' step, and each minor between them at its latest known patch (compat matrix), so
+    a late-2025 cluster reaches the 2026 default one minor per apply, as kubeadm requires."""
+    pins = _generations("kubernetes")
+    low, high = Version(pins[0]).minor, Version(pins[-1]).minor
+    between = [k.latest_patch for k in matrix.KUBERNETES if low < Version(k.minor).minor <= high]
+    return sorted({*pins, *between}, key=Version)
+
+
+def kubernetes_minors() -> list[str]:
+    return sorted({".".join(v.split(".")[:2]) for v in kubernetes_versions()}, key=Version)
+
+
+def _debs(versions: list[str], revision: str) -> tuple[str, ...]:
+    return tuple(f"{v}{revision}" for v in versions)
+
+
+KUBERNETES_DEBS = _debs(kubernetes_versions(), "-1.1")  # pkgs.k8s.io's revision
+DRIVER_DEBS = _debs(_generations("nvidia_driver"), "-1")
 
 
 def _nvidia_driver(package: str, flavour: str, conflicts: str) -> StandIn:
@@ -79,7 +114,7 @@ def _nvidia_driver(package: str, flavour: str, conflicts: str) -> StandIn:
     the two ship the same files, as the real ones do, so each replaces the other."""
     return StandIn(
         package,
-        ("580.95.05-1", "580.105.08-1"),
+        DRIVER_DEBS,
         f"NVIDIA driver, {flavour} kernel modules (the lab simulates the GPUs and libnvidia-ml itself)",
         scripts=("nvidia-smi",),
         banners={"nvidia-persistenced": "nvidia-persistenced:  version {upstream}"},
@@ -98,7 +133,7 @@ STANDINS: tuple[StandIn, ...] = (
     _nvidia_driver("nvidia-open", "open", "nvidia-driver"),
     StandIn(
         "nvidia-fabricmanager-580",
-        ("580.95.05-1", "580.105.08-1"),
+        DRIVER_DEBS,
         "NVIDIA fabric manager",
         banners={"nv-fabricmanager": "Fabric Manager version is : {upstream}"},
         units={
@@ -109,13 +144,13 @@ STANDINS: tuple[StandIn, ...] = (
     ),
     StandIn(
         "nvidia-container-toolkit",
-        ("1.18.0-1", "1.18.1-1"),
+        _debs(_generations("container_toolkit"), "-1"),
         "NVIDIA container toolkit",
         scripts=("nvidia-ctk",),
     ),
     StandIn(
         "kubelet",
-        ("1.34.2-1.1", "1.35.0-1.1"),
+        KUBERNETES_DEBS,
         "Kubernetes node agent",
         depends=(
             "python3-yaml",
@@ -136,7 +171,7 @@ STANDINS: tuple[StandIn, ...] = (
     ),
     StandIn(
         "kubeadm",
-        ("1.34.2-1.1", "1.35.0-1.1"),
+        KUBERNETES_DEBS,
         "Kubernetes cluster bootstrapping tool (its stand-in control plane is a small API store)",
         # etcd-server/-client: the lab runs kubeadm's etcd member for real (standin_tools/etcd.py);
         # openssl: the cluster's CA and the API server's serving certificate (standin_tools/pki.py)
@@ -167,7 +202,12 @@ STANDINS: tuple[StandIn, ...] = (
         },
         postinst=KUBEADM_POSTINST,
     ),
-    StandIn("cri-tools", ("1.34.0-1.1", "1.35.0-1.1"), "CRI command-line tools", scripts=("crictl",)),
+    StandIn(
+        "cri-tools",
+        _debs([f"{minor}.0" for minor in kubernetes_minors()], "-1.1"),
+        "CRI command-line tools",
+        scripts=("crictl",),
+    ),
     StandIn(
         "helm",
         ("3.19.0-1", "3.19.2-1"),

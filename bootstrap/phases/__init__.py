@@ -68,6 +68,13 @@ def verify_phases() -> list[Phase]:
     return [ConnectPhase(), DiscoverPhase(), VerifyPhase()]
 
 
+def status_phases() -> list[Phase]:
+    """``kubehaus status``: connect to the first control plane, read the Nodes."""
+    from .status import StatusPhase
+
+    return [ConnectPhase(), StatusPhase()]
+
+
 def reset_phases(targets: list[str]) -> list[Phase]:
     """``kubehaus reset``: connect (targets and the first control plane), lock, reset."""
     from .lock import LockPhase
@@ -85,5 +92,6 @@ __all__ = [
     "discover_phases",
     "facts_phases",
     "reset_phases",
+    "status_phases",
     "verify_phases",
 ]

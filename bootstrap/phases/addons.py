@@ -11,21 +11,29 @@ import urllib.request
 
 import yaml
 
-from deploys.addons import HELM_STEP, ChartStep, ManifestStep, install_addons
+from deploys.addons import HELM_STEP, AddonStep, ChartStep, ManifestStep, RemovalStep, install_addons
 
 from ..deploy_executor import run_deploy
 from ..inventory.models import InventorySpec
-from ..phase_support.queries import DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS, cluster_query
+from ..phase_support.queries import DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS, cluster_query, replaced_releases
 from ..phase_support.roles import control_plane_ready, first_control_plane, may_join
 from ..plan.cluster_files import ADDONS_DIR
 from ..render import addons as render
 from ..render.labels import node_labels
 from ..render.node_files import NodeFile
-from ..render.sources import Manifest, cni_manifest, dra_chart, dranet_manifest, kai_chart
+from ..render.sources import (
+    Manifest,
+    cni_manifest,
+    dra_chart,
+    dranet_chart,
+    dranet_installs_by_chart,
+    dranet_manifest,
+    kai_chart,
+)
 from ..runner import Phase, RunContext
 from ..topology.model import Topology
 
-__all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "cluster_query"]
+__all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "RemovalStep", "cluster_query"]
 
 
 def fetch(manifest: Manifest) -> list[dict]:
@@ -85,8 +93,14 @@ class AddonsPhase(Phase):
         run_deploy(ctx, self, [first], lambda _name: install_addons(helm_pin, steps, view, done))
         failure = ctx.failures.get(first)
         blamed = False
+        # a removal that found nothing to remove (a new cluster, or one migrated earlier) is no step
+        idle = {
+            item.title for item in steps if isinstance(item, RemovalStep) and done.get(item.title) is False
+        }
         for title in [f"{HELM_STEP} {spec.versions.helm}", *(item.title for item in steps)]:
             key = HELM_STEP if title.startswith(HELM_STEP) else title
+            if key in idle:
+                continue
             if key in done:
                 ctx.cluster_step("add-on", title, first, "done" if done[key] else "in place")
             elif failure is not None and not blamed:
@@ -110,23 +124,39 @@ class AddonsPhase(Phase):
             titles.append(f"KAI scheduler {spec.versions.kai_scheduler}")
         return titles
 
-    def _steps(self, ctx: RunContext) -> list[ManifestStep | ChartStep]:
+    def _steps(self, ctx: RunContext) -> list[AddonStep]:
         spec = ctx.inventory.spec
         addons = spec.addons
         cni = cni_manifest(spec)
-        steps: list[ManifestStep | ChartStep] = [
+        steps: list[AddonStep] = [
             ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetch(cni)))
         ]
-        if addons.dranet.enabled:
+        if addons.dranet.enabled and dranet_installs_by_chart(spec):
+            # v1.0's objects came from its manifest (kubectl apply): the chart cannot adopt them
+            path = manifest_file(DRANET, []).path
+            steps.append(RemovalStep("Dranet v1.0 manifest removed", manifest=path))
+            chart = dranet_chart(spec)
+            values = render.dranet_values(chart.version)
+            steps.append(
+                ChartStep(f"Dranet {chart.version}", chart, values, self._values_file(chart.release, values))
+            )
+        elif addons.dranet.enabled:
             dranet = dranet_manifest(spec)
             documents = render.pin_dranet_image(fetch(dranet), dranet.version)
             steps.append(ManifestStep(f"Dranet {dranet.version}", manifest_file(DRANET, documents)))
+        if addons.dranet.enabled:
             steps.append(
                 ManifestStep(
                     "Dranet DeviceClass", manifest_file(DRANET_DEVICE_CLASS, [render.dranet_device_class()])
                 )
             )
         if addons.dra_gpu_driver.enabled:
+            for release, namespace in replaced_releases(spec):  # the renamed chart's old release
+                steps.append(
+                    RemovalStep(
+                        f"DRA GPU driver release {release} replaced", release=release, namespace=namespace
+                    )
+                )
             chart = dra_chart(spec)
             values = render.dra_gpu_driver_values(addons)
             steps.append(

@@ -29,8 +29,11 @@ from deploys.upgrade import (
     upgrade_node_packages,
 )
 
+from ..compat.check import check_against_cluster, migration_path, minor_text
 from ..deploy_executor import StepFailed, record, run_deploy
 from ..health.findings import Severity
+from ..inventory import defaults
+from ..inventory.errors import Severity as PinSeverity
 from ..phase_support.maintenance import (
     HEALTH_ANNOTATION,
     OPERATOR_CORDON_ANNOTATION,
@@ -117,6 +120,8 @@ class UpgradePhase(Phase):
         except Exception as exc:  # pyinfra's fact errors, a broken API answer
             ctx.aborted = f"cannot read the cluster's nodes and version: {exc}"
             return
+        if not self._compatible(ctx, api_server if nodes else None):
+            return
         if not nodes:
             return  # no cluster yet: the control-plane phase forms it at the pinned versions
         spec = ctx.inventory.spec
@@ -153,6 +158,30 @@ class UpgradePhase(Phase):
             self._report_plan(ctx, upgrades)
         else:
             self._roll(ctx, upgrades, plan, control_plane)
+
+    @staticmethod
+    def _compatible(ctx: RunContext, running: str | None) -> bool:
+        """The pins against what the cluster runs (compat.check_against_cluster), before any member
+        is touched: an error aborts the run with nothing changed, a warning goes to the report's
+        notes; a Kubernetes step says what this apply does and what comes after it."""
+        today = ctx.options.today or datetime.now(UTC).date()
+        problems = check_against_cluster(ctx.inventory.spec, running, today)
+        for problem in problems:
+            if problem.severity != PinSeverity.ERROR:
+                ctx.notes.append(f"{problem.message}; {problem.hint}")
+        errors = [p for p in problems if p.severity == PinSeverity.ERROR]
+        if errors:
+            ctx.aborted = "; ".join(f"{p.message}: {p.hint}" for p in errors) + "; nothing was changed"
+            return False
+        pinned = ctx.inventory.spec.cluster.kubernetes_version
+        if running and minor_text(running) != minor_text(pinned):
+            onward = migration_path(pinned, defaults.KUBERNETES)
+            ctx.notes.append(
+                f"Kubernetes {running} -> {pinned}: this apply moves the control planes, then the workers, "
+                "one minor (kubeadm upgrade apply, then each node's kubelet)"
+                + (f"; then set {' -> '.join(onward)} on the following applies" if onward else "")
+            )
+        return True
 
     def _report_plan(self, ctx: RunContext, upgrades: list[NodeUpgrade]) -> None:
         for upgrade in upgrades:

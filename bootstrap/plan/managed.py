@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..inventory.models import InventorySpec
 from ..os_support.facts import OsFacts
 from ..os_support.systems import SUPPORTED
+from ..render import health_unit
 from ..render.sources import apt_repositories
 from . import node
 from . import resources as r
@@ -31,6 +32,7 @@ class Managed:
     paths: tuple[str, ...]  # markers and results whose presence is checked
     globs: tuple[str, ...]  # kubehaus's own constant patterns
     restarts: tuple[tuple[str, tuple[str, ...]], ...]  # unit -> the files it is restarted by
+    reset_units: tuple[str, ...]  # kubehaus's own units: stopped and disabled before their files go
     reset_files: tuple[str, ...]
     reset_directories: tuple[str, ...]
     reset_packages: tuple[str, ...]
@@ -72,6 +74,7 @@ def possible_resources(spec: InventorySpec) -> tuple[r.Resource, ...]:
         *possible_nvidia(spec),
         *node.runtime_resources(spec, registry_ca=b"", registry="https://mirror.invalid"),
         *node.kubernetes_resources(spec, {}),
+        *node.health_resources("", 1),
     )
 
 
@@ -98,12 +101,16 @@ def managed(spec: InventorySpec) -> Managed:
         paths=_unique(*markers, ADMIN_KUBECONFIG),  # admin.conf: kubeadm init is done
         globs=(f"{ADDONS_DIR}/*.yaml",),
         restarts=tuple(restarts.items()),
+        reset_units=_unique(
+            *(res.name for res in resources if isinstance(res, r.Unit) and res.stopped_on_reset)
+        ),
         reset_files=_unique(
             *(res.path for res in resources if isinstance(res, r.File) and res.removed_on_reset),
             KUBEADM_CONFIG,
             JOIN_CONFIG,
+            health_unit.TOKEN_PATH,  # issued by the cluster after the join, outside the plan
         ),
-        reset_directories=(ADDONS_DIR,),
+        reset_directories=(ADDONS_DIR, *health_unit.DIRECTORIES),
         reset_packages=_unique(*(p for p in pins if p not in kept), HELM_PACKAGE),
     )
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..health.expectations import expectations_for
 from ..inventory import Inventory
 from ..inventory.models import Host, InventorySpec
+from ..node_agent.bundle import program_files
 from ..os_support.facts import OsFacts
 from ..os_support.packages import driver_packages, needs_open_kernel_modules
 from ..os_support.support import supported_release
-from ..render import node_files, registry_hosts
+from ..render import health_unit, node_files, registry_hosts
 from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
 from ..render.sources import (
     SOURCES_FILE,
@@ -79,7 +81,7 @@ class NodePlan:
     os: tuple[Resource, ...]
     nvidia: tuple[Resource, ...]  # empty on a host without GPUs
     runtime: tuple[Resource, ...]
-    kubernetes: tuple[Resource, ...] | None  # None: see kubernetes_error
+    kubernetes: tuple[Resource, ...] | None  # None: see kubernetes_error (includes the health check)
     kubernetes_error: str | None = None  # why the kubelet configuration cannot be computed
     # what was decided of a driver the node already has (plan/adopt.py); None: no GPU
     driver: DriverDecision | None = None
@@ -223,6 +225,46 @@ def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Res
     )
 
 
+def health_resources(config: str, interval_minutes: int) -> tuple[Resource, ...]:
+    """The node-local health check (docs/health-watch.md): its program, this node's config, the
+    service and the timer running it. Its token is not here: it is the cluster's to issue, after the
+    join, and the service does not start without it."""
+    program = tuple(File(path, content) for path, content in program_files())
+    config_file = File(health_unit.CONFIG_PATH, config, title="health check config")
+    service = File(health_unit.SERVICE_PATH, health_unit.service_unit(), title="health check service")
+    timer = File(health_unit.TIMER_PATH, health_unit.timer_unit(interval_minutes), title="health check timer")
+    return (
+        *program,
+        config_file,
+        service,
+        timer,
+        Unit(
+            f"{health_unit.UNIT}.timer",
+            "health check timer running",
+            enabled=True,
+            running=True,
+            restarted_by=(timer.key,),
+            reload_when=(service.key, timer.key),
+            stopped_on_reset=True,
+        ),
+    )
+
+
+def host_health_resources(inventory: Inventory, host: Host, topology: Topology) -> tuple[Resource, ...]:
+    """The health check as ``host`` gets it: its profile's expectations and watch settings."""
+    profile = inventory.profile_of(host)
+    first_gpu = topology.gpus[0].name if topology.gpus else None
+    api_host, port = inventory.control_plane_endpoint
+    config = health_unit.node_config(
+        host.name,
+        expectations_for(profile, inventory.spec.health.thresholds, first_gpu),
+        profile.health_watch,
+        inventory.health_policy_of(host),  # type: ignore[arg-type]
+        health_unit.api_server_url(api_host, port),
+    )
+    return health_resources(config, profile.health_watch.interval_minutes)
+
+
 def kubelet_drop_in(config: dict) -> node_files.NodeFile:
     return node_files.NodeFile(DROP_IN_PATH, _drop_in_text(json.dumps(config)))
 
@@ -289,7 +331,7 @@ def node_plan(
         try:
             kubernetes = kubernetes_resources(
                 spec, render_kubelet_config(inventory.kubelet_of(host), topology)
-            )
+            ) + host_health_resources(inventory, host, topology)
         except KubeletRenderError as exc:
             error = f"kubelet configuration: {exc}"
     return NodePlan(

@@ -71,6 +71,7 @@ class Unit:
     running: bool | None = None
     restarted_by: tuple[str, ...] = ()
     reload_when: tuple[str, ...] = ()
+    stopped_on_reset: bool = False  # its unit file is kubehaus's: stopped and disabled before removal
 
     @property
     def key(self) -> str:

@@ -130,7 +130,6 @@ def resolved_artifacts(spec: InventorySpec, written: frozenset[str] = frozenset(
                 Artifact(
                     "helm-chart", chart.name, chart.version, chosen, "versions.dranet", source,
                     chart.reference, f"cluster, namespace {chart.namespace}",
-                    "apply does not install this generation yet",
                 )
             )  # fmt: skip
         else:

@@ -9,11 +9,8 @@ no inventory value can add a directive or an argument. All paths are kubehaus's 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ..health.expectations import Expectations
-from ..health.verdict import UNHEALTHY_TAINT_KEY, Verdict
-from ..health.watch import CONDITION_TYPE, HeldTaint, LocalState
 from ..inventory.models import HealthPolicyName, HealthWatch
 from .encode import systemd_exec, systemd_unit, systemd_value
 
@@ -25,9 +22,10 @@ CONFIG_PATH = "/etc/kubehaus/health/config.json"
 TOKEN_PATH = "/etc/kubehaus/health/token"  # the node-bound token, 0600 root (docs/health-watch.md)
 STATE_DIR = "/var/lib/kubehaus/health"
 VERDICT_PATH = f"{STATE_DIR}/verdict.json"
+CONFIG_DIR = "/etc/kubehaus/health"
+DIRECTORIES = (PROGRAM_DIR, CONFIG_DIR, STATE_DIR)  # all kubehaus's: removed whole by reset
 CA_PATH = "/etc/kubernetes/pki/ca.crt"  # written by kubeadm join
 CONFIG_SCHEMA = "kubehaus.health-watch-config/v1"
-VERDICT_SCHEMA = "kubehaus.health-watch-verdict/v1"
 
 
 def service_unit() -> str:
@@ -52,7 +50,7 @@ def service_unit() -> str:
                     ("PrivateTmp", "yes"),
                     ("ProtectHome", "yes"),
                     ("ProtectSystem", "strict"),
-                    ("ReadWritePaths", systemd_value(f"{STATE_DIR} /var/cache/kubehaus")),
+                    # the only place it writes (the verdict file), writable under ProtectSystem=strict
                     ("StateDirectory", "kubehaus/health"),
                 ],
             ),
@@ -60,15 +58,19 @@ def service_unit() -> str:
     )
 
 
-def timer_unit(policy: HealthWatch) -> str:
+def timer_unit(interval_minutes: int) -> str:
     return systemd_unit(
         [
             ("Unit", [("Description", systemd_value("run the kubehaus node hardware health check"))]),
             (
                 "Timer",
                 [
+                    # a timer whose unit never became active has nothing for OnUnitActiveSec to
+                    # count from: the first run is tied to the timer's own start and to boot, and
+                    # the service always runs (check.py itself says when it has no token yet)
+                    ("OnActiveSec", "1min"),
                     ("OnBootSec", "2min"),
-                    ("OnUnitActiveSec", f"{int(policy.interval_minutes)}min"),
+                    ("OnUnitActiveSec", f"{int(interval_minutes)}min"),
                     ("AccuracySec", "30s"),
                     ("Unit", f"{UNIT}.service"),
                 ],
@@ -76,6 +78,11 @@ def timer_unit(policy: HealthWatch) -> str:
             ("Install", [("WantedBy", "timers.target")]),
         ]
     )
+
+
+def api_server_url(host: str, port: int) -> str:
+    """``https://host:port``, an IPv6 address in brackets (the endpoint is validated at load)."""
+    return f"https://[{host}]:{int(port)}" if ":" in host else f"https://{host}:{int(port)}"
 
 
 def node_config(
@@ -98,49 +105,3 @@ def node_config(
         "verdict_file": VERDICT_PATH,
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-def verdict_file(time: str, verdict: Verdict, state: LocalState) -> str:
-    """The node-local verdict file: what the last run found, and what the next run starts from."""
-    word = "unknown" if verdict.error is not None else ("healthy" if verdict.healthy else "unhealthy")
-    document: dict[str, Any] = {
-        "schema": VERDICT_SCHEMA,
-        "node": verdict.host,
-        "time": time,
-        "verdict": word,
-        "error": verdict.error,
-        "findings": [f.model_dump(mode="json") for f in verdict.findings],
-        "consecutive_healthy_runs": state.healthy_streak,
-        "state": state.model_dump(mode="json"),
-    }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-def state_from_verdict_file(text: str | None, node: dict[str, Any]) -> LocalState:
-    """The state the last run left, or, without a readable file, what the Node object shows.
-
-    A lost or corrupt file must not strand a taint this check set: a kubehaus.io/unhealthy taint
-    on the Node counts as held. A cordon is never assumed ours (an operator's would be undone).
-    """
-    if text is not None:
-        try:
-            document = json.loads(text)
-            if isinstance(document, dict) and document.get("schema") == VERDICT_SCHEMA:
-                return LocalState.model_validate(document["state"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    taint = next(
-        (t for t in (node.get("spec", {}).get("taints") or []) if t.get("key") == UNHEALTHY_TAINT_KEY), None
-    )
-    held = None
-    if taint is not None and taint.get("effect") in ("NoSchedule", "NoExecute"):
-        held = HeldTaint(value=str(taint.get("value") or "UNKNOWN"), effect=taint["effect"])
-    condition = next(
-        (c for c in (node.get("status", {}).get("conditions") or []) if c.get("type") == CONDITION_TYPE), None
-    )
-    status = condition.get("status") if condition else None
-    return LocalState(
-        taint=held,
-        condition_status=status if status in ("True", "False", "Unknown") else None,
-        last_transition=condition.get("lastTransitionTime") if condition else None,
-    )

@@ -217,8 +217,7 @@ def dranet_manifest(spec: InventorySpec) -> Manifest:
     release = _release("dranet", version)
     if release.install != "manifest":
         raise ValueError(
-            f"Dranet {version} installs through its Helm chart ({release.location}), not a manifest; "
-            "apply does not install that generation yet (docs/versions.md)"
+            f"Dranet {version} installs through its Helm chart ({release.location}), not a manifest"
         )
     if spec.artifacts.source == "mirror":
         return Manifest("dranet", version, f"{_files(spec)}/manifests/dranet-{version}-install.yaml")

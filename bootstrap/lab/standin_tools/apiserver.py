@@ -217,6 +217,8 @@ class Store:
             keys = [key for key, _ in self.select(query)]
             for key in keys:
                 del self.state["objects"][key]
+                _, kind, namespace, name = key.split("/", 3)
+                self.record("object-deleted", "", f"{kind} {namespace + '/' if namespace else ''}{name}")
             self.save()
             return len(keys)
 
@@ -556,8 +558,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(422, {"message": str(exc)})
             return self._send(200, {"changed": changed})
         if url.path.startswith("/kubehaus/releases/"):
+            key = url.path.removeprefix("/kubehaus/releases/")
             with store.lock:
-                store.state["releases"][url.path.removeprefix("/kubehaus/releases/")] = body
+                store.state["releases"][key] = body
+                store.record("release-deployed", "", f"{key} {body.get('chart')}-{body.get('version')}")
                 store.save()
             return self._send(200, body)
         if url.path == "/kubehaus/kubelet-config":
@@ -582,8 +586,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.store.save()
             return self._send(200 if removed else 404, {"message": "" if removed else "token not found"})
         if url.path.startswith("/kubehaus/releases/"):
+            key = url.path.removeprefix("/kubehaus/releases/")
             with self.store.lock:
-                removed = self.store.state["releases"].pop(url.path.removeprefix("/kubehaus/releases/"), None)
+                removed = self.store.state["releases"].pop(key, None)
+                if removed:
+                    self.store.record(
+                        "release-uninstalled", "", f"{key} {removed.get('chart')}-{removed.get('version')}"
+                    )
                 self.store.save()
             return self._send(200 if removed else 404, {"message": "" if removed else "release: not found"})
         return self._send(404, {"message": "not found"})

@@ -202,6 +202,7 @@ def cmd_upgrade(client: Client, args: argparse.Namespace, install_only: bool) ->
                                                                        "name": c["metadata"]["name"]}))["items"]]  # fmt: skip
     objects = []
     for obj in chart["standin"].get("objects", []):
+        refuse_foreign_owner(client, obj, args.release, namespace)
         obj = copy.deepcopy(obj)
         metadata = obj.setdefault("metadata", {})
         metadata.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
@@ -229,10 +230,52 @@ def cmd_upgrade(client: Client, args: argparse.Namespace, install_only: bool) ->
         "status": "deployed",
         "updated": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime()),
         "values": user,
+        # what `helm uninstall` removes: the templates' objects (never crds/, nor custom resources)
+        "objects": [object_query(obj, namespace) for obj in objects],
     }
     client.ok("POST", f"/kubehaus/releases/{key}", release)
     print(f'Release "{args.release}" has been {"upgraded" if revision > 1 else "installed"}. Happy Helming!')
     print(f"NAME: {args.release}\nNAMESPACE: {namespace}\nSTATUS: deployed\nREVISION: {revision}")
+
+
+def object_query(obj: dict[str, Any], namespace: str) -> dict[str, str]:
+    metadata = obj.get("metadata", {})
+    query = {"kind": obj["kind"], "name": metadata["name"]}
+    if "namespace" in metadata:
+        query["namespace"] = metadata["namespace"]
+    return query
+
+
+def refuse_foreign_owner(client: Client, obj: dict[str, Any], release: str, namespace: str) -> None:
+    """Helm 3 adopts an existing object only if its ownership annotations name this release: one left
+    by another release (a renamed chart's old release) or by kubectl apply makes the install fail."""
+    query = object_query(obj, namespace)
+    for found in client.ok("GET", "/kubehaus/objects?" + urlencode(query))["items"]:
+        if query.get("namespace") and found["metadata"].get("namespace") != query["namespace"]:
+            continue
+        annotations = found["metadata"].get("annotations") or {}
+        owner = (
+            annotations.get("meta.helm.sh/release-name"),
+            annotations.get("meta.helm.sh/release-namespace"),
+        )
+        if owner != (release, namespace):
+            where = f' in namespace "{query.get("namespace", "")}"'
+            die(
+                "Error: INSTALLATION FAILED: rendered manifests contain a resource that already exists. "
+                f'Unable to continue with install: {obj["kind"]} "{query["name"]}"{where} exists and cannot '
+                f"be imported into the current release: invalid ownership metadata; annotation validation "
+                f'error: key "meta.helm.sh/release-name" must equal "{release}": current value is '
+                f'"{owner[0] or ""}"'
+            )
+
+
+def cmd_uninstall(client: Client, args: argparse.Namespace) -> None:
+    """The release's own objects go; CRDs and the custom resources under them stay, as with helm."""
+    release = release_of(client, args)
+    for query in release.get("objects", []):
+        client.ok("DELETE", "/kubehaus/objects?" + urlencode(query))
+    client.ok("DELETE", f"/kubehaus/releases/{args.namespace or 'default'}/{args.release}")
+    print(f'release "{args.release}" uninstalled')
 
 
 def cmd_list(client: Client, args: argparse.Namespace) -> None:
@@ -295,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     status.add_argument("-o", "--output")
     uninstall = command("uninstall", "delete")
     uninstall.add_argument("release")
+    uninstall.add_argument("--wait", action="store_true")  # what it deletes is gone when it returns
     args, client = parse_with_globals(parser, argv)
     if args.command in ("upgrade", "install"):
         if args.command == "upgrade" and not args.install:
@@ -314,9 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         release = release_of(client, args)
         print(json.dumps(release) if args.output == "json" else f"STATUS: {release['status']}")
     elif args.command in ("uninstall", "delete"):
-        release_of(client, args)
-        client.ok("DELETE", f"/kubehaus/releases/{args.namespace or 'default'}/{args.release}")
-        print(f'release "{args.release}" uninstalled')
+        cmd_uninstall(client, args)
 
 
 if __name__ == "__main__":

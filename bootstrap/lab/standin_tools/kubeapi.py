@@ -458,6 +458,9 @@ class KubeApi:
                 del self.store.state["objects"][key]
                 if target.resource.kind == "Node":
                     self.store.record("deleted", target.name)
+                else:  # what a migration removed, in order (tests read the event log)
+                    where = f"{target.namespace}/" if target.namespace else ""
+                    self.store.record("object-deleted", "", f"{target.resource.kind} {where}{target.name}")
                 self.store.save()
         return served
 
