@@ -36,8 +36,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 from .inventory import Inventory
+from .os_support.systems import SUPPORTED
 from .render.artifacts import resolved_artifacts
 from .render.mirror_list import MirrorList, mirror_list
+from .render.sources import mirror_suite
 
 SUITE, COMPONENT = "kubehaus", "main"
 KEYRING = "kubehaus-archive-keyring.gpg"
@@ -196,8 +198,17 @@ def signing_key(home: Path, uid: str) -> str:
     return signing_key(home, uid)
 
 
-def write_apt_indexes(apt: Path, home: Path, fingerprint: str, architecture: str) -> None:
-    dists = apt / "dists" / SUITE
+def suite_of(os_name: str) -> str:
+    """The suite a node of this OS installs from (render/sources.py's mirror_suite): ``kubehaus``
+    for Debian 12, ``kubehaus-<codename>`` for the other releases."""
+    release = next((r for r in SUPPORTED if r.name == os_name), None)
+    if release is None:
+        return SUITE
+    return mirror_suite(release.distro, release.version_id, release.codename)
+
+
+def write_apt_indexes(apt: Path, home: Path, fingerprint: str, architecture: str, suite: str = SUITE) -> None:
+    dists = apt / "dists" / suite
     binary = dists / COMPONENT / f"binary-{architecture}"
     binary.mkdir(parents=True, exist_ok=True)
     packages = _scan(apt)
@@ -207,8 +218,8 @@ def write_apt_indexes(apt: Path, home: Path, fingerprint: str, architecture: str
     lines = [
         "Origin: kubehaus",
         "Label: kubehaus mirror",
-        f"Suite: {SUITE}",
-        f"Codename: {SUITE}",
+        f"Suite: {suite}",
+        f"Codename: {suite}",
         f"Date: {formatdate(usegmt=True)}",
         f"Architectures: {architecture}",
         f"Components: {COMPONENT}",
@@ -324,7 +335,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     if home.resolve().is_relative_to(root.resolve()):
         raise BuildError(f"the signing key's home {home} is inside the mirror {root}: it would be served")
     fingerprint = signing_key(home, f"kubehaus mirror ({inventory.name}) <mirror@kubehaus.invalid>")
-    write_apt_indexes(apt, home, fingerprint, options.architecture)
+    write_apt_indexes(apt, home, fingerprint, options.architecture, suite_of(options.os_name))
     exported = ["gpg", "--homedir", str(home), "--batch", "--export", fingerprint]
     key = subprocess.run(exported, capture_output=True)
     if key.returncode != 0 or not key.stdout:

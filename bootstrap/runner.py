@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from deploys.node_state import Observed
 
     from .health.verdict import Verdict
+    from .os_support.facts import OsFacts
     from .plan import Artifacts, NodePlan
     from .upgrade_plan import UpgradeDecision
 
@@ -93,6 +94,7 @@ class HostRecord:
     connection: PyinfraHost | None = None  # connect: None until connected
     facts: NodeFacts | None = None  # facts
     topology: Topology | None = None  # discover; replaced by rediscover and the upgrade's re-check
+    os_facts: OsFacts | None = None  # discover: the system and architecture, read with the topology
     observed: Observed | None = None  # discover (apply): the managed state its command read
     verdict: Verdict | None = None  # verify; replaced when the host is judged again
     plan: NodePlan | None = None  # plan: what the node phases make true on it

@@ -24,6 +24,7 @@ from .operations import (
     apt_update,
     command_if,
     modules_loaded,
+    packages_held,
     packages_present,
     pinned_packages,
     rdma_netns_exclusive,
@@ -67,6 +68,9 @@ def _apply(resource: r.Resource, changed: dict[str, bool], resources: tuple[r.Re
         case r.File():
             assert isinstance(resource.content, str)
             return put(NodeFile(resource.path, resource.content, resource.mode), resource.title)
+        case r.PinnedPackages() if resource.hold_title:
+            installed = step(resource.title, pinned_packages, pins=resource.pins, hold=False)
+            return step(resource.hold_title, packages_held, names=sorted(resource.pins)) or installed
         case r.PinnedPackages():
             return step(resource.title, pinned_packages, pins=resource.pins)
         case r.BasePackages():

@@ -89,6 +89,15 @@ def pinned_packages(pins: dict[str, str], hold: bool = True):
             yield "apt-mark hold " + " ".join(shlex.quote(n) for n in sorted(unheld))
 
 
+@operation()
+def packages_held(names: list[str]):
+    """Hold installed packages against upgrades (the ones not held yet)."""
+    installed = host.get_fact(DebPackages, names=sorted(names))
+    unheld = [name for name in names if not installed.get(name, ("", False))[1]]
+    if unheld:
+        yield "apt-mark hold " + " ".join(shlex.quote(n) for n in sorted(unheld))
+
+
 def matches_pin(found: tuple[str, bool] | None, upstream: str) -> bool:
     if found is None:
         return False

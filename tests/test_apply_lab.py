@@ -169,7 +169,7 @@ def test_a_node_without_its_driver_is_judged_again_once_it_has_one(
         "codes": [],
     }  # the verdict after rediscovery
     assert entry["topology"]["gpus"] == 8 and entry["topology"]["driver"] == defaults.NVIDIA_DRIVER
-    assert "nvidia: NVIDIA packages pinned" in entry["changes"]
+    assert "nvidia: NVIDIA driver pinned" in entry["changes"]
     assert "rediscover" not in second.report["hosts"]["dgx-4"]["phases"]  # the driver is there now
 
 
@@ -183,7 +183,7 @@ def test_plan_changes_nothing_and_says_what_apply_will_do(
     assert hosts["cp-1"]["cluster"] == "would initialise the cluster (kubeadm init)"
     assert hosts["dgx-1"]["cluster"] == "would join" and "join: kubeadm join" in hosts["dgx-1"]["changes"]
     assert hosts["dgx-2"]["cluster"] == "quarantined: NVLINK_DOWN"
-    assert "nvidia: NVIDIA packages pinned" in hosts["dgx-1"]["changes"]
+    assert "nvidia: NVIDIA driver pinned" in hosts["dgx-1"]["changes"]
     first, _ = runs
     for name, entry in first.report["hosts"].items():  # everything apply changed, the plan announced
         planned = set(hosts[name].get("changes", []))
@@ -772,7 +772,7 @@ def test_a_plan_for_new_versions_lists_the_rolling_upgrade_and_changes_nothing(
     )
     # members keep their versions outside the upgrade; a quarantined node is simply installed anew
     assert not any(c.startswith(("kubernetes:", "nvidia:")) for c in changes["dgx-1"]["changes"])
-    assert "nvidia: NVIDIA packages pinned" in changes["dgx-2"]["changes"]
+    assert "nvidia: NVIDIA driver pinned" in changes["dgx-2"]["changes"]
     older = kubehaus("plan", changed_inventory(lab, tmp_path, "cluster", "kubernetes_version", "1.36.4"))
     assert older.code != 0
     assert (

@@ -38,7 +38,8 @@ machines:
 LATE_2025_DAY = "2025-12-01"  # the first apply, as it ran then: a new cluster may start on 1.34
 OLD, NEW = defaults.LATE_2025, defaults.SEPTEMBER_2026
 PACKAGES = (
-    "kubelet kubeadm kubectl containerd.io nvidia-driver nvidia-fabricmanager-580 nvidia-container-toolkit"
+    "kubelet kubeadm kubectl containerd.io nvidia-driver nvidia-open nvidia-fabricmanager-580 "
+    "nvidia-container-toolkit"
 )
 WORKLOAD = """\
 apiVersion: v1
@@ -187,7 +188,7 @@ def test_the_cluster_ends_on_the_defaults_with_its_objects_kept(migration: Migra
         [
             *(f"{p} {defaults.KUBERNETES}-1.1" for p in ("kubelet", "kubeadm", "kubectl")),
             f"containerd.io {defaults.CONTAINERD}-1",
-            f"nvidia-driver {defaults.NVIDIA_DRIVER}-1",
+            f"nvidia-open {defaults.NVIDIA_DRIVER}-1",  # Hopper: the open kernel modules
             f"nvidia-fabricmanager-580 {defaults.NVIDIA_DRIVER}-1",
             f"nvidia-container-toolkit {defaults.CONTAINER_TOOLKIT}-1",
         ]

@@ -17,6 +17,7 @@ from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.standin_tools import common, etcd
 from bootstrap.lab.standin_tools import kubeadm as kubeadm_tool
 from bootstrap.lab.standins import STANDINS, package_files
+from bootstrap.os_support.facts import DEBIAN_12_AMD64, OsFacts
 from bootstrap.plan import node
 from bootstrap.plan import resources as r
 from bootstrap.render import images as im
@@ -82,9 +83,14 @@ def test_the_dgx_example_packages_per_os() -> None:
     assert {"kubelet", "containerd.io", "helm"} <= set(by_os["Debian 12"].pinned)
     assert {"conntrack", "chrony", "cri-tools"} <= set(by_os["Debian 12"].unpinned)
     # and every OS's list holds what the node plan pins today (a mirror built from it serves apply)
-    planned = node.nvidia_resources(load_inventory(DGX).spec, fabric_manager=True, mask_imex=False)
-    pins = next(res.pins for res in planned if isinstance(res, r.PinnedPackages))
-    assert all(pins.items() <= p.pinned.items() for p in by_os.values())
+    spec = load_inventory(DGX).spec
+    for os_name, facts in (
+        ("Debian 12", DEBIAN_12_AMD64),
+        ("Debian 13", OsFacts("debian", "13", "trixie", "amd64")),
+    ):
+        planned = node.nvidia_resources(spec, True, False, facts, True, "dgx")
+        pins = {n: v for res in planned if isinstance(res, r.PinnedPackages) for n, v in res.pins.items()}
+        assert pins.items() <= by_os[os_name].pinned.items()
 
 
 INDEX = """\

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bootstrap.inventory import load_inventory
+from bootstrap.inventory.models import InventorySpec
 from bootstrap.node_agent.bundle import program_files
+from bootstrap.os_support.facts import DEBIAN_12_AMD64
 from bootstrap.phase_support.queries import state_query
 from bootstrap.plan import Artifacts, desired_state, managed, node, node_plan
 from bootstrap.plan import resources as r
@@ -52,6 +54,13 @@ class Recorder:
         self.files.append(path)
         self.steps.append(name or f"file {path}")
         return True
+
+
+def keys(spec: InventorySpec) -> Artifacts:
+    """A key for each repository of a Debian 12 node (their content is not what these tests judge)."""
+    from bootstrap.render.sources import apt_repositories
+
+    return Artifacts({repo.key_url: b"key" for repo in apt_repositories(spec)})
 
 
 def empty_node() -> Observed:
@@ -107,7 +116,7 @@ def test_every_resource_apply_can_touch_is_read_and_desired(
 def test_a_node_plan_is_in_state_only_when_every_resource_is(monkeypatch: pytest.MonkeyPatch) -> None:
     inventory = load_inventory(INVENTORIES[0])
     host = inventory.hosts[-1]
-    plan = node_plan(inventory, host, topology(), Artifacts({}))
+    plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
     assert plan.kubernetes is not None, plan.kubernetes_error
     found = differences(desired_state(plan.resources()), empty_node())
     assert any(f.endswith("missing") for f in found) and any(
@@ -128,7 +137,7 @@ def test_adding_a_managed_file_is_one_change_in_one_place(monkeypatch: pytest.Mo
     host = inventory.hosts[-1]
     spec = inventory.spec
     assert new.path in state_query(spec).files  # discovery reads it
-    plan = node_plan(inventory, host, topology(), Artifacts({}))
+    plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
     assert f"{new.path} missing" in differences(desired_state(plan.resources()), empty_node())  # state-check
     recorder = Recorder(monkeypatch)
     node_apply.apply_resources(plan.os)  # apply, and plan's dry run of the same calls
@@ -210,7 +219,10 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
     }  # fmt: skip
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}
-    assert set(query.packages) == {*pins, *base, "helm"}
+    # every system's driver names: a cluster may mix Debian (one name) and Ubuntu (by branch)
+    branch = spec.versions.nvidia_driver.split(".")[0]
+    drivers = {"nvidia-open", *(f"nvidia-driver-{branch}{o}" for o in ("", "-open") if int(branch) < 590)}
+    assert set(query.packages) == {*pins, *base, *drivers, "helm"}
     assert set(query.units) == {
         "chrony", "containerd", "kubelet", "nvidia-persistenced", "nvidia-fabricmanager", "nvidia-imex",
         "kubehaus-health.timer",
@@ -231,7 +243,7 @@ def test_each_node_gets_the_health_check_with_its_own_expectations() -> None:
 
     inventory = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml"))
     for host in inventory.hosts:
-        plan = node_plan(inventory, host, topology(), Artifacts({}))
+        plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
         assert plan.kubernetes is not None, plan.kubernetes_error
         files = {res.path: res for res in plan.kubernetes if isinstance(res, r.File)}
         config = json.loads(str(files[health_unit.CONFIG_PATH].content))
@@ -247,4 +259,5 @@ def test_each_node_gets_the_health_check_with_its_own_expectations() -> None:
         (timer,) = [res for res in plan.kubernetes if isinstance(res, r.Unit) and res.name.endswith(".timer")]
         assert timer.restarted_by == (files[health_unit.TIMER_PATH].key,) and timer.stopped_on_reset
         assert set(HEALTH_CHECK_FILES) <= set(files)
-        assert node_plan(inventory, host, topology(), Artifacts({})).kubernetes == plan.kubernetes
+        again = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
+        assert again.kubernetes == plan.kubernetes

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bootstrap.inventory import InventoryError, load_inventory
+from bootstrap.os_support.facts import DEBIAN_12_AMD64
 from bootstrap.phase_support.artifacts import fetch_artifacts
 from bootstrap.plan import Artifacts, node
 from bootstrap.plan import resources as r
@@ -83,7 +84,7 @@ def test_the_node_plan_writes_the_registry_files_and_restarts_containerd_for_con
         "  source: mirror\n  mirror_url: http://198.18.39.1:8080\n  mirror_key: key.gpg\n"
         f"  registry: {REGISTRY}\n  registry_ca: ca.pem\n",
     )
-    artifacts = fetch_artifacts(inventory)
+    artifacts = fetch_artifacts(inventory, [DEBIAN_12_AMD64])
     assert artifacts.registry_ca == b"-----BEGIN CERTIFICATE-----\n"
     resources = node.runtime_resources(inventory.spec, artifacts.registry_ca)
     files = {res.path: res for res in resources if isinstance(res, r.File)}

@@ -44,7 +44,9 @@ GPU_WORKERS = ("dgx-1", "l40s-1")
 OLD_KUBERNETES, OLD_DRIVER = "1.34.2", "580.95.05"
 NEW_KUBERNETES, NEW_DRIVER = "1.35.0", "580.105.08"
 TODAY = "2026-09-30"  # 1.34 is still supported: a cluster may start on it
-PINNED = "kubelet kubeadm kubectl nvidia-driver nvidia-fabricmanager-580 containerd.io"
+# the driver by kernel-module flavour: nvidia-open on the H100 (Hopper), nvidia-driver on the L40S
+PINNED = "kubelet kubeadm kubectl nvidia-driver nvidia-open nvidia-fabricmanager-580 containerd.io"
+DRIVER_PACKAGE = {"dgx-1": "nvidia-open", "l40s-1": "nvidia-driver"}
 # kubehaus's drop-ins and sources, the lab's address prefix normalised (the two labs differ only there)
 MANAGED_FILES = (
     "for f in $(find /etc/containerd/conf.d /etc/kubernetes/kubelet.conf.d /etc/modules-load.d "
@@ -200,7 +202,7 @@ def test_every_node_runs_the_new_versions_and_is_back_in_service(
         assert "kubehaus.io/upgrading-to" not in node["annotations"]
         assert f"kubelet {NEW_KUBERNETES}-1.1" in node["packages"]
     for name in GPU_WORKERS:
-        assert f"nvidia-driver {NEW_DRIVER}-1" in state[name]["packages"]
+        assert f"{DRIVER_PACKAGE[name]} {NEW_DRIVER}-1" in state[name]["packages"]
     assert f"nvidia-fabricmanager-580 {NEW_DRIVER}-1" in state["dgx-1"]["packages"]
     again = apply(inventory_at(rolling_lab, site, NEW_KUBERNETES, NEW_DRIVER, max_unavailable=2))
     assert again.code == 0 and all(not entry["changes"] for entry in again.report["hosts"].values())
@@ -256,7 +258,7 @@ def test_an_apply_that_died_before_the_reboot_is_finished_by_the_next(
         lab,
         "dgx-1",
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "
-        "--allow-change-held-packages nvidia-driver=580.95.05-1 "
+        "--allow-change-held-packages nvidia-open=580.95.05-1 "
         "nvidia-fabricmanager-580=580.95.05-1 >/dev/null",
     )
     assert install.returncode == 0, install.stderr

@@ -448,6 +448,13 @@ class Profile(Section):
         description="Finding code -> severity for nodes of this profile, e.g. {PCIE_REPLAYS: fail}; "
         "ignore drops the finding. Codes: docs/health.md.",
     )
+    preinstalled_driver: Literal["upgrade", "adopt"] = Field(
+        "upgrade",
+        description="An NVIDIA driver a node already has (DGX OS, a runfile) at another version than "
+        "versions.nvidia_driver: upgrade (an older one to the pin; a newer one is refused, never "
+        "downgraded) or adopt (kept at its version; the report names the drift). At the pinned "
+        "version it is always kept and held. docs/os-support.md.",
+    )
 
     @model_validator(mode="after")
     def _known_severity_codes(self) -> Profile:

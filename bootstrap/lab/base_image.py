@@ -1,7 +1,8 @@
-"""The lab's Debian 12 base filesystem: debootstrapped once, shared read-only by every machine.
+"""The lab's Debian base filesystems (bookworm, trixie): each debootstrapped once, shared read-only
+by every machine of that release.
 
-The directory name carries a hash of the recipe, so a changed recipe builds a new base and an
-unchanged one is reused across labs and runs.
+The directory name carries the suite and a hash of the recipe, so a changed recipe builds a new base
+and an unchanged one is reused across labs and runs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from .host import run
 from .paths import CACHE_ROOT
 
-SUITE = "bookworm"
+SUITE = "bookworm"  # the default release of a lab machine
+SUITES = ("bookworm", "trixie")  # Debian 12 and 13: what a lab machine may run
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "kmod", "procps")
 RECIPE_VERSION = 2  # bump when the post-processing below changes
 
@@ -33,30 +35,32 @@ def mirror_url() -> str:
     return os.environ.get("KUBEHAUS_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
-def recipe_hash() -> str:
-    recipe = f"{RECIPE_VERSION}|{SUITE}|{','.join(PACKAGES)}|{mirror_url()}|{SSHD_DROP_IN}"
+def recipe_hash(suite: str = SUITE) -> str:
+    recipe = f"{RECIPE_VERSION}|{suite}|{','.join(PACKAGES)}|{mirror_url()}|{SSHD_DROP_IN}"
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
-def base_path(cache: Path = CACHE_ROOT) -> Path:
-    return cache / f"base-{SUITE}-{recipe_hash()}"
+def base_path(cache: Path = CACHE_ROOT, suite: str = SUITE) -> Path:
+    return cache / f"base-{suite}-{recipe_hash(suite)}"
 
 
-def ensure_base(cache: Path = CACHE_ROOT, log: Callable[[str], None] = print) -> Path:
-    """Return the base directory, building it (about a minute) if this recipe has none yet."""
-    target = base_path(cache)
+def ensure_base(cache: Path = CACHE_ROOT, log: Callable[[str], None] = print, suite: str = SUITE) -> Path:
+    """Return the base directory of ``suite``, building it (about a minute) if this recipe has none yet."""
+    if suite not in SUITES:
+        raise ValueError(f"lab machines run Debian {' or '.join(SUITES)}, not {suite!r}")
+    target = base_path(cache, suite)
     if (target / ".kubehaus-base-complete").exists():
         return target
     building = target.with_name(target.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    log(f"building the lab base image (debootstrap {SUITE} from {mirror_url()}, about a minute)...")
+    log(f"building the lab base image (debootstrap {suite} from {mirror_url()}, about a minute)...")
     run(
         [
             "debootstrap",
             "--variant=minbase",
             f"--include={','.join(PACKAGES)}",
-            SUITE,
+            suite,
             str(building),
             mirror_url(),
         ],
@@ -75,7 +79,7 @@ def ensure_base(cache: Path = CACHE_ROOT, log: Callable[[str], None] = print) ->
         entry.unlink()
     shutil.rmtree(building / "var/lib/apt/lists", ignore_errors=True)
     (building / "var/lib/apt/lists/partial").mkdir(parents=True)
-    (building / ".kubehaus-base-complete").write_text(recipe_hash() + "\n")
+    (building / ".kubehaus-base-complete").write_text(recipe_hash(suite) + "\n")
     if target.exists():
         shutil.rmtree(target)
     building.rename(target)

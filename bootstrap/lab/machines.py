@@ -22,8 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..os_support.packages import needs_open_kernel_modules
 from .base_image import ensure_base
 from .driver_services import driver_service_files
+from .hardware import MachineHardware
 from .host import (
     LAB_TAG,
     LabError,
@@ -40,7 +42,7 @@ from .host import (
     tagged_inits,
 )
 from .inventory_writer import render_lab_inventory
-from .mirror import PORT, build_mirror, serve
+from .mirror import PORT, build_mirror, deb_arch, serve
 from .nvml_build import LIBRARY, build_sim_nvml
 from .nvml_profile import NVML_PROFILE, render_nvml_profile
 from .paths import CACHE_ROOT, LAB_ROOT, LabPaths
@@ -129,6 +131,8 @@ def _prepare_root(merged: Path, spec: LabSpec, machine: LabMachine, public_key: 
         old.unlink(missing_ok=True)
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{machine.name}", "-f", str(key)])
     hardware = build_machine(machine.name, machine.profile, machine.faults)
+    if machine.driver == "packages":  # no loose files: the packages bring them (_install_driver_packages)
+        hardware = hardware.model_copy(update={"driver_preinstalled": False})
     write_tree(render_sysfs(hardware), merged / SYSROOT.lstrip("/"))
     (merged / "etc/kubehaus").mkdir(parents=True, exist_ok=True)
     (merged / "etc/kubehaus/probe.env").write_text(f"KUBEHAUS_SYSFS_ROOT={SYSROOT}\n")
@@ -157,6 +161,37 @@ def _prepare_root(merged: Path, spec: LabSpec, machine: LabMachine, public_key: 
         shutil.copy2(library, libdir / LIBRARY)
         run(["chroot", str(merged), "ldconfig"])
     return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+
+
+def driver_package_names(hardware: MachineHardware) -> list[str]:
+    """The packages a DGX-OS-style image has its driver from: the module flavour the GPUs need
+    (Debian's names, as kubehaus would choose them) and fabric manager where NVSwitches are."""
+    open_modules = needs_open_kernel_modules(gpu.name for gpu in hardware.gpus)
+    names = ["nvidia-open" if open_modules else "nvidia-driver"]
+    if hardware.fabric_manager is not None:
+        names.append(f"nvidia-fabricmanager-{(hardware.driver_version or '').split('.')[0]}")
+    return names
+
+
+def _install_driver_packages(merged: Path, machine: LabMachine, mirror: Path) -> None:
+    """DGX OS style: the driver stack installed at imaging from the (mirror's) repository, not held."""
+    hardware = build_machine(machine.name, machine.profile, machine.faults)
+    if not hardware.driver_version:
+        raise LabError(f"{machine.name}: profile {machine.profile} has no GPU driver to pre-install")
+    pool = mirror / "apt" / "pool" / "main"
+    debs = []
+    for name in driver_package_names(hardware):
+        deb = pool / f"{name}_{hardware.driver_version}-1_{deb_arch()}.deb"
+        if not deb.exists():
+            raise LabError(f"{machine.name}: the mirror has no {deb.name} to pre-install")
+        shutil.copy2(deb, merged / "tmp" / deb.name)
+        debs.append(f"/tmp/{deb.name}")
+    run(["chroot", str(merged), "dpkg", "-i", *debs])
+    for deb in debs:
+        (merged / deb.lstrip("/")).unlink()
+    # enabled at boot, as NVIDIA's packages leave them on DGX OS (their maintainer scripts do)
+    units = ["nvidia-persistenced", *(["nvidia-fabricmanager"] if hardware.fabric_manager else [])]
+    run(["chroot", str(merged), "systemctl", "enable", *units])
 
 
 def _network(record: MachineRecord, bridge: str, gateway: str, prefix: int) -> None:
@@ -298,7 +333,8 @@ def up(
     changed = raise_inotify_limits()
     if changed:
         log(f"raised host inotify limits for systemd in many machines: {', '.join(changed)}")
-    base_dir = ensure_base(cache, log)
+    releases = tuple(sorted({m.release for m in spec.machines}))
+    base_dirs = {release: ensure_base(cache, log, release) for release in releases}
     library = build_sim_nvml(cache)
     paths.root.mkdir(parents=True, exist_ok=True)
     os.chmod(paths.root, 0o700)
@@ -325,7 +361,7 @@ def up(
             run(["ip", "link", "add", record.bridge, "type", "bridge"])
         run(["ip", "addr", "replace", f"{spec.bridge_address}/{spec.prefix_length}", "dev", record.bridge])
         run(["ip", "link", "set", record.bridge, "up"])
-        build_mirror(paths.mirror, paths.root / "gnupg", spec.name, cache, library)
+        build_mirror(paths.mirror, paths.root / "gnupg", spec.name, cache, library, releases)
         record.mirror_pid = serve(paths.mirror, spec.bridge_address, paths.root / "mirror.log")
         record.mirror_url = f"http://{spec.bridge_address}:{PORT}"
         record.save(paths)
@@ -364,11 +400,14 @@ def up(
                     "overlay",
                     "overlay",
                     "-o",
-                    f"lowerdir={base_dir},upperdir={directory / 'upper'},workdir={directory / 'work'}",
+                    f"lowerdir={base_dirs[machine.release]},upperdir={directory / 'upper'},"
+                    f"workdir={directory / 'work'}",
                     str(directory / "merged"),
                 ]
             )
             host_key = _prepare_root(directory / "merged", spec, machine, public_key, library)
+            if machine.driver == "packages":
+                _install_driver_packages(directory / "merged", machine, paths.mirror)
             known_hosts.append(f"{entry.address} {host_key}")
             _network(entry, record.bridge, spec.bridge_address, spec.prefix_length)
         paths.known_hosts.write_text("\n".join(known_hosts) + "\n")

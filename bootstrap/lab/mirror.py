@@ -21,6 +21,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from ..mirror_build import signing_key
+from ..render.sources import mirror_suite
 from .base_image import SUITE as BASE_SUITE
 from .base_image import mirror_url
 from .files_area import build_files_area
@@ -28,7 +29,7 @@ from .host import LabError, run, spawn_detached
 from .oci_image import busybox_from_deb, image_tar
 from .real_kubectl import kubectl_packages
 from .real_packages import ARCHIVE_KEYRING, cni_packages, containerd_packages, etcd_packages, private_apt
-from .standins import LIB, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
+from .standins import LIB, NVIDIA_DRIVERS, NVIDIA_MODULE_STATE, STANDINS, control_file, package_files
 
 SUITE, COMPONENT = "kubehaus", "main"
 KEYRING = "kubehaus-archive-keyring.gpg"
@@ -77,7 +78,7 @@ def build_standin(
     shutil.rmtree(root, ignore_errors=True)
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text(control_file(standin, version, deb_arch()))
-    if package == "nvidia-driver" and nvml_library is not None:
+    if package in NVIDIA_DRIVERS and nvml_library is not None:
         # the driver brings libnvidia-ml: here the lab's simulated one (it reads the machine's profile)
         target = root / "usr/lib" / MULTIARCH.get(deb_arch(), "") / "libnvidia-ml.so.1"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -100,27 +101,40 @@ def build_standin(
     return target
 
 
-def closure_sources() -> list[str]:
-    """What the machines' release is made of (bookworm with its updates and security fixes), read
-    by a private apt root: the host's apt lists may be empty (a fresh machine) or of another release."""
+DEBIAN_VERSIONS = {"bookworm": "12", "trixie": "13"}  # the releases lab machines run
+
+
+def suite_for(release: str) -> str:
+    """The mirror suite whose packages are built for a Debian release (what kubehaus renders)."""
+    return mirror_suite("debian", DEBIAN_VERSIONS[release], release)
+
+
+def closure_sources(release: str = BASE_SUITE) -> list[str]:
+    """What a machine's release is made of (e.g. bookworm with its updates and security fixes),
+    read by a private apt root: the host's apt lists may be empty (a fresh machine) or of another
+    release."""
     mirror = mirror_url()
     security = mirror.rsplit("/", 1)[0] + "/debian-security" if mirror.endswith("/debian") else mirror
     return [
-        f"deb [signed-by={ARCHIVE_KEYRING}] {mirror} {BASE_SUITE} main",
-        f"deb [signed-by={ARCHIVE_KEYRING}] {mirror} {BASE_SUITE}-updates main",
-        f"deb [signed-by={ARCHIVE_KEYRING}] {security} {BASE_SUITE}-security main",
+        f"deb [signed-by={ARCHIVE_KEYRING}] {mirror} {release} main",
+        f"deb [signed-by={ARCHIVE_KEYRING}] {mirror} {release}-updates main",
+        f"deb [signed-by={ARCHIVE_KEYRING}] {security} {release}-security main",
     ]
 
 
-def fetch_debian_closure(cache: Path, packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[Path]:
-    """Download the packages and everything they depend on (the machines have no other source)."""
-    key = hashlib.sha256(",".join(packages).encode()).hexdigest()[:12]
+def fetch_debian_closure(
+    cache: Path, packages: tuple[str, ...] = DEBIAN_PACKAGES, release: str = BASE_SUITE
+) -> list[Path]:
+    """Download the packages and everything they depend on, of one Debian release (the machines
+    have no other source)."""
+    named = ",".join(packages) if release == BASE_SUITE else f"{release}:{','.join(packages)}"
+    key = hashlib.sha256(named.encode()).hexdigest()[:12]
     directory = cache / f"debian-{key}"
     done = directory / ".complete"
     if not done.exists():
         directory.mkdir(parents=True, exist_ok=True)
         apt_root = directory / "apt"
-        options = private_apt(apt_root, closure_sources())
+        options = private_apt(apt_root, closure_sources(release))
         depends = run(
             [
                 "apt-cache",
@@ -166,13 +180,13 @@ def ensure_key(home: Path, lab: str) -> str:
     return signing_key(home, f"kubehaus lab archive ({lab}) <lab@kubehaus.invalid>")
 
 
-def release_file(dists: Path, files: list[Path]) -> str:
+def release_file(dists: Path, files: list[Path], suite: str = SUITE) -> str:
     """apt's Release: what the signature covers, with the size and hashes of every index."""
     lines = [
         "Origin: kubehaus-lab",
         "Label: kubehaus lab mirror",
-        f"Suite: {SUITE}",
-        f"Codename: {SUITE}",
+        f"Suite: {suite}",
+        f"Codename: {suite}",
         f"Date: {formatdate(usegmt=True)}",
         f"Architectures: {deb_arch()}",
         f"Components: {COMPONENT}",
@@ -186,8 +200,17 @@ def release_file(dists: Path, files: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: Path | None = None) -> str:
-    """(Re)build the mirror under ``root``; returns the signing key's fingerprint."""
+def build_mirror(
+    root: Path,
+    gnupg: Path,
+    lab: str,
+    cache: Path,
+    nvml_library: Path | None = None,
+    releases: tuple[str, ...] = (BASE_SUITE,),
+) -> str:
+    """(Re)build the mirror under ``root``, one suite per Debian release its machines run (each
+    with that release's package closure; the stand-ins and real builds in every one); returns the
+    signing key's fingerprint."""
     apt = root / "apt"
     pool = apt / "pool" / COMPONENT
     pool.mkdir(parents=True, exist_ok=True)
@@ -197,24 +220,27 @@ def build_mirror(root: Path, gnupg: Path, lab: str, cache: Path, nvml_library: P
         for version in standin.versions:
             build_standin(standin.package, version, pool, staging, nvml_library)
     shutil.rmtree(staging)
-    cached = [
-        *fetch_debian_closure(cache),
+    standins = _scan(apt, f"pool/{COMPONENT}")  # before any cached package is linked into the pool
+    real = [
         *containerd_packages(cache),
         *kubectl_packages(cache),
         *cni_packages(cache),
         *etcd_packages(cache),
     ]
-    dists = apt / "dists" / SUITE
-    binary = dists / COMPONENT / f"binary-{deb_arch()}"
-    binary.mkdir(parents=True, exist_ok=True)
-    packages = _scan(apt, f"pool/{COMPONENT}") + cached_index(cached)  # stand-ins, then the cached
-    for deb in cached:
-        _link_or_copy(deb, pool / deb.name)
-    (binary / "Packages").write_text(packages)
-    with gzip.open(binary / "Packages.gz", "wt") as handle:
-        handle.write(packages)
     fingerprint = ensure_key(gnupg, lab)
-    sign_release(dists, gnupg, fingerprint)
+    for release in releases:
+        cached = [*fetch_debian_closure(cache, release=release), *real]
+        suite = suite_for(release)
+        dists = apt / "dists" / suite
+        binary = dists / COMPONENT / f"binary-{deb_arch()}"
+        binary.mkdir(parents=True, exist_ok=True)
+        packages = standins + cached_index(cached)  # stand-ins, then the cached
+        for deb in cached:
+            _link_or_copy(deb, pool / deb.name)
+        (binary / "Packages").write_text(packages)
+        with gzip.open(binary / "Packages.gz", "wt") as handle:
+            handle.write(packages)
+        sign_release(dists, gnupg, fingerprint, suite)
     (root / KEYRING).write_bytes(
         subprocess.run(
             ["gpg", "--homedir", str(gnupg), "--batch", "--export", fingerprint],
@@ -275,10 +301,10 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def sign_release(dists: Path, gnupg: Path, fingerprint: str) -> None:
+def sign_release(dists: Path, gnupg: Path, fingerprint: str, suite: str = SUITE) -> None:
     indexes = sorted(p for p in dists.rglob("Packages*") if p.is_file())
     release = dists / "Release"
-    release.write_text(release_file(dists, indexes))
+    release.write_text(release_file(dists, indexes, suite))
     _gpg(
         gnupg, "--local-user", fingerprint, "--clearsign", "--output", str(dists / "InRelease"), str(release)
     )

@@ -26,6 +26,15 @@ class LabMachine(BaseModel):
     profile: str
     faults: list[str] = Field(default_factory=list)
     topology: dict[str, str] = Field(default_factory=dict)
+    release: Literal["bookworm", "trixie"] = Field(
+        "bookworm", description="The Debian release the machine runs (12 or 13): its own base image."
+    )
+    driver: Literal["files", "packages"] = Field(
+        "files",
+        description="How a GPU machine's driver is there before kubehaus: files (as a runfile install "
+        "leaves it) or packages (DGX OS style: the driver and fabric manager packages of the "
+        "profile's version installed from the mirror at imaging, not held).",
+    )
 
     @field_validator("name")
     @classmethod

@@ -55,6 +55,7 @@ class StandIn:
     conffiles: dict[str, str] = field(default_factory=dict)  # /etc path -> default content
     scripts: tuple[str, ...] = ()  # binaries with identity only
     postinst: str = ""  # the package's postinst script, if it has one
+    conflicts: tuple[str, ...] = ()  # packages it replaces (the driver's two module flavours)
 
 
 def _unit(description: str, exec_start: str, extra: str = "") -> str:
@@ -106,11 +107,15 @@ def _debs(versions: list[str], revision: str) -> tuple[str, ...]:
 
 KUBERNETES_DEBS = _debs(kubernetes_versions(), "-1.1")  # pkgs.k8s.io's revision
 DRIVER_DEBS = _debs(_generations("nvidia_driver"), "-1")
-STANDINS: tuple[StandIn, ...] = (
-    StandIn(
-        "nvidia-driver",
+
+
+def _nvidia_driver(package: str, flavour: str, conflicts: str) -> StandIn:
+    """The driver in one kernel-module flavour (NVIDIA's Debian names: nvidia-open, nvidia-driver);
+    the two ship the same files, as the real ones do, so each replaces the other."""
+    return StandIn(
+        package,
         DRIVER_DEBS,
-        "NVIDIA driver (the lab simulates the GPUs and libnvidia-ml itself)",
+        f"NVIDIA driver, {flavour} kernel modules (the lab simulates the GPUs and libnvidia-ml itself)",
         scripts=("nvidia-smi",),
         banners={"nvidia-persistenced": "nvidia-persistenced:  version {upstream}"},
         units={
@@ -118,7 +123,14 @@ STANDINS: tuple[StandIn, ...] = (
                 "NVIDIA Persistence Daemon", "/usr/bin/nvidia-persistenced"
             )
         },
-    ),
+        conflicts=(conflicts,),
+    )
+
+
+NVIDIA_DRIVERS = ("nvidia-driver", "nvidia-open")  # the stand-ins that carry the simulated driver
+STANDINS: tuple[StandIn, ...] = (
+    _nvidia_driver("nvidia-driver", "proprietary", "nvidia-open"),
+    _nvidia_driver("nvidia-open", "open", "nvidia-driver"),
     StandIn(
         "nvidia-fabricmanager-580",
         DRIVER_DEBS,
@@ -213,6 +225,9 @@ def binaries(standin: StandIn) -> list[str]:
 
 def control_file(standin: StandIn, version: str, arch: str) -> str:
     depends = f"Depends: {', '.join(standin.depends)}\n" if standin.depends else ""
+    if standin.conflicts:
+        names = ", ".join(standin.conflicts)
+        depends += f"Conflicts: {names}\nReplaces: {names}\n"
     return (
         f"Package: {standin.package}\nVersion: {version}\nArchitecture: {arch}\n{depends}"
         "Maintainer: kubehaus lab <lab@kubehaus.invalid>\nSection: misc\nPriority: optional\n"
@@ -302,7 +317,7 @@ def package_files(standin: StandIn, version: str) -> dict[str, tuple[str, int]]:
         f"{standin.package} {version}: a kubehaus lab stand-in, not the real {standin.summary}.\n",
         0o644,
     )
-    if standin.package == "nvidia-driver":
+    if standin.package in NVIDIA_DRIVERS:
         # the library's version, which the simulated NVML compares with the "loaded module" (see
         # NVIDIA_MODULE_UNIT): after an upgrade they differ until the machine reboots
         files[f"{LIB}/nvidia-driver/version"] = (upstream + "\n", 0o644)

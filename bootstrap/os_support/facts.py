@@ -12,6 +12,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from ..topology.model import OsRelease
+
 _KEY = re.compile(r"[A-Z][A-Z0-9_]*")
 _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -101,6 +103,17 @@ def os_facts(os_release: str, architecture: str, dgx_release: str | None = None)
         pretty_name=values.get("PRETTY_NAME", ""),
         dgx_os_version=dgx_os_version(dgx_release) if dgx_release is not None else None,
     )
+
+
+def facts_of(release: OsRelease | None) -> OsFacts:
+    """A node's facts from what discovery's probe read of it (topology's ``os``)."""
+    if release is None:
+        raise OsFactsError("discovery read no OS facts (/etc/os-release, dpkg's architecture)")
+    if not release.os_release.strip():
+        raise OsFactsError("the node has neither /etc/os-release nor /usr/lib/os-release")
+    if not release.architecture:
+        raise OsFactsError("dpkg --print-architecture gave nothing: not a Debian-family system?")
+    return os_facts(release.os_release, release.architecture, release.dgx_release)
 
 
 # What the project's own lab machines and every default render assume: Debian 12 on amd64.

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import http.client
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..inventory import Inventory
 from ..inventory.models import InventorySpec
+from ..os_support.facts import OsFacts
 from ..plan.node import Artifacts
 from ..render.sources import Manifest, apt_repositories, cni_manifest, dranet_manifest
 
@@ -43,13 +45,14 @@ def fetch_manifest(manifest: Manifest) -> bytes:
         raise OSError(f"{manifest.name} {manifest.version} from {manifest.url}: {exc}") from exc
 
 
-def fetch_artifacts(inventory: Inventory, manifests: bool = True) -> Artifacts:
-    """Raises OSError when a signing key or the registry CA bundle cannot be read. A manifest that
-    cannot be fetched is kept as ``manifests_error``: the addons phase fails on it, as it did when it
-    fetched them itself."""
+def fetch_artifacts(inventory: Inventory, systems: Iterable[OsFacts], manifests: bool = True) -> Artifacts:
+    """The signing keys of every repository the nodes' systems use, each read once, the registry CA
+    bundle and the add-on manifests. Raises OSError when a key or the CA bundle cannot be read
+    (UnsupportedOs: the plan phase refuses those systems first). A manifest that cannot be fetched
+    is kept as ``manifests_error``: the addons phase fails on it, as it did when it fetched them."""
     base = inventory.resolve(".")
+    locations = {repo.key_url for facts in set(systems) for repo in apt_repositories(inventory.spec, facts)}
     ca = inventory.spec.artifacts.registry_ca
-    keyrings = {repo.keyring: fetch_key(repo.key_url, base) for repo in apt_repositories(inventory.spec)}
     registry_ca = None if ca is None else inventory.resolve(ca).read_bytes()
     fetched: dict[str, bytes] = {}
     error = None
@@ -59,4 +62,9 @@ def fetch_artifacts(inventory: Inventory, manifests: bool = True) -> Artifacts:
         except OSError as exc:
             error = str(exc)
             break
-    return Artifacts(keyrings, registry_ca=registry_ca, manifests=fetched, manifests_error=error)
+    return Artifacts(
+        {location: fetch_key(location, base) for location in sorted(locations)},
+        registry_ca=registry_ca,
+        manifests=fetched,
+        manifests_error=error,
+    )

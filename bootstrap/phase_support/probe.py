@@ -11,6 +11,7 @@ from ..health.expectations import expectations_for
 from ..health.rules import evaluate
 from ..health.verdict import Verdict, decide, health_report, unknown
 from ..inventory.models import Host
+from ..os_support.facts import facts_of
 from ..runner import RunContext
 from ..topology.discovery import ProbeError, parse_probe_output, probe_command
 from ..topology.model import Topology
@@ -50,8 +51,11 @@ def probe_output(host: PyinfraHost, command: str) -> tuple[Topology, list[str]]:
 
 
 def save_topology(ctx: RunContext, name: str, topology: Topology) -> None:
-    """The host's topology for the phases after this one, and in the state directory for later runs."""
-    ctx.hosts[name].topology = topology
+    """The host's topology and OS facts for the phases after this one, and the topology in the state
+    directory for later runs. Raises OsFactsError (nothing kept) where its OS facts cannot be read."""
+    record = ctx.hosts[name]
+    record.os_facts = facts_of(topology.os)
+    record.topology = topology
     ctx.state_dir.write_json(
         ctx.state_dir.topology_file(name), topology.model_dump(mode="json"), indent=False
     )

@@ -1,4 +1,4 @@
-"""Phase ``discover``: each node's hardware topology, in exactly one SSH command per node.
+"""Phase ``discover``: each node's hardware topology and OS facts, in exactly one SSH command per node.
 
 The command carries the probe and the controller's pynvml; the answer is validated by the
 Topology model and saved as ``<state_dir>/topology/<host>.json`` for the phases after it.
@@ -12,6 +12,7 @@ from deploys.cluster_state import parse_cluster
 from deploys.node_state import parse_observed
 
 from ..lock import claim_answer, claim_command, this_run_record
+from ..os_support.facts import OsFactsError
 from ..phase_support.probe import probe_output, save_topology
 from ..phase_support.queries import cluster_query, state_query
 from ..phase_support.roles import first_control_plane
@@ -61,9 +62,14 @@ class DiscoverPhase(Phase):
                 answered = lines
             if self.read_state:
                 ctx.hosts[name].observed = parse_observed(lines)
-            save_topology(ctx, name, result)
+            try:
+                save_topology(ctx, name, result)
+            except OsFactsError as exc:
+                ctx.fail(self, name, f"its operating system cannot be read: {exc}")
+                continue
             summary = (
-                f"{len(result.gpus)} GPU(s), {len(result.nics)} RDMA NIC(s), {len(result.numa)} NUMA node(s)"
+                f"{ctx.hosts[name].os_facts.describe()}: {len(result.gpus)} GPU(s), {len(result.nics)} RDMA "
+                f"NIC(s), {len(result.numa)} NUMA node(s)"
             )
             ctx.progress.host_done(self, name, True, summary)
         if ctx.lock_claim is not None:

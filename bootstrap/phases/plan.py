@@ -1,5 +1,10 @@
-"""Phase ``plan``: each connected host's NodePlan, from its topology (after verify; again after the
-upgrade and rediscover phases, for the hosts whose topology they probed again).
+"""Phase ``plan``: each connected host's NodePlan, from its topology and OS facts (after verify;
+again after the upgrade and rediscover phases, for the hosts whose topology they probed again).
+
+First, before any phase changes anything: a node on a system or architecture kubehaus does not
+support stops the run, every such node named. A node whose pre-installed NVIDIA driver is refused
+(newer than the pin: never downgraded; plan/adopt.py) fails alone; an adopted or upgraded one is a
+note in the report.
 
 The artifact source's signing keys and the add-on manifests are fetched here, once for all hosts,
 and handed on as bytes (``ctx.artifacts``). The node phases after it
@@ -9,10 +14,13 @@ be read does not stop the run here: the os phase stops it, after the before-os h
 
 from __future__ import annotations
 
+from ..os_support.support import unsupported_nodes
 from ..phase_support.artifacts import fetch_artifacts
 from ..phase_support.roles import connected_hosts, control_plane_ready
 from ..plan import node_plan
 from ..runner import Phase, RunContext
+
+REFUSED = "unsupported operating system or architecture; nothing was changed on any host"
 
 
 class PlanPhase(Phase):
@@ -37,10 +45,13 @@ class PlanPhase(Phase):
         return bool(self.hosts(ctx))
 
     def run(self, ctx: RunContext) -> None:
+        if self.after == "verify" and self.refuse_unsupported(ctx):
+            return
         if ctx.artifacts is None and ctx.artifacts_error is None:
             try:
                 # the add-on manifests only when the addons phase can run (it needs the control plane)
-                ctx.artifacts = fetch_artifacts(ctx.inventory, manifests=control_plane_ready(ctx))
+                systems = [r.os_facts for r in ctx.hosts.values() if r.os_facts is not None]
+                ctx.artifacts = fetch_artifacts(ctx.inventory, systems, manifests=control_plane_ready(ctx))
             except OSError as exc:
                 ctx.artifacts_error = (
                     f"cannot read the artifact source's signing key: {exc}; check artifacts.mirror_key"
@@ -49,4 +60,32 @@ class PlanPhase(Phase):
             return
         for name in self.hosts(ctx):
             host = ctx.inventory.host(name)
-            ctx.hosts[name].plan = node_plan(ctx.inventory, host, ctx.hosts[name].topology, ctx.artifacts)
+            record = ctx.hosts[name]
+            observed = record.observed
+            # what the node had before this run: the same decision in every plan of the run
+            installed = observed.packages if observed is not None and observed.complete else None
+            assert record.os_facts is not None, "refuse_unsupported stopped the run"
+            plan = node_plan(ctx.inventory, host, record.topology, ctx.artifacts, record.os_facts, installed)
+            decision = plan.driver
+            if decision is not None and decision.refused:
+                ctx.fail(self, name, decision.message or "its NVIDIA driver is refused")
+                continue
+            record.plan = plan
+            if decision is not None and decision.message and self.after == "verify":
+                ctx.notes.append(decision.message)  # an adopted or upgraded driver: the report says so
+
+    def refuse_unsupported(self, ctx: RunContext) -> bool:
+        """Stop the run, before any phase changes anything anywhere, when a node runs a system or
+        architecture kubehaus does not support (each refused node named), or one discovery could
+        not read the system of."""
+        names = self.hosts(ctx)
+        facts = {n: f for n in names if (f := ctx.hosts[n].os_facts) is not None}
+        reasons = [f"{n}: discovery read no OS facts" for n in names if n not in facts]
+        reasons += unsupported_nodes(facts)
+        if not reasons:
+            return False
+        for reason in reasons:
+            host, _, why = reason.partition(": ")
+            ctx.fail(self, host, why)
+        ctx.aborted = f"{REFUSED}: " + "; ".join(reasons)
+        return True

@@ -46,9 +46,9 @@ from ..phase_support.probe import probe_and_judge
 from ..phase_support.roles import (
     control_plane_ready,
     first_control_plane,
-    has_fabric_manager,
 )
-from ..render.sources import kubernetes_pins, nvidia_pins
+from ..plan.node import pinned_nvidia
+from ..render.sources import kubernetes_pins
 from ..runner import Phase, RunContext
 from ..upgrade_plan import NodeUpgrade, UpgradePlan
 
@@ -141,7 +141,7 @@ class UpgradePhase(Phase):
         spec = ctx.inventory.spec
         pins = kubernetes_pins(spec) if upgrade.kubernetes else {}
         if upgrade.driver:
-            pins |= nvidia_pins(spec, has_fabric_manager(ctx, ctx.inventory.host(upgrade.name)))
+            pins |= pinned_nvidia(ctx.plan(upgrade.name))
         return pins
 
     def _unavailable(self, ctx: RunContext, upgrades: list[NodeUpgrade]) -> str:
@@ -203,7 +203,6 @@ class UpgradePhase(Phase):
         name = upgrade.name
         spec = ctx.inventory.spec
         settings = spec.upgrade
-        host = ctx.inventory.host(name)
         try:
             node = node_object(control_plane, name)
             annotations = node["metadata"].get("annotations", {})
@@ -231,7 +230,7 @@ class UpgradePhase(Phase):
                     )
                     if upgrade.kubernetes
                     else None,
-                    nvidia_pins=nvidia_pins(spec, has_fabric_manager(ctx, host)) if upgrade.driver else {},
+                    nvidia_pins=pinned_nvidia(ctx.plan(name)) if upgrade.driver else {},
                     restart_kubelet=bool(upgrade.kubernetes) and not upgrade.reboot,
                 )
             )

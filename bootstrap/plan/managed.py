@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..inventory.models import InventorySpec
+from ..os_support.facts import OsFacts
+from ..os_support.systems import SUPPORTED
 from ..render import health_unit
 from ..render.sources import apt_repositories
 from . import node
@@ -36,12 +38,40 @@ class Managed:
     reset_packages: tuple[str, ...]
 
 
+def supported_systems() -> tuple[OsFacts, ...]:
+    """One node's facts per supported release and architecture: what a cluster's nodes may run."""
+    return tuple(
+        OsFacts(
+            id=release.distro, version_id=release.version_id, codename=release.codename, architecture=arch
+        )
+        for release in SUPPORTED
+        for arch in release.architectures
+    )
+
+
+def possible_nvidia(spec: InventorySpec) -> tuple[r.Resource, ...]:
+    """The NVIDIA resources of every system and kernel-module flavour whose names this driver has
+    (Ubuntu refuses branches whose packages were renamed: no such node can be planned)."""
+    found: list[r.Resource] = []
+    for facts in supported_systems():
+        for open_modules in (False, True):
+            try:
+                found += node.nvidia_resources(spec, True, True, facts, open_modules, "node")
+            except ValueError:
+                continue
+    return tuple(found)
+
+
 def possible_resources(spec: InventorySpec) -> tuple[r.Resource, ...]:
-    """Every resource any host of this inventory could be given (content aside)."""
-    keyrings = {repo.keyring: b"" for repo in apt_repositories(spec)}
+    """Every resource any host of this inventory could be given (content aside), on any supported
+    system: the state read is the same for every node of a cluster that may mix systems."""
+    os_parts: list[r.Resource] = []
+    for facts in supported_systems():
+        keyrings = {repo.keyring: b"" for repo in apt_repositories(spec, facts)}
+        os_parts += node.os_resources(spec, True, True, keyrings, facts, "node")
     return (
-        *node.os_resources(spec, rdma=True, rdma_exclusive=True, keyrings=keyrings),
-        *node.nvidia_resources(spec, fabric_manager=True, mask_imex=True),
+        *os_parts,
+        *possible_nvidia(spec),
         *node.runtime_resources(spec, registry_ca=b"", registry="https://mirror.invalid"),
         *node.kubernetes_resources(spec, {}),
         *node.health_resources("", 1),

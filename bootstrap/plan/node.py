@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import yaml
@@ -18,10 +19,21 @@ from ..health.expectations import expectations_for
 from ..inventory import Inventory
 from ..inventory.models import Host, InventorySpec
 from ..node_agent.bundle import program_files
+from ..os_support.facts import OsFacts
+from ..os_support.packages import driver_packages, needs_open_kernel_modules
+from ..os_support.support import supported_release
 from ..render import health_unit, node_files, registry_hosts
 from ..render.kubelet import DROP_IN_PATH, KubeletRenderError, render_kubelet_config
-from ..render.sources import SOURCES_FILE, kubernetes_pins, nvidia_pins, runtime_pins, sources_file
+from ..render.sources import (
+    SOURCES_FILE,
+    apt_repositories,
+    kubernetes_pins,
+    nvidia_pins,
+    runtime_pins,
+    sources_file,
+)
 from ..topology.model import Topology
+from .adopt import DriverDecision, decide_driver
 from .resources import (
     AptLists,
     BasePackages,
@@ -36,6 +48,7 @@ from .resources import (
     Unit,
 )
 
+TOOLKIT = "nvidia-container-toolkit"
 BASE_PACKAGES = ("conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony")
 RDMA_MODULES = ("ib_uverbs", "rdma_cm", "mlx5_ib")
 APT_MARKER = "/var/lib/apt/lists/.kubehaus-updated"
@@ -46,8 +59,17 @@ NO_TOPOLOGY = "no discovered topology to compute the kubelet configuration from"
 class Artifacts:
     """What the controller fetched before planning, handed to every node's plan as bytes."""
 
-    keyrings: dict[str, bytes]  # apt signing key: path on the node -> key
+    keys: dict[str, bytes]  # apt signing key: where it was read (AptRepository.key_url) -> key
     registry_ca: bytes | None = None  # artifacts.registry_ca's bundle, read on the controller
+
+    def keyrings(self, spec: InventorySpec, os_facts: OsFacts, host: str) -> dict[str, bytes]:
+        """The keys of this node's repositories, by their path on the node."""
+        repos = apt_repositories(spec, os_facts, host)
+        missing = [repo.key_url for repo in repos if repo.key_url not in self.keys]
+        if missing:  # fetch_artifacts reads the keys of every node's system: a caller's mistake
+            raise KeyError(f"{host}: the signing keys were not fetched: {', '.join(missing)}")
+        return {repo.keyring: self.keys[repo.key_url] for repo in repos}
+
     # the add-on manifests the addons phase applies from the first control plane: URL -> bytes, as
     # fetched; manifests_error: why the first that could not be fetched was not (the rest were not tried)
     manifests: dict[str, bytes] = field(default_factory=dict)
@@ -64,6 +86,8 @@ class NodePlan:
     runtime: tuple[Resource, ...]
     kubernetes: tuple[Resource, ...] | None  # None: see kubernetes_error (includes the health check)
     kubernetes_error: str | None = None  # why the kubelet configuration cannot be computed
+    # what was decided of a driver the node already has (plan/adopt.py); None: no GPU
+    driver: DriverDecision | None = None
     topology: Topology | None = field(default=None, compare=False, repr=False)  # what it was made from
 
     def resources(self) -> tuple[Resource, ...]:
@@ -86,9 +110,15 @@ def has_rdma(inventory: Inventory, host: Host, topology: Topology | None) -> boo
 
 
 def os_resources(
-    spec: InventorySpec, rdma: bool, rdma_exclusive: bool, keyrings: dict[str, bytes]
+    spec: InventorySpec,
+    rdma: bool,
+    rdma_exclusive: bool,
+    keyrings: dict[str, bytes],
+    os_facts: OsFacts,
+    host: str,
 ) -> tuple[Resource, ...]:
-    """Swap off, kernel modules and sysctls (drop-in and live), the artifact source, base packages."""
+    """Swap off, kernel modules and sysctls (drop-in and live), the artifact source of the node's
+    system, base packages."""
     resources: list[Resource] = [
         SwapOff(),
         _file(node_files.kernel_modules(rdma), "kernel modules drop-in"),
@@ -103,7 +133,7 @@ def os_resources(
         Sysctls({k: str(v) for k, v in node_files.sysctl_settings().items()}, "sysctls set"),
     ]
     keys = [File(path, key, 0o644, f"apt key {path}") for path, key in keyrings.items()]
-    sources = File(SOURCES_FILE, sources_file(spec), title="apt sources")
+    sources = File(SOURCES_FILE, sources_file(spec, os_facts, host), title="apt sources")
     return (
         *resources,
         *keys,
@@ -114,19 +144,31 @@ def os_resources(
     )
 
 
-def nvidia_resources(spec: InventorySpec, fabric_manager: bool, mask_imex: bool) -> tuple[Resource, ...]:
-    """Nouveau off, the driver stack pinned, persistence daemon and fabric manager running, host IMEX
-    masked where ComputeDomains run their own."""
-    pins = PinnedPackages(
-        nvidia_pins(spec, fabric_manager),
-        "NVIDIA packages pinned",
-        kept_on_reset=tuple(p for p in nvidia_pins(spec, True) if p != "nvidia-container-toolkit"),
+def nvidia_resources(
+    spec: InventorySpec,
+    fabric_manager: bool,
+    mask_imex: bool,
+    os_facts: OsFacts,
+    open_modules: bool,
+    host: str,
+    pins: dict[str, str] | None = None,
+) -> tuple[Resource, ...]:
+    """Nouveau off, the driver stack pinned (package names by the node's system and GPUs; ``pins``:
+    what the adoption of a pre-installed driver decided instead), persistence daemon and fabric
+    manager running, host IMEX masked where ComputeDomains run their own."""
+    wanted = pins if pins is not None else nvidia_pins(spec, fabric_manager, os_facts, open_modules, host)
+    toolkit = {name: v for name, v in wanted.items() if name == TOOLKIT}
+    driver = {name: v for name, v in wanted.items() if name != TOOLKIT}
+    pinned = PinnedPackages(
+        driver, "NVIDIA driver pinned", kept_on_reset=tuple(driver), hold_title="NVIDIA driver held"
     )
-    restart = {"restarted_by": (pins.key,), "enabled": True, "running": True}
+    pins_key = pinned.key
+    restart = {"restarted_by": (pins_key,), "enabled": True, "running": True}
     resources: list[Resource] = [
         _file(node_files.nouveau_blacklist(), "nouveau blacklisted"),
-        pins,
-        Unit("nvidia-persistenced", "persistence daemon", reload_when=(pins.key,), **restart),  # type: ignore[arg-type]
+        *((pinned,) if driver else ()),  # none: a driver not from a package, adopted (plan/adopt.py)
+        PinnedPackages(toolkit, "NVIDIA container toolkit pinned"),
+        Unit("nvidia-persistenced", "persistence daemon", reload_when=(pins_key,), **restart),  # type: ignore[arg-type]
     ]
     if fabric_manager:
         resources.append(Unit("nvidia-fabricmanager", "fabric manager", **restart))  # type: ignore[arg-type]
@@ -238,15 +280,52 @@ def _drop_in_text(config_json: str) -> str:
     return header + yaml.safe_dump(json.loads(config_json), sort_keys=False)
 
 
-def node_plan(inventory: Inventory, host: Host, topology: Topology | None, artifacts: Artifacts) -> NodePlan:
-    """Everything the node-side phases make true on ``host``, from what discovery saw of it."""
+def gpu_names(inventory: Inventory, host: Host, topology: Topology | None) -> list[str]:
+    """The node's GPUs by product name: what NVML reported, else what its profile says it has."""
+    found = [gpu.name for gpu in topology.gpus] if topology is not None else []
+    model = inventory.profile_of(host).gpus.model
+    return found or ([model] if model else [])
+
+
+def node_plan(
+    inventory: Inventory,
+    host: Host,
+    topology: Topology | None,
+    artifacts: Artifacts,
+    os_facts: OsFacts,
+    installed: Mapping[str, tuple[str, bool]] | None = None,
+) -> NodePlan:
+    """Everything the node-side phases make true on ``host``, from what discovery saw of it: its
+    OS facts choose the repositories and package names (refused with UnsupportedOs, naming the host,
+    where kubehaus does not support them); ``installed``, the packages the state read saw (None: not
+    read), and NVML's driver version decide what becomes of a driver the node already has."""
     spec = inventory.spec
     rdma = has_rdma(inventory, host, topology)
     nvidia: tuple[Resource, ...] = ()
+    decision = None
     if is_gpu_host(inventory, host, topology):
         imex_present = topology is not None and topology.imex is not None and topology.imex.installed
         mask_imex = spec.addons.dra_gpu_driver.compute_domains and imex_present
-        nvidia = nvidia_resources(spec, has_fabric_manager(inventory, host, topology), mask_imex)
+        fabric_manager = has_fabric_manager(inventory, host, topology)
+        open_modules = needs_open_kernel_modules(gpu_names(inventory, host, topology))
+        planned = nvidia_pins(spec, fabric_manager, os_facts, open_modules, host.name)
+        distro = supported_release(host.name, os_facts).distro
+        flavours = [
+            driver_packages(distro, spec.versions.nvidia_driver, o).driver
+            for o in (open_modules, not open_modules)
+        ]
+        decision = decide_driver(
+            host.name,
+            planned,
+            flavours[0],
+            (flavours[1],),
+            installed,
+            topology.driver_version if topology is not None else None,
+            inventory.profile_of(host).preinstalled_driver,
+        )
+        nvidia = nvidia_resources(
+            spec, fabric_manager, mask_imex, os_facts, open_modules, host.name, decision.pins
+        )
     kubernetes: tuple[Resource, ...] | None = None
     error = None
     if topology is None:
@@ -260,13 +339,26 @@ def node_plan(inventory: Inventory, host: Host, topology: Topology | None, artif
             error = f"kubelet configuration: {exc}"
     return NodePlan(
         host=host.name,
-        os=os_resources(spec, rdma, rdma and spec.addons.dranet.rdma_netns_exclusive, artifacts.keyrings),
+        os=os_resources(
+            spec,
+            rdma,
+            rdma and spec.addons.dranet.rdma_netns_exclusive,
+            artifacts.keyrings(spec, os_facts, host.name),
+            os_facts,
+            host.name,
+        ),
         nvidia=nvidia,
         runtime=runtime_resources(spec, artifacts.registry_ca),
         kubernetes=kubernetes,
         kubernetes_error=error,
         topology=topology,
+        driver=decision,
     )
+
+
+def pinned_nvidia(plan: NodePlan) -> dict[str, str]:
+    """The NVIDIA packages a node's plan pins (the upgrade phase installs these)."""
+    return {name: v for res in plan.nvidia if isinstance(res, PinnedPackages) for name, v in res.pins.items()}
 
 
 def _file(node_file: node_files.NodeFile, title: str | None = None) -> File:

@@ -39,6 +39,9 @@ class PinnedPackages:
     pins: dict[str, str]
     title: str
     kept_on_reset: tuple[str, ...] = ()  # the NVIDIA driver and fabric manager outlive a reset
+    # where set, the hold is its own step (named so): the report then tells a package that was only
+    # held (a pre-installed driver, adopted) from one that was installed
+    hold_title: str | None = None
 
     @property
     def key(self) -> str:

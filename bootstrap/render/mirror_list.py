@@ -116,9 +116,7 @@ def os_packages(
     try:
         pins = kubernetes_pins(spec) | runtime_pins(spec) | {HELM_PACKAGE: spec.versions.helm}
         for fabric_manager, open_modules in sorted(_gpu_variants(inventory)):
-            # what the node plan pins today (Debian's names, no open-module choice: see
-            # docs/mirror.md), and what os_support says this OS and these GPUs need
-            pins |= nvidia_pins(spec, fabric_manager)
+            # what the node plan pins on this OS for these GPUs (os_support's names)
             pins |= nvidia_pins(spec, fabric_manager, facts, open_modules)
     except ValueError as exc:
         return OsPackages(name, architecture, {}, (), None, str(exc))

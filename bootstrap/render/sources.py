@@ -21,6 +21,7 @@ from ..os_support.systems import CUDA_KEY_FILE
 from .encode import deb822_stanza
 
 MIRROR_KEYRING = "/etc/apt/keyrings/kubehaus-mirror.gpg"
+MIRROR_SUITE = "kubehaus"  # the mirror's suite for Debian 12 nodes (its only one before OS facts)
 SOURCES_FILE = "/etc/apt/sources.list.d/kubehaus.sources"
 
 
@@ -72,7 +73,8 @@ def apt_repositories(
         assert artifacts.mirror_url is not None
         base = artifacts.mirror_url.rstrip("/")
         key = artifacts.mirror_key or f"{base}/kubehaus-archive-keyring.gpg"
-        return [AptRepository("kubehaus mirror", f"{base}/apt", "kubehaus", "main", MIRROR_KEYRING, key)]
+        suite = mirror_suite(release.distro, release.version_id, release.codename)
+        return [AptRepository("kubehaus mirror", f"{base}/apt", suite, "main", MIRROR_KEYRING, key)]
     minor = ".".join(spec.cluster.kubernetes_version.split(".")[:2])
     k8s = f"https://pkgs.k8s.io/core:/stable:/v{minor}/deb/"
     cuda = release.cuda_repository(os_facts.architecture)
@@ -108,6 +110,14 @@ def apt_repositories(
             "https://baltocdn.com/helm/signing.asc",
         ),
     ]
+
+
+def mirror_suite(distro: str, version_id: str, codename: str) -> str:
+    """The mirror's suite for one release: its packages are built for that release (docs/mirror.md).
+    Debian 12 keeps ``kubehaus``, the one suite mirrors had before other releases were supported."""
+    if (distro, version_id) == ("debian", "12"):
+        return MIRROR_SUITE
+    return f"{MIRROR_SUITE}-{codename}"
 
 
 def sources_file(spec: InventorySpec, os_facts: OsFacts = DEBIAN_12_AMD64, host: str = "node") -> str:

@@ -160,6 +160,15 @@ class NvSwitch(Strict):
     links_by_gpu: dict[int, int]  # GPU index -> active links to this switch
 
 
+class OsRelease(Strict):
+    """The node's operating system as its files say it, unparsed: the controller reads the facts
+    (bootstrap/os_support/facts.py), so a hostile file is judged there, never run."""
+
+    os_release: str  # /etc/os-release (/usr/lib/os-release where /etc has none); "" when neither
+    dgx_release: str | None = None  # /etc/dgx-release; None where the file is absent (not DGX OS)
+    architecture: str  # `dpkg --print-architecture`; "" where dpkg could not run
+
+
 class Topology(Strict):
     schema_version: Literal[1] = 1
     hostname: str
@@ -181,6 +190,7 @@ class Topology(Strict):
     imex: ServiceState | None = None
     xid_events: list[XidEvent] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)  # what the probe could not read, and why
+    os: OsRelease | None = None  # None: recorded by a probe older than the OS facts
 
     @property
     def nvswitches(self) -> list[NvSwitch]:

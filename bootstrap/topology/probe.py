@@ -572,6 +572,26 @@ def os_name() -> str:
     return os.uname().sysname
 
 
+def read_file(path: str, limit: int = 65536):
+    try:
+        with open(path, errors="replace") as handle:
+            return handle.read(limit)
+    except OSError:
+        return None
+
+
+def read_os() -> dict:
+    """The release files and dpkg's architecture, as text: the controller parses them."""
+    os_release = read_file("/etc/os-release")
+    if os_release is None:
+        os_release = read_file("/usr/lib/os-release") or ""
+    return {
+        "os_release": os_release,
+        "dgx_release": read_file("/etc/dgx-release"),
+        "architecture": run(["dpkg", "--print-architecture"]) or "",
+    }
+
+
 def probe() -> dict:
     root = sysfs_root()
     reader = Reader(root)
@@ -589,6 +609,7 @@ def probe() -> dict:
         "nics": read_nics(reader),
         "xid_events": read_xids(reader),
         "problems": problems,
+        "os": read_os(),
     }
     result.update(read_nvml(reader))
     result.update(read_services())
