@@ -17,6 +17,7 @@ from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.standin_tools import common, etcd
 from bootstrap.lab.standin_tools import kubeadm as kubeadm_tool
 from bootstrap.lab.standins import STANDINS, package_files
+from bootstrap.mirror_build import mirror_file
 from bootstrap.os_support.facts import DEBIAN_12_AMD64, OsFacts
 from bootstrap.plan import node
 from bootstrap.plan import resources as r
@@ -49,17 +50,15 @@ def test_the_dgx_example_lists_every_image_with_its_tag() -> None:
     refs = [i.reference for i in listed.images]
     assert len(refs) == len(set(refs))
     assert {
-        "registry.k8s.io/kube-apiserver:v1.35.9",
-        "registry.k8s.io/kube-proxy:v1.35.9",
-        "registry.k8s.io/coredns/coredns:v1.13.1",
-        "registry.k8s.io/etcd:3.6.6-0",
-        "registry.k8s.io/pause:3.10.1",  # kubeadm's
-        "registry.k8s.io/pause:3.10",  # containerd 2.1's own sandbox default
+        "registry.k8s.io/kube-apiserver:v1.37.1",
+        "registry.k8s.io/kube-proxy:v1.37.1",
+        "registry.k8s.io/coredns/coredns:v1.14.6",
+        "registry.k8s.io/etcd:3.7.0-0",
+        "registry.k8s.io/pause:3.10.2",  # kubeadm's, and containerd 2.3's own sandbox default
         "docker.io/calico/node:v3.30.3",
-        "nvcr.io/nvidia/k8s-dra-driver-gpu:v25.8.1",
-        "ghcr.io/google/dranet:v1.0.1",
-        "docker.io/library/busybox:stable",
-        "ghcr.io/nvidia/kai-scheduler/scheduler:v0.12.0",
+        "registry.k8s.io/dra-driver-nvidia/dra-driver-nvidia-gpu:v0.4.1",
+        "registry.k8s.io/networking/dranet:v1.4.0",
+        "ghcr.io/kai-scheduler/kai-scheduler/scheduler:v0.17.0",
     } <= set(refs)
     assert {i.registry for i in listed.images} <= UPSTREAM_REGISTRIES
     assert listed.gaps == ()
@@ -67,19 +66,20 @@ def test_the_dgx_example_lists_every_image_with_its_tag() -> None:
     assert all("dependency closure not computed" in r for r in listed.incomplete_reasons())
     assert {(a.kind, a.name) for a in listed.files} == {
         ("manifest", "calico"),
-        ("manifest", "dranet"),
-        ("helm-chart", "nvidia-dra-driver-gpu"),
+        ("helm-chart", "dranet"),  # from v1.4 a chart, no manifest
+        ("helm-chart", "dra-driver-nvidia-gpu"),
         ("helm-chart", "kai-scheduler"),
     }
 
 
 def test_the_dgx_example_packages_per_os() -> None:
     by_os = {p.os: p for p in mirror_list(load_inventory(DGX)).packages}
+    driver = load_inventory(DGX).spec.versions.nvidia_driver
     assert set(by_os) == {"Debian 12", "Debian 13", "Ubuntu 22.04", "Ubuntu 24.04"}
     # H100s need the open kernel modules: the package name says so, per distribution
-    assert by_os["Debian 12"].pinned["nvidia-open"] == "580.95.05"
-    assert by_os["Ubuntu 24.04"].pinned["nvidia-driver-580-open"] == "580.95.05"
-    assert by_os["Ubuntu 24.04"].pinned["nvidia-fabricmanager-580"] == "580.95.05"
+    assert by_os["Debian 12"].pinned["nvidia-open"] == driver
+    assert by_os["Ubuntu 24.04"].pinned["nvidia-driver-580-open"] == driver
+    assert by_os["Ubuntu 24.04"].pinned["nvidia-fabricmanager-580"] == driver
     assert {"kubelet", "containerd.io", "helm"} <= set(by_os["Debian 12"].pinned)
     assert {"conntrack", "chrony", "cri-tools"} <= set(by_os["Debian 12"].unpinned)
     # and every OS's list holds what the node plan pins today (a mirror built from it serves apply)
@@ -276,24 +276,37 @@ def manifest_images(documents: list[dict[str, Any]]) -> set[str]:
     return found
 
 
-def test_every_image_of_dranets_upstream_manifest_is_listed(shared_reference: Path) -> None:
+def test_every_image_of_dranets_upstream_manifest_is_listed(shared_reference: Path, tmp_path: Path) -> None:
+    """Dranet v1.0.1 (late 2025) installs from its manifest: an inventory pinned to it lists its images."""
     documents = [
         d for d in yaml.safe_load_all((shared_reference / "dranet-v1.0.1-install.yaml").read_text()) if d
     ]
     pinned = manifest_images(pin_dranet_image(documents, "v1.0.1"))
-    assert pinned and pinned <= references(DGX)
+    text = DGX.read_text()
+    assert "dranet: v1.4.0" in text or 'dranet: "v1.4.0"' in text
+    old = tmp_path / "dranet-v1.yaml"
+    old.write_text(
+        text.replace("dranet: v1.4.0", "dranet: v1.0.1").replace('dranet: "v1.4.0"', 'dranet: "v1.0.1"')
+    )
+    assert pinned and pinned <= references(old)
 
 
 def test_every_image_the_lab_files_area_names_is_listed(tmp_path: Path) -> None:
     """The lab's stand-in charts create no pods (they name no image); its manifests do."""
     build_files_area(tmp_path / "files")
+    lab = REPO / "inventory" / "lab.yaml"
+    pinned = {  # the files area holds both generations: the ones the lab inventory's lock names
+        mirror_file(a.kind, a.name, a.version or "") for a in mirror_list(load_inventory(lab)).files
+    }
     named: set[str] = set()
     for manifest in (tmp_path / "files/manifests").glob("*.yaml"):
+        if f"files/manifests/{manifest.name}" not in pinned:
+            continue
         documents = list(yaml.safe_load_all(manifest.read_text()))
         if manifest.name.startswith("dranet-"):
             documents = pin_dranet_image(documents, "v1.0.1")
         named |= manifest_images(documents)
-    assert named and named <= references(REPO / "inventory" / "lab.yaml")
+    assert named and named <= references(lab)
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ def test_an_unsupported_system_stops_the_run_before_anything_naming_each_host(tm
     ctx.hosts[first].os_facts = OsFacts("debian", "13", "trixie", "amd64")  # mixing systems is fine
     ctx.hosts[second].os_facts = OsFacts("ubuntu", "20.04", "focal", "amd64")
     if rest:
-        ctx.os_facts[rest[0]] = OsFacts("debian", "12", "bookworm", "arm64")
+        ctx.hosts[rest[0]].os_facts = OsFacts("debian", "12", "bookworm", "arm64")
     PlanPhase().run(ctx)
     assert plans(ctx) == {} and ctx.artifacts is None  # nothing fetched, nothing planned
     assert ctx.aborted is not None and ctx.aborted.startswith("unsupported operating system")
@@ -96,7 +96,7 @@ def test_an_unsupported_system_stops_the_run_before_anything_naming_each_host(tm
     assert "Debian 12, 13 on amd64; Ubuntu 22.04, 24.04 (DGX OS 6, 7) on amd64, arm64" in ctx.aborted
     assert not ctx.failed(first) and "is not supported" in ctx.hosts[second].failure.message
     if rest:
-        assert "Debian 12 on arm64 has no NVIDIA CUDA repository" in ctx.failures[rest[0]].message
+        assert "Debian 12 on arm64 has no NVIDIA CUDA repository" in ctx.hosts[rest[0]].failure.message
 
 
 def test_a_host_whose_system_discovery_could_not_read_is_refused(tmp_path: Path) -> None:

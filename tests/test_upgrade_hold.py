@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bootstrap.inventory import load_inventory
+from bootstrap.os_support.facts import DEBIAN_12_AMD64
 from bootstrap.phases.kubernetes import KubernetesPhase
 from bootstrap.phases.nvidia import NvidiaPhase
 from bootstrap.phases.plan import PlanPhase
@@ -45,7 +46,10 @@ def planned(tmp_path: Path, kubelets: dict[str, str], api_server: str) -> RunCon
     for host in inventory.hosts:
         ctx.hosts[host.name].connection = object()  # type: ignore[assignment]  # never used: the read holds
         ctx.hosts[host.name].topology = topology()
-    ctx.artifacts = Artifacts({})
+        ctx.hosts[host.name].os_facts = DEBIAN_12_AMD64
+    from bootstrap.render.sources import apt_repositories
+
+    ctx.artifacts = Artifacts({repo.key_url: b"key" for repo in apt_repositories(inventory.spec)})
     PlanPhase().run(ctx)
     nodes = {name: node(name, version) for name, version in kubelets.items()}
     ctx.cluster_read = ClusterObserved(nodes, api_server, {}, {})

@@ -12,7 +12,13 @@ from ..inventory import Inventory
 from ..inventory.models import InventorySpec
 from ..os_support.facts import OsFacts
 from ..plan.node import Artifacts
-from ..render.sources import Manifest, apt_repositories, cni_manifest, dranet_manifest
+from ..render.sources import (
+    Manifest,
+    apt_repositories,
+    cni_manifest,
+    dranet_installs_by_chart,
+    dranet_manifest,
+)
 
 MAX_KEY_BYTES = 1 << 20
 
@@ -33,8 +39,10 @@ def fetch_key(location: str, inventory_dir: Path) -> bytes:
 
 
 def addon_manifests(spec: InventorySpec) -> list[Manifest]:
-    """The manifests the addons phase applies, in its order: the CNI, then Dranet when enabled."""
-    return [cni_manifest(spec), *([dranet_manifest(spec)] if spec.addons.dranet.enabled else [])]
+    """The manifests the addons phase applies, in its order: the CNI, then Dranet when enabled and
+    installed from its manifest (v1.0; from v1.4 it comes as a Helm chart, no manifest)."""
+    by_manifest = spec.addons.dranet.enabled and not dranet_installs_by_chart(spec)
+    return [cni_manifest(spec), *([dranet_manifest(spec)] if by_manifest else [])]
 
 
 def fetch_manifest(manifest: Manifest) -> bytes:
