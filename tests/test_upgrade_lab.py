@@ -43,6 +43,9 @@ WORKERS = ("dgx-1", "l40s-1", "w-1")
 GPU_WORKERS = ("dgx-1", "l40s-1")
 OLD_KUBERNETES, OLD_DRIVER = "1.34.2", "580.95.05"
 NEW_KUBERNETES, NEW_DRIVER = "1.35.0", "580.105.08"
+# a later driver still (the September 2026 default): a lower pin than what a node has installed is
+# refused for that node (never a downgrade, plan/adopt.py), so the driver-change tests go up
+LATER_DRIVER = "580.173.02"
 TODAY = "2026-09-30"  # 1.34 is still supported: a cluster may start on it
 # the driver by kernel-module flavour: nvidia-open on the H100 (Hopper), nvidia-driver on the L40S
 PINNED = "kubelet kubeadm kubectl nvidia-driver nvidia-open nvidia-fabricmanager-580 containerd.io"
@@ -258,11 +261,11 @@ def test_an_apply_that_died_before_the_reboot_is_finished_by_the_next(
         lab,
         "dgx-1",
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "
-        "--allow-change-held-packages nvidia-open=580.95.05-1 "
-        "nvidia-fabricmanager-580=580.95.05-1 >/dev/null",
+        f"--allow-change-held-packages nvidia-open={LATER_DRIVER}-1 "
+        f"nvidia-fabricmanager-580={LATER_DRIVER}-1 >/dev/null",
     )
     assert install.returncode == 0, install.stderr
-    run = apply(inventory_at(lab, site, NEW_KUBERNETES, "580.95.05"))
+    run = apply(inventory_at(lab, site, NEW_KUBERNETES, LATER_DRIVER))
     assert run.code == 0, run.report.get("aborted") or run.report
     changes = run.report["hosts"]["dgx-1"]["changes"]
     assert "upgrade: rebooted" in changes and "upgrade: health re-checked: passed" in changes
@@ -279,7 +282,7 @@ def test_a_node_that_comes_back_unhealthy_stays_cordoned_and_stops_the_upgrade(
         render_nvml_profile(build_machine("dgx-1", "dgx-h100", ["nvlink-down"]))
     )
     started = max(e["seq"] for e in events(rolling_lab))
-    run = apply(inventory_at(rolling_lab, site, NEW_KUBERNETES, "580.95.05"))
+    run = apply(inventory_at(rolling_lab, site, NEW_KUBERNETES, LATER_DRIVER))
     assert run.code == 1
     assert run.report["aborted"].startswith("the upgrade stopped at dgx-1 (dgx-1 came back unhealthy")
     assert "not started: l40s-1" in run.report["aborted"]
