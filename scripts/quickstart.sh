@@ -48,8 +48,8 @@ check second-apply "$code" "$work/second.json"
 
 echo
 echo "== the cluster, as the control plane sees it"
-kubehaus lab ssh cp-1 -- kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes || claim_failed "kubectl get nodes failed on cp-1"
-kubehaus lab ssh cp-1 -- helm list -A -o json > "$work/releases.json" ||
+kubehaus lab ssh --name kubehaus-lab cp-1 -- kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes || claim_failed "kubectl get nodes failed on cp-1"
+kubehaus lab ssh --name kubehaus-lab cp-1 -- helm list -A -o json > "$work/releases.json" ||
     claim_failed "helm list failed on cp-1 (are the add-ons installed?)"
 check releases inventory/lab.yaml "$work/releases.json"
 

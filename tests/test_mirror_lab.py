@@ -145,8 +145,9 @@ def test_the_node_installs_from_the_built_mirror_and_pulls_every_listed_image(
     assert set(listed) <= names
     # the registry saw containerd (not only the build's skopeo) ask under the per-upstream paths
     log = (lab.paths.root / "registry.log").read_text(errors="replace").splitlines()
-    for path in (
-        "/v2/registry.k8s.io/pause/manifests/3.10",
-        "/v2/docker.io/library/busybox/manifests/stable",
-    ):
+    asked = [  # one image of registry.k8s.io and one of docker.io, as the list names them
+        next(r for r in listed if r.startswith(f"{registry}/"))
+        for registry in ("registry.k8s.io", "docker.io")
+    ]
+    for path in (f"/v2/{name}/manifests/{tag}" for name, tag in (r.rsplit(":", 1) for r in asked)):
         assert any(path in line and "containerd/" in line for line in log), path
