@@ -24,6 +24,7 @@ and verifies is kept, the rest fetched. ``verify_mirror`` re-hashes everything a
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -198,6 +199,13 @@ def signing_key(home: Path, uid: str) -> str:
     return signing_key(home, uid)
 
 
+def stop_agent(home: Path) -> None:
+    """End the gpg-agent that key generation and signing started for ``home``: a build must not
+    leave a daemon behind on the machine that ran it."""
+    with contextlib.suppress(OSError):  # no gpgconf: no agent of ours either
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+
+
 def suite_of(os_name: str) -> str:
     """The suite a node of this OS installs from (render/sources.py's mirror_suite): ``kubehaus``
     for Debian 12, ``kubehaus-<codename>`` for the other releases."""
@@ -334,8 +342,11 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     home = options.gpg_home or root.parent / f"{root.name}.gnupg"
     if home.resolve().is_relative_to(root.resolve()):
         raise BuildError(f"the signing key's home {home} is inside the mirror {root}: it would be served")
-    fingerprint = signing_key(home, f"kubehaus mirror ({inventory.name}) <mirror@kubehaus.invalid>")
-    write_apt_indexes(apt, home, fingerprint, options.architecture, suite_of(options.os_name))
+    try:
+        fingerprint = signing_key(home, f"kubehaus mirror ({inventory.name}) <mirror@kubehaus.invalid>")
+        write_apt_indexes(apt, home, fingerprint, options.architecture, suite_of(options.os_name))
+    finally:
+        stop_agent(home)
     exported = ["gpg", "--homedir", str(home), "--batch", "--export", fingerprint]
     key = subprocess.run(exported, capture_output=True)
     if key.returncode != 0 or not key.stdout:

@@ -18,7 +18,14 @@ from bootstrap.cli import main
 from bootstrap.inventory import load_inventory
 from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.oci_image import image_tar
-from bootstrap.mirror_build import COMPONENT, mirror_file, signing_key, verify_mirror, write_apt_indexes
+from bootstrap.mirror_build import (
+    COMPONENT,
+    mirror_file,
+    signing_key,
+    stop_agent,
+    verify_mirror,
+    write_apt_indexes,
+)
 from bootstrap.render.artifacts import resolved_artifacts
 from bootstrap.render.mirror_list import mirror_list
 
@@ -56,6 +63,7 @@ def upstream_apt(root: Path, gnupg: Path) -> str:
     shutil.rmtree(root / "src")
     fingerprint = signing_key(gnupg, "upstream <up@kubehaus.invalid>")
     write_apt_indexes(root, gnupg, fingerprint, "amd64")
+    stop_agent(gnupg)  # the test leaves no daemon behind
     keyring = root.parent / "upstream.gpg"
     exported = ["gpg", "--homedir", str(gnupg), "--batch", "--export", fingerprint]
     keyring.write_bytes(subprocess.run(exported, capture_output=True, check=True).stdout)
