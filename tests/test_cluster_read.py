@@ -133,7 +133,9 @@ def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_appli
     installed = [(s.chart.release, s.chart.namespace) for s in steps if isinstance(s, addons_phase.ChartStep)]
     assert list(query.releases) == [*replaced, *installed]  # the renamed DRA chart's old release too
     assert replaced == [("nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu")]
-    assert len(query.manifests) == 3 and len(installed) == 3  # Dranet v1.4 is a chart
+    # the health check's credential, CNI, Dranet's DeviceClass, KAI's objects (Dranet v1.4 is a chart)
+    assert len(query.manifests) == 4 and len(installed) == 3
+    assert query.manifests[0] == "/etc/kubehaus/addons/kubehaus-health-credential.yaml"
 
 
 def context(tmp_path: Path, dry_run: bool = False) -> RunContext:
