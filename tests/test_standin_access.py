@@ -179,3 +179,23 @@ def test_without_a_cel_evaluator_the_policy_fails_closed(
     monkeypatch.setattr(access, "_cel", lambda: None)
     status, answer = report(store, caller, "True", "HardwareHealthy")
     assert status == 403 and "no CEL evaluator" in answer["message"]
+
+
+def test_the_lab_package_of_cel_python_is_found_for_the_servers_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from bootstrap.lab import cel_package
+
+    assert "/" + cel_package.SITE_DIR == access.CEL_SITES  # where the lab's package puts it
+    site = tmp_path / f"py{sys.version_info.major}.{sys.version_info.minor}"
+    site.mkdir()
+    monkeypatch.setattr(access, "CEL_SITES", str(tmp_path))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert access._cel() is not None and str(site) in sys.path
+    command = cel_package.pip_command(tmp_path / "t", "3.13", "amd64")
+    assert (
+        "--only-binary=:all:" in command and "--abi=cp313" in command and "--python-version=3.13" in command
+    )
+    assert "--platform=manylinux2014_x86_64" in command and command[-1] == cel_package.CEL_REQUIREMENT

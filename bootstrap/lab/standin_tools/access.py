@@ -15,7 +15,8 @@ check uses one (docs/lab.md says what is left out):
   included. Anything not granted is refused with 403 and the real server's message.
 - ValidatingAdmissionPolicy with a binding (validationActions Deny): matchConstraints'
   resourceRules, matchConditions, variables and validations, evaluated with a real CEL
-  implementation (cel-python). Where cel-python cannot be imported, every policy that matches
+  implementation (cel-python, which the lab installs on the control plane as its own package,
+  ``kubehaus-lab-cel``: bootstrap/lab/cel_package.py). Where it cannot be imported, every policy that matches
   fails, and failurePolicy Fail refuses the request (as an expression that does not compile does).
   Not evaluated: paramKind/params, namespaceSelector/objectSelector, auditAnnotations,
   messageExpression, the CEL cost budget, and the Kubernetes CEL libraries beyond standard CEL.
@@ -23,13 +24,16 @@ check uses one (docs/lab.md says what is left out):
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .apiserver import Store
 
+CEL_SITES = "/usr/lib/kubehaus-standin/cel"  # the lab's kubehaus-lab-cel package (lab/cel_package.py)
 NODE_NAME = "authentication.kubernetes.io/node-name"
 NODE_UID = "authentication.kubernetes.io/node-uid"
 MAX_TOKEN_SECONDS = 2**32  # the real server caps by --service-account-max-token-expiration; none here
@@ -179,6 +183,10 @@ def authorize(
 
 
 def _cel() -> Any:
+    """cel-python: the lab's ``kubehaus-lab-cel`` package for this Python, else one importable."""
+    site = f"{CEL_SITES}/py{sys.version_info.major}.{sys.version_info.minor}"
+    if os.path.isdir(site) and site not in sys.path:
+        sys.path.append(site)
     try:
         import celpy
     except ImportError:

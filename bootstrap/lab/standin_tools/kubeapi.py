@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from . import access, disruption, openapi
+from . import access, disruption, openapi, protobuf
 from .access import VERBS
 from .patching import PatchError, json_patch, merge_patch, strategic_merge
 from .resources import (
@@ -208,7 +208,7 @@ class KubeApi:
                 and method == "POST"
                 and target.resource.kind == "ServiceAccount"
             ):
-                return 201, self.token_request(target, self._json(body))
+                return 201, self.token_request(target, self._token_body(content_type, body))
             if target.subresource not in (None, "status"):
                 raise ApiError(404, "the server could not find the requested resource")
             if method == "GET":
@@ -265,6 +265,15 @@ class KubeApi:
             access.admit(self.store, self.caller, method, (resource.group, resource.version, name), old, new)
         except access.Refused as exc:
             raise ApiError(exc.code, exc.message) from None
+
+    def _token_body(self, content_type: str, body: bytes) -> Any:
+        """kubectl create token sends protobuf (protobuf.py); other clients JSON."""
+        if content_type.split(";")[0].strip() != protobuf.CONTENT_TYPE:
+            return self._json(body)
+        try:
+            return protobuf.token_request(body)
+        except (protobuf.ProtobufError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"the body of the request could not be decoded: {exc}") from None
 
     def token_request(self, target: Target, body: Any) -> dict[str, Any]:
         assert target.name is not None

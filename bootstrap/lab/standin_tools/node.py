@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from .common import path
+from .protobuf import fields as protobuf_fields
 
 CRI_SOCKET = "/run/containerd/containerd.sock"
 PROBE_ENV = "/etc/kubehaus/probe.env"
@@ -50,39 +51,11 @@ def version_request(version: str = KUBE_RUNTIME_API_VERSION) -> bytes:
 
 def decode_version_response(message: bytes) -> dict[str, str]:
     """The string fields of a VersionResponse (unknown fields skipped, as protobuf does)."""
-    fields: dict[str, str] = {}
-    position = 0
-
-    def varint() -> int:
-        nonlocal position
-        value = shift = 0
-        while True:
-            if position >= len(message):
-                raise ValueError("truncated protobuf varint")
-            byte = message[position]
-            position += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return value
-
-    while position < len(message):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            varint()
-        elif wire == 2:
-            length = varint()
-            if position + length > len(message):
-                raise ValueError("truncated protobuf field")
-            if number in VERSION_FIELDS:
-                fields[VERSION_FIELDS[number]] = message[position : position + length].decode()
-            position += length
-        elif wire in (1, 5):
-            position += 8 if wire == 1 else 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-    return fields
+    return {
+        VERSION_FIELDS[number]: value.decode()
+        for number, value in protobuf_fields(message)
+        if number in VERSION_FIELDS and isinstance(value, bytes)
+    }
 
 
 def _go_code(name: str) -> str:
