@@ -31,6 +31,7 @@ from ..plan.node import health_token_file
 from ..runner import Phase, RunContext
 
 MEMBERS = (Standing.FIRST_CONTROL_PLANE, Standing.MEMBER, Standing.JOINED)
+PLANNED = (Standing.WOULD_INITIALISE, Standing.WOULD_JOIN)  # a plan: members once applied
 
 
 class HealthTokenPhase(Phase):
@@ -43,14 +44,15 @@ class HealthTokenPhase(Phase):
     def due(self, ctx: RunContext, now: datetime) -> dict[str, str]:
         """Members that need a new token now, and why."""
         found = {}
+        standings = MEMBERS + PLANNED if ctx.options.dry_run else MEMBERS
         for host in connected_hosts(ctx):
             record = ctx.hosts[host.name]
             membership = record.membership
-            if membership is None or membership.standing not in MEMBERS or record.failure is not None:
+            if membership is None or membership.standing not in standings or record.failure is not None:
                 continue
             if record.plan is None or record.plan.kubernetes is None:
                 continue  # no health check planned on it
-            replaced = membership.standing is Standing.JOINED or any(
+            replaced = membership.standing in (Standing.JOINED, *PLANNED) or any(
                 change.endswith(": kubeadm init") for change in record.changes or []
             )
             reason = renewal_reason(stored_token(ctx.state_dir, host.name), now, replaced)
