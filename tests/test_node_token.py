@@ -38,7 +38,10 @@ def test_a_fresh_token_is_kept_and_one_running_out_is_renewed() -> None:
     assert reason is not None and reason.startswith("the token expires 2027-01-01")
     assert renewal_reason(stored(NOW - timedelta(days=1)), NOW, False) is not None
     # a node that joined in this run has a new Node object: a token bound to the old one is dead
-    assert renewal_reason(stored(NOW + TOKEN_LIFETIME), NOW, True) == "joined in this run (a new Node object)"
+    assert (
+        renewal_reason(stored(NOW + TOKEN_LIFETIME), NOW, True)
+        == "a new Node object (joined or initialised in this run)"
+    )
 
 
 def test_the_request_is_bound_to_the_node_and_quoted() -> None:

@@ -44,7 +44,7 @@ def renewal_reason(stored: StoredToken | None, now: datetime, joined_now: bool) 
     if stored is None:
         return "no token issued yet"
     if joined_now:
-        return "joined in this run (a new Node object)"
+        return "a new Node object (joined or initialised in this run)"
     if stored.expires - now < RENEW_BEFORE:
         return f"the token expires {stored.expires.strftime('%Y-%m-%d %H:%M')} UTC"
     return None
