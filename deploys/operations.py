@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import shlex
 from io import BytesIO
 from typing import Any
@@ -12,10 +13,13 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, operation
 from pyinfra.facts.server import Command
 
+from bootstrap.render.addons import MANAGED_BY, MANAGED_BY_LABEL
+
 from .facts import (
     DebPackages,
     FileOnNode,
     HelmRelease,
+    KaiQueues,
     ManifestPending,
     MissingModules,
     PathsPresent,
@@ -248,6 +252,78 @@ def helm_release_absent(release: str, namespace: str, kubeconfig: str):
             f"helm --kubeconfig {shlex.quote(kubeconfig)} uninstall {shlex.quote(release)} "
             f"-n {shlex.quote(namespace)} --wait"
         )
+
+
+# A quantity KAI's queue status holds that is no use at all: 0, 0.0, 0m, 0Mi (the usage fields'
+# values are Kubernetes quantities, or numbers in older releases).
+_ZERO = re.compile(r"[+-]?0*\.?0*(?:[a-zA-Z]{1,2})?")
+# The parts of a Queue's status where KAI's queue controller accounts what its jobs hold or ask for.
+_QUEUE_USAGE = ("allocated", "allocatedNonPreemptible", "requested")
+
+
+def queue_in_use(queue: dict[str, Any]) -> list[str]:
+    """What KAI's own accounting shows a queue holding or asking for (``gpu=2 allocated``); empty:
+    nothing. A queue KAI has not accounted yet (no status) holds nothing KAI knows of."""
+    status = queue.get("status") or {}
+    found = []
+    for part in _QUEUE_USAGE:
+        for resource, value in sorted((status.get(part) or {}).items()):
+            if not _ZERO.fullmatch(str(value).strip()):
+                found.append(f"{resource}={value} {part}")
+    return found
+
+
+@operation()
+def kai_queues_pruned(kept: list[str], kubeconfig: str, current: dict[str, dict[str, Any]] | None = None):
+    """Delete each KAI Queue kubehaus marked (``MANAGED_BY_LABEL``) that ``kept`` no longer names,
+    children before parents; an unmarked queue (KAI's defaults, an operator's) is never touched.
+
+    KAI does not refuse to delete a queue in use (its webhook checks creates and updates only);
+    what was running there would go on outside any queue's quota and what waits there would never be
+    scheduled. So a queue whose status shows resources allocated or requested, or that is the parent
+    of a queue that stays, is kept and the step fails saying so: the next apply deletes it once its
+    jobs are done or moved. ``current``: the queues as read already (the cluster read); None: read."""
+    queues = current if current is not None else host.get_fact(KaiQueues, kubeconfig=kubeconfig)
+
+    def marked(queue: dict[str, Any]) -> bool:
+        return (queue.get("metadata", {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+
+    stale = {name for name, queue in queues.items() if marked(queue) and name not in set(kept)}
+    children: dict[str, list[str]] = {}
+    for name, queue in queues.items():
+        parent = (queue.get("spec") or {}).get("parentQueue")
+        if parent:
+            children.setdefault(parent, []).append(name)
+    deleted: list[str] = []
+    held: dict[str, list[str]] = {}
+
+    def settle(name: str, seen: frozenset[str]) -> bool:
+        """Whether ``name`` goes (its children settled first, so they are deleted before it)."""
+        if name in deleted:
+            return True
+        if name in held or name not in stale or name in seen:
+            return False
+        staying = [c for c in sorted(children.get(name, [])) if not settle(c, seen | {name})]
+        reasons = queue_in_use(queues[name]) + [f"parent of queue {c}" for c in staying]
+        if reasons:
+            held[name] = reasons
+            return False
+        deleted.append(name)
+        return True
+
+    for name in sorted(stale):
+        settle(name, frozenset())
+    base = f"kubectl --kubeconfig {shlex.quote(kubeconfig)}"
+    for name in deleted:
+        yield f"{base} delete queues.scheduling.run.ai {shlex.quote(name)} --ignore-not-found"
+    if held:
+        said = "; ".join(f"{name} ({', '.join(reasons)})" for name, reasons in sorted(held.items()))
+        message = (
+            f"KAI queues no longer in the inventory are still in use, kept: {said}. Let their jobs "
+            "finish or move them to another queue, then apply again; or name the queues in the "
+            "inventory again"
+        )
+        yield f"printf '%s\\n' {shlex.quote(message)} >&2; exit 1"
 
 
 def release_in_state(

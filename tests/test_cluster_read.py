@@ -134,6 +134,9 @@ def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_appli
     assert list(query.releases) == [*replaced, *installed]  # the renamed DRA chart's old release too
     assert replaced == [("nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu")]
     assert len(query.manifests) == 3 and len(installed) == 3  # Dranet v1.4 is a chart
+    pruned = [s for s in steps if isinstance(s, addons_phase.RemovalStep) and s.kept_queues is not None]
+    names = tuple(q.name for q in inventory.spec.addons.kai_scheduler.queues)
+    assert query.queues and [s.kept_queues for s in pruned] == [names]  # the KAI queues it keeps
 
 
 def context(tmp_path: Path, dry_run: bool = False) -> RunContext:

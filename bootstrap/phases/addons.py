@@ -181,6 +181,8 @@ class AddonsPhase(Phase):
                 )
             if documents:
                 steps.append(ManifestStep("KAI queues and topology", manifest_file(KAI_OBJECTS, documents)))
+            kept = tuple(queue.name for queue in addons.kai_scheduler.queues)
+            steps.append(RemovalStep("KAI queues the inventory no longer names removed", kept_queues=kept))
         return steps
 
     @staticmethod
