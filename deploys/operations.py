@@ -10,7 +10,7 @@ from io import BytesIO
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, operation
+from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.facts.server import Command
 
 from bootstrap.render.addons import MANAGED_BY, MANAGED_BY_LABEL
@@ -71,13 +71,41 @@ def file_content(content: bytes, dest: str, mode: int):
         return
     temp = dest + WRITE_SUFFIX
     quoted, quoted_temp = shlex.quote(dest), shlex.quote(temp)
+    staged = None
+    if (getattr(host, "current_op_global_arguments", None) or {}).get("_sudo"):
+        # SFTP writes as the SSH user, so pyinfra stages the upload in a file of its own before sudo
+        # copies it; that file is made 0600 inside a 0700 directory of the SSH user's first
+        staged = host.get_temp_filename(dest, temp_directory=upload_dir(host.data.get("ssh_user")))
+        yield StringCommand(private_upload_file(staged), _sudo=False)
     yield (
         f"mkdir -p {shlex.quote(posixpath.dirname(dest) or '/')} && rm -f {quoted_temp} && "
         f"(umask 077 && : > {quoted_temp})"
     )
-    yield FileUploadCommand(BytesIO(content), temp)
+    yield FileUploadCommand(BytesIO(content), temp, remote_temp_filename=staged)
     settle = f"chown root:root {quoted_temp} && chmod {wanted_mode} {quoted_temp}"
     yield f"{settle} && mv -f {quoted_temp} {quoted}"
+
+
+def upload_dir(user: str | None) -> str:
+    """Where a sudo upload is staged: a directory of the SSH user's own (``private_upload_file``
+    refuses one that is not), named for the user so that two logins to one node never share it."""
+    return f"/tmp/kubehaus-upload-{user or 'ssh'}"
+
+
+def private_upload_file(path: str) -> str:
+    """Shell, run as the SSH user: ``path``'s directory exists as a real 0700 directory of this
+    user (made so if missing; anything else there, a symlink or another user's, is refused) and
+    ``path`` is an empty 0600 file in it, which SFTP then writes into keeping its mode."""
+    directory, quoted = shlex.quote(posixpath.dirname(path)), shlex.quote(path)
+    return (
+        f"(umask 077 && mkdir -p -- {directory}); "
+        f"if [ -d {directory} ] && [ ! -L {directory} ] && "
+        f'[ "$(stat -c %u:%a -- {directory})" = "$(id -u):700" ]; '
+        f"then rm -f -- {quoted} && (umask 077 && : > {quoted}); "
+        "else printf '%s is not a directory only %s can read: remove it "
+        "(kubehaus stages sudo uploads there)\\n' "
+        f'{directory} "$(id -un)" >&2; exit 1; fi'
+    )
 
 
 @operation()
