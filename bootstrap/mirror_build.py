@@ -38,6 +38,7 @@ from pathlib import Path
 
 from .inventory import Inventory
 from .os_support.systems import SUPPORTED
+from .render.apt_closure import closure, parse_packages, pin_matches
 from .render.artifacts import resolved_artifacts
 from .render.mirror_list import MirrorList, mirror_list
 from .render.sources import mirror_suite
@@ -142,14 +143,33 @@ def _candidate(options: list[str], name: str, upstream: str) -> str:
     """The archive version of ``name`` whose upstream part is the pin (any Debian revision)."""
     for line in _run(["apt-cache", *options, "madison", name]).splitlines():
         version = line.split("|")[1].strip()
-        bare = version.split(":", 1)[-1]
-        if bare == upstream or bare.rsplit("-", 1)[0] == upstream:
+        if pin_matches(version, upstream):
             return version
     raise BuildError(f"no source offers {name} at version {upstream} (pinned): check the apt sources")
 
 
-def apt_uris(options: list[str], listed: MirrorList, os_name: str) -> list[tuple[str, str, str]]:
-    """(URI, file name, sha256) of every package in the closure, pins at their pinned version."""
+def exact_versions(lists: Path, roots: list[str], pinned: dict[str, str]) -> dict[str, str]:
+    """The versions the closure fixes (``pkg (= v)`` dependencies of the pinned versions, read from
+    the signed indexes apt fetched; render/apt_closure.py's rules): apt-cache names the package,
+    but ``apt-get download`` of a bare name gets the newest version, not the one the pin needs."""
+    # apt keeps the indexes compressed as it likes (lz4 on Debian 12); apt-helper reads any of them
+    indexes = sorted(p for p in lists.glob("*_Packages*") if p.is_file())
+    stanzas = [
+        stanza
+        for index in indexes
+        for stanza in parse_packages(_run(["/usr/lib/apt/apt-helper", "cat-file", str(index)]))
+    ]
+    found = closure(roots, stanzas, pinned)
+    if found.conflicts:
+        raise BuildError("the pinned packages' exact dependencies cannot hold: " + "; ".join(found.conflicts))
+    return dict(found.exact)
+
+
+def apt_uris(
+    options: list[str], listed: MirrorList, os_name: str, lists: Path | None = None
+) -> list[tuple[str, str, str]]:
+    """(URI, file name, sha256) of every package in the closure, pins at their pinned version and
+    their exact dependencies at the version they name (read from ``lists``, apt's index files)."""
     (packages,) = [p for p in listed.packages if p.os == os_name]
     if packages.error:
         raise BuildError(f"{os_name}: {packages.error}")
@@ -168,8 +188,10 @@ def apt_uris(options: list[str], listed: MirrorList, os_name: str) -> list[tuple
         }
         - set(packages.pinned)
     )
+    exact = {} if lists is None else exact_versions(lists, [*packages.pinned, *names], packages.pinned)
+    wanted = [f"{n}={exact[n]}" if n in exact else n for n in names]
     out = []
-    printed = _run(["apt-get", *options, "download", "--print-uris", *roots, *names])
+    printed = _run(["apt-get", *options, "download", "--print-uris", *roots, *wanted])
     for line in printed.splitlines():
         uri, filename, _size, checksum = line.split()
         if not checksum.startswith("SHA256:"):
@@ -334,7 +356,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     # apt
     options_apt = private_apt(work / "apt", options.apt_sources, options.architecture)
     apt = root / "apt"
-    for uri, filename, sha256 in apt_uris(options_apt, listed, options.os_name):
+    for uri, filename, sha256 in apt_uris(options_apt, listed, options.os_name, work / "apt" / "lists"):
         relative = f"apt/pool/{COMPONENT}/{filename}"
         if not have(relative, sha256):
             fetch_verified(uri, root / relative, sha256)

@@ -51,14 +51,22 @@ def upstream_apt(root: Path, gnupg: Path) -> str:
         **dict.fromkeys(debian.unpinned, "1.0-1"),
     }
     packages["libkubehaus-test1"] = "2.0-1"
-    for name, version in packages.items():
-        depends = "" if name.startswith("lib") else "Depends: libkubehaus-test1 (>= 2.0)\n"
+    # kubeadm needs one library at exactly its older version, the archive's newest is newer
+    exact = {"kubeadm": ", libkubehaus-exact (= 1.0-1)"}
+    for name, version in [*packages.items(), ("libkubehaus-exact", "1.0-1"), ("libkubehaus-exact", "2.0-1")]:
+        depends = (
+            "" if name.startswith("lib") else f"Depends: libkubehaus-test1 (>= 2.0){exact.get(name, '')}\n"
+        )
         control = (
             f"Package: {name}\nVersion: {version}\nArchitecture: amd64\nMaintainer: t <t@t.invalid>\n"
             f"{depends}Description: test package\n"
         )
         fake_deb(
-            root / "src" / name, pool / f"{name}_{version}_amd64.deb", {"usr/share/x": b"x"}, control, {}
+            root / "src" / f"{name}-{version}",
+            pool / f"{name}_{version}_amd64.deb",
+            {"usr/share/x": b"x"},
+            control,
+            {},
         )
     shutil.rmtree(root / "src")
     fingerprint = signing_key(gnupg, "upstream <up@kubehaus.invalid>")
@@ -118,6 +126,9 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     assert index["complete"] is True and verify_mirror(mirror) == []
     assert kubelet in index["files"]
     assert "apt/pool/main/libkubehaus-test1_2.0-1_amd64.deb" in index["files"]  # the closure
+    # kubeadm's exact dependency at its version, not the archive's newest
+    assert "apt/pool/main/libkubehaus-exact_1.0-1_amd64.deb" in index["files"]
+    assert "apt/pool/main/libkubehaus-exact_2.0-1_amd64.deb" not in index["files"]
     dra = next(a for name, a in charts.items() if "dra-driver" in name)
     assert mirror_file("helm-chart", dra.name, dra.version or "") in index["files"]
     assert set(index["images"]) == {i.reference for i in mirror_list(load_inventory(LAB)).images}
