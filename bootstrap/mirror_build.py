@@ -9,9 +9,10 @@ mirror (docs/mirror.md's layout), on a machine that reaches the upstreams.
   does not match is refused, never kept.
 - The pool is indexed (dpkg-scanpackages), ``Release`` signed with a GPG key generated in
   ``--gpg-home`` (kept outside DIR: the secret key is never served) or the one given.
-- Charts and manifests: fetched from ``--files-from`` (a files area laid out as docs/mirror.md
-  says) or, for manifests, their upstream URL. Charts from upstream Helm/OCI repositories need
-  ``helm pull``, which this module does not run yet: without --files-from they are reported missing.
+- Charts: fetched from where the lock says they live (chart_fetch.py: OCI registries over the
+  distribution API with the anonymous token flow, classic repositories through index.yaml), each
+  checked against its manifest's or index's digest; ``--upstream HOST=URL`` points a host at a
+  local upstream. Manifests: from ``--files-from`` (a files area laid out as docs/mirror.md says).
 - Images: ``skopeo copy`` each into its own OCI layout under ``images/<registry>/<repo>/<tag>``,
   from the upstream registry or from ``--images-from`` (a registry laid out as a kubehaus mirror:
   ``<host>/<upstream>/<repo>:<tag>``); every blob's sha256 is checked against its name.
@@ -30,12 +31,14 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import urllib.request
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 
+from .chart_fetch import ChartFetchError, fetch_chart
 from .inventory import Inventory
 from .os_support.systems import SUPPORTED
 from .render.apt_closure import closure, parse_packages, pin_matches
@@ -61,6 +64,9 @@ class BuildOptions:
     # oci:DIR, a tree of OCI layouts DIR/<registry>/<repo>/<tag> (an earlier build's images/)
     images_cert_dir: Path | None = None  # CA certificates (*.crt) for images_from
     gpg_home: Path | None = None  # default: <DIR>.gnupg beside DIR
+    # registry/repository host -> base URL charts are fetched from instead (a local upstream)
+    upstreams: dict[str, str] = field(default_factory=dict)
+    upstream_ca: Path | None = None  # CA bundle for those URLs (default: the system's)
     os_name: str = "Debian 12"
 
 
@@ -90,6 +96,13 @@ def _run(command: list[str], cwd: Path | None = None) -> str:
     if result.returncode != 0:
         raise BuildError(f"{command[0]} failed: {result.stderr.strip()[-800:]}")
     return result.stdout
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, target)
 
 
 def fetch_verified(url: str, target: Path, sha256: str | None) -> str:
@@ -376,19 +389,39 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     (root / KEYRING).write_bytes(key.stdout)
 
     # charts and manifests, under the names apply asks a mirror for. The lock carries no digests for
-    # them yet: what --files-from served is recorded (later tampering is caught) but was not checked
-    # against anything upstream signed, and the index says so.
+    # them yet: charts come from their upstream (chart_fetch.py: each layer checked against its OCI
+    # manifest, or the package against index.yaml's digest) and manifests from --files-from; both
+    # are recorded (later tampering is caught) but were not checked against anything kubehaus knew
+    # in advance, and the index says so.
     unverified: list[str] = list(previous.get("unverified_at_fetch", []))
-    for artifact in resolved_artifacts(inventory.spec):
+    charts: dict[str, dict[str, str | None]] = dict(previous.get("charts", {}))
+    ca = options.upstream_ca
+    context = None if ca is None else ssl.create_default_context(cafile=str(ca))
+    # where each chart lives upstream, as an online inventory would name it (the mirror's own
+    # files area is what is being built)
+    spec = inventory.spec
+    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
+    for artifact in resolved_artifacts(online):
         if artifact.kind not in ("helm-chart", "manifest"):
             continue
         relative = mirror_file(artifact.kind, artifact.name, artifact.version or "")
         if have(relative, None):
             continue
+        if artifact.kind == "helm-chart":
+            try:
+                chart = fetch_chart(artifact.location, artifact.version or "", options.upstreams, context)
+            except ChartFetchError as exc:
+                report.missing.append(f"{relative}: {exc}")
+                continue
+            write_atomic(root / relative, chart.data)
+            charts[relative] = {"source": chart.source, "sha256": chart.sha256, "manifest": chart.manifest}
+            report.fetched.append(relative)
+            unverified.append(relative)
+            continue
         if options.files_from:
             url = f"{options.files_from.rstrip('/')}/{relative.removeprefix('files/')}"
         else:
-            report.missing.append(f"{relative}: upstream charts need 'helm pull' (give --files-from)")
+            report.missing.append(f"{relative}: manifests come from a files area (give --files-from)")
             continue
         try:
             fetch_verified(url, root / relative, None)
@@ -420,6 +453,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
         "files": file_records(root),
         "images": images,
         "unverified_at_fetch": sorted(set(unverified)),
+        "charts": {k: v for k, v in sorted(charts.items()) if (root / k).is_file()},
     }
     _write_index(root, content)
     if not report.missing and (problems := verify_mirror(root)):
