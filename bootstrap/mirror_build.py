@@ -43,6 +43,7 @@ from .inventory import Inventory
 from .os_support.systems import SUPPORTED
 from .render.apt_closure import closure, parse_packages, pin_matches
 from .render.artifacts import resolved_artifacts
+from .render.build_sources import build_sources
 from .render.mirror_list import MirrorList, mirror_list
 from .render.sources import mirror_suite
 
@@ -57,7 +58,9 @@ class BuildError(RuntimeError):
 
 @dataclass
 class BuildOptions:
-    apt_sources: list[str]  # one-line "deb [signed-by=...] URI SUITE COMPONENT" entries
+    # one-line "deb [signed-by=...] URI SUITE COMPONENT" entries; empty: derived from the inventory
+    # (render/build_sources.py: the OS archive and the node plan's upstream repositories)
+    apt_sources: list[str]
     architecture: str = "amd64"
     files_from: str | None = None  # base URL of a files area (charts/, manifests/)
     images_from: str | None = None  # host[:port] of a registry laid out as a kubehaus mirror, or
@@ -213,6 +216,30 @@ def apt_uris(
     return out
 
 
+def derived_sources(inventory: Inventory, options: BuildOptions, keys: Path) -> list[str]:
+    """One apt line per repository build_sources names for the build's OS: the OS archive with the
+    distribution keyring installed here, each upstream repository with its key fetched from the
+    URL the node plan fetches it from (over HTTPS; no fingerprint is carried to check it against,
+    as on a node)."""
+    lines = []
+    for number, source in enumerate(build_sources(inventory.spec, options.os_name, options.architecture)):
+        if source.key.startswith("/"):
+            if not Path(source.key).is_file():
+                raise BuildError(
+                    f"{source.name}: its keyring {source.key} is not on this machine (install "
+                    f"debian-archive-keyring or ubuntu-keyring), or give every source with --apt-source"
+                )
+            lines.append(source.line(source.key))
+            continue
+        keys.mkdir(parents=True, exist_ok=True)
+        key = keys / f"{number}.key"
+        fetch_verified(source.key, key, None)
+        armored = key.read_bytes().lstrip().startswith(b"-----BEGIN PGP")
+        keyring = key.rename(key.with_suffix(".asc" if armored else ".gpg"))  # apt reads both by name
+        lines.append(source.line(str(keyring)))
+    return lines
+
+
 def _scan(apt: Path) -> str:
     return _run(["dpkg-scanpackages", "--multiversion", f"pool/{COMPONENT}", "/dev/null"], cwd=apt)
 
@@ -366,8 +393,9 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
         path.unlink()  # present but not what was signed or recorded: fetched again
         return False
 
-    # apt
-    options_apt = private_apt(work / "apt", options.apt_sources, options.architecture)
+    # apt: the given sources, or those of the node OS the inventory's node plan installs from
+    sources = options.apt_sources or derived_sources(inventory, options, work / "keys")
+    options_apt = private_apt(work / "apt", sources, options.architecture)
     apt = root / "apt"
     for uri, filename, sha256 in apt_uris(options_apt, listed, options.os_name, work / "apt" / "lists"):
         relative = f"apt/pool/{COMPONENT}/{filename}"

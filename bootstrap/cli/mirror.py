@@ -85,10 +85,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--apt-source",
         action="append",
-        required=True,
+        default=[],
         metavar="LINE",
         help="one-line apt source with its key, e.g. 'deb [signed-by=/k.gpg] https://... bookworm main' "
-        "(repeatable: the node OS archive and each upstream repository 'kubehaus versions' names)",
+        "(repeatable); given, these replace the default: the --os archive and every upstream "
+        "repository the node plan uses for that OS (pkgs.k8s.io for the Kubernetes minor, NVIDIA's "
+        "CUDA and container toolkit repositories, Docker's, Helm's), keys from the same URLs",
     )
     build.add_argument(
         "--os",
@@ -140,7 +142,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 BUILD_DESCRIPTION = """\
 'mirror build INVENTORY DIR' downloads everything 'mirror list' names into DIR, on a machine that
-reaches the upstreams: the apt packages and their closure (apt's own resolver over --apt-source,
+reaches the upstreams: the apt packages and their closure (apt's own resolver over the --os
+archive and the upstream repositories the node plan uses for it, or the --apt-source lines,
 every .deb checked against the SHA256 of its signed index), a signed apt repository (a GPG key
 generated in DIR.gnupg, outside DIR, or the one in --gpg-home), each chart from where the lock
 says it lives (an OCI registry over the distribution API, anonymous token flow, the chart layer
