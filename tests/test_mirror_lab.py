@@ -176,6 +176,10 @@ def test_the_node_installs_from_the_built_mirror_and_pulls_every_listed_image(
         assert image is not None, reference
         assert reference in image["repo_tags"]
         assert f"{reference.rsplit(':', 1)[0]}@{index['images'][reference]}" in image["repo_digests"]
+    # an image the mirror does not hold is not had from anywhere else (the upstream is unreachable)
+    absent = on(lab, "cp-1", f"{CRI} pull registry.k8s.io/kubehaus-not-mirrored:0")
+    print(f"CRI pull of an image the mirror lacks: {absent.stderr.strip()}")
+    assert absent.returncode == 1 and "rpc error: code = " in absent.stderr, absent.stderr
     images = json.loads(on(lab, "cp-1", f"{CRI} list").stdout)
     assert set(listed) <= {tag for image in images for tag in image["repo_tags"]}
     # the registry saw containerd (not only the build's skopeo) ask under the per-upstream paths
