@@ -54,7 +54,8 @@ class FetchedChart:
     manifest: str | None = None  # the OCI manifest's digest, for OCI charts
 
 
-def _upstream(url: str, upstreams: dict[str, str]) -> str:
+def upstream_url(url: str, upstreams: dict[str, str]) -> str:
+    """``url`` with its host replaced by the ``--upstream`` base URL given for it, if any."""
     parts = urllib.parse.urlsplit(url)
     base = upstreams.get(parts.netloc)
     if base is None:
@@ -169,7 +170,7 @@ def fetch_oci_chart(
 def fetch_repo_chart(
     repository: str, name: str, version: str, upstreams: dict[str, str], context: ssl.SSLContext | None
 ) -> FetchedChart:
-    index_url = _upstream(f"{repository.rstrip('/')}/index.yaml", upstreams)
+    index_url = upstream_url(f"{repository.rstrip('/')}/index.yaml", upstreams)
     status, _, body = _get(index_url, context, {})
     if status != 200:
         raise ChartFetchError(f"{index_url}: answered {status}")
@@ -180,7 +181,7 @@ def fetch_repo_chart(
         wanted = str(entry["digest"])
     except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError):
         raise ChartFetchError(f"{index_url}: no one entry, URL and digest for {name} {version}") from None
-    status, _, data = _get(_upstream(url, upstreams), context, {})
+    status, _, data = _get(upstream_url(url, upstreams), context, {})
     if status != 200:
         raise ChartFetchError(f"{url}: answered {status}")
     found = hashlib.sha256(data).hexdigest()

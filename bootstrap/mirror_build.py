@@ -12,7 +12,8 @@ mirror (docs/mirror.md's layout), on a machine that reaches the upstreams.
 - Charts: fetched from where the lock says they live (chart_fetch.py: OCI registries over the
   distribution API with the anonymous token flow, classic repositories through index.yaml), each
   checked against its manifest's or index's digest; ``--upstream HOST=URL`` points a host at a
-  local upstream. Manifests: from ``--files-from`` (a files area laid out as docs/mirror.md says).
+  local upstream. Manifests: from their upstream URL (``--upstream`` applies), or from
+  ``--files-from`` (a files area laid out as docs/mirror.md says).
 - Images: ``skopeo copy`` each into its own OCI layout under ``images/<registry>/<repo>/<tag>``,
   from the upstream registry or from ``--images-from`` (a registry laid out as a kubehaus mirror:
   ``<host>/<upstream>/<repo>:<tag>``); every blob's sha256 is checked against its name.
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 
-from .chart_fetch import ChartFetchError, fetch_chart
+from .chart_fetch import ChartFetchError, fetch_chart, upstream_url
 from .inventory import Inventory
 from .os_support.systems import SUPPORTED
 from .render.apt_closure import closure, parse_packages, pin_matches
@@ -108,12 +109,12 @@ def write_atomic(target: Path, data: bytes) -> None:
     os.replace(part, target)
 
 
-def fetch_verified(url: str, target: Path, sha256: str | None) -> str:
+def fetch_verified(url: str, target: Path, sha256: str | None, context: ssl.SSLContext | None = None) -> str:
     """``url`` to ``target`` through a .part file; refused (deleted) when ``sha256`` differs."""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:
+        with urllib.request.urlopen(url, timeout=60, context=context) as response, part.open("wb") as out:
             shutil.copyfileobj(response, out)
     except OSError as exc:
         part.unlink(missing_ok=True)
@@ -418,7 +419,8 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
 
     # charts and manifests, under the names apply asks a mirror for. The lock carries no digests for
     # them yet: charts come from their upstream (chart_fetch.py: each layer checked against its OCI
-    # manifest, or the package against index.yaml's digest) and manifests from --files-from; both
+    # manifest, or the package against index.yaml's digest) and manifests from their upstream URL (or
+    # --files-from); both
     # are recorded (later tampering is caught) but were not checked against anything kubehaus knew
     # in advance, and the index says so.
     unverified: list[str] = list(previous.get("unverified_at_fetch", []))
@@ -446,13 +448,16 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
             report.fetched.append(relative)
             unverified.append(relative)
             continue
+        # a files area when given; otherwise the manifest's upstream URL (an --upstream for its host
+        # applies), which is where an online apply would fetch it from
         if options.files_from:
             url = f"{options.files_from.rstrip('/')}/{relative.removeprefix('files/')}"
+            url_context = None
         else:
-            report.missing.append(f"{relative}: manifests come from a files area (give --files-from)")
-            continue
+            url = upstream_url(artifact.location, options.upstreams)
+            url_context = context
         try:
-            fetch_verified(url, root / relative, None)
+            fetch_verified(url, root / relative, None, url_context)
             report.fetched.append(relative)
             unverified.append(relative)
         except BuildError as exc:

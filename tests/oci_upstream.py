@@ -34,6 +34,7 @@ class Upstream:
     tampered: dict[str, bytes] = field(default_factory=dict)  # digest -> bytes served instead
     tokens_issued: list[str] = field(default_factory=list)  # the scopes asked for
     refused: list[str] = field(default_factory=list)  # paths answered 401
+    files: dict[str, bytes] = field(default_factory=dict)  # plain files by path (a web server's)
 
     def add_layout(self, repository: str, tag: str, layout: bytes) -> str:
         """An OCI layout tar (oci_image.layout_tar) served as repository:tag; its manifest digest."""
@@ -71,6 +72,9 @@ def serving(prefix: str = "") -> Iterator[Upstream]:
                 scope = urllib.parse.parse_qs(parts.query).get("scope", [""])[0]
                 upstream.tokens_issued.append(scope)
                 self.answer(200, json.dumps({"token": f"anonymous {scope}"}).encode())
+                return
+            if parts.path in upstream.files:
+                self.answer(200, upstream.files[parts.path])
                 return
             path = parts.path.removeprefix(f"/v2/{prefix.strip('/')}/" if prefix else "/v2/")
             repository, _, rest = path.rpartition("/manifests/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from bootstrap.cli import main
 from bootstrap.inventory import load_inventory
+from bootstrap.inventory.models import InventorySpec
 from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.oci_image import image_tar
 from bootstrap.mirror_build import (
@@ -97,11 +99,21 @@ def build_args(tmp_path: Path, apt_line: str, images: str, charts: str = "") -> 
     return [
         "mirror", "build", str(LAB), str(tmp_path / "mirror"),
         "--apt-source", apt_line,
-        "--files-from", f"file:{tmp_path / 'up/files'}",
         "--images-from", images,
         "--upstream", f"registry.k8s.io={charts}/registry.k8s.io",
         "--upstream", f"ghcr.io={charts}/ghcr.io",
+        "--upstream", f"raw.githubusercontent.com={charts}/raw.githubusercontent.com",
     ]  # fmt: skip
+
+
+def online_manifests(spec: InventorySpec) -> dict[str, str]:
+    """Each manifest's mirror file name -> its upstream URL, as an online inventory names it."""
+    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
+    return {
+        mirror_file(a.kind, a.name, a.version or ""): a.location
+        for a in resolved_artifacts(online)
+        if a.kind == "manifest"
+    }
 
 
 @pytest.fixture
@@ -111,6 +123,11 @@ def chart_upstream(tmp_path: Path) -> Iterator[Upstream]:
     with serving() as upstream:
         for repository, tag, layout in chart_artifacts(load_inventory(LAB).spec, tmp_path / "up/files"):
             upstream.add_layout(repository, tag, layout)
+        # the manifests at their upstream URLs' paths, under the host's namespace
+        for relative, location in online_manifests(load_inventory(LAB).spec).items():
+            parts = urllib.parse.urlsplit(location)
+            path = f"/{parts.netloc}{parts.path}"
+            upstream.files[path] = (tmp_path / "up" / relative).read_bytes()
         yield upstream
 
 
@@ -160,6 +177,12 @@ def test_build_verify_tamper_and_resume(
     )
     assert record["sha256"] == index["files"][dra_file]["sha256"] and record["manifest"].startswith("sha256:")
     assert set(index["charts"]) <= set(index["unverified_at_fetch"])
+    # each manifest from its upstream URL (the --upstream for its host), recorded unverified
+    manifests = online_manifests(spec)
+    assert manifests, "the lab inventory installs a CNI manifest"
+    for relative in manifests:
+        assert (mirror / relative).read_bytes() == (tmp_path / "up" / relative).read_bytes()
+        assert relative in index["files"] and relative in index["unverified_at_fetch"]
     assert chart_upstream.tokens_issued  # through the anonymous token flow
     assert set(index["images"]) == {i.reference for i in mirror_list(load_inventory(LAB)).images}
     assert (mirror / "kubehaus-archive-keyring.gpg").stat().st_size > 0

@@ -98,7 +98,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
         choices=[_os_key(r.name) for r in SUPPORTED],
         help="the node OS the apt sources are for (default: debian-12)",
     )
-    build.add_argument("--files-from", metavar="URL", help="a files area to fetch the manifests from")
+    build.add_argument(
+        "--files-from",
+        metavar="URL",
+        help="a files area to fetch the manifests from (default: each manifest's upstream URL)",
+    )
     build.add_argument(
         "--upstream",
         action="append",
@@ -142,14 +146,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 BUILD_DESCRIPTION = """\
 'mirror build INVENTORY DIR' downloads everything 'mirror list' names into DIR, on a machine that
-reaches the upstreams: the apt packages and their closure (apt's own resolver over the --os
-archive and the upstream repositories the node plan uses for it, or the --apt-source lines,
-every .deb checked against the SHA256 of its signed index), a signed apt repository (a GPG key
-generated in DIR.gnupg, outside DIR, or the one in --gpg-home), each chart from where the lock
-says it lives (an OCI registry over the distribution API, anonymous token flow, the chart layer
-checked against its manifest; or a chart repository's index.yaml and its digest; --upstream points a
-host elsewhere), the manifests (--files-from). The lock carries no digests for charts and
-manifests, so they are recorded, not checked against anything known in advance: the index lists
+reaches the upstreams: the apt packages and their closure (apt's own resolver over the --os archive
+and the upstream repositories the node plan uses for it, or the --apt-source lines, every .deb
+checked against the SHA256 of its signed index), a signed apt repository (a GPG key generated in
+DIR.gnupg, outside DIR, or the one in --gpg-home), each chart from where the lock says it lives (an
+OCI registry over the distribution API, anonymous token flow, the chart layer checked against its
+manifest; or a chart repository's index.yaml and its digest; --upstream points a host elsewhere),
+the manifests from their upstream URLs (or --files-from). The lock carries no digests for charts
+and manifests, so they are recorded, not checked against anything known in advance: the index lists
 them under unverified_at_fetch with their digests, and a later change is caught. Every image copied
 with skopeo into an OCI layout per image (every blob's digest checked, for the nodes'
 architecture), and DIR/index.json with every file's sha256. The index says complete only when
