@@ -27,7 +27,7 @@ from bootstrap.lab.oci_image import image_tar
 from bootstrap.lab.real_kubectl import served_as
 from bootstrap.lab.real_packages import CNI_BUILDS, RealBuild, served_as_kubernetes_cni
 from bootstrap.lab.registry import hosts_toml, push_image, registry_config
-from bootstrap.lab.standin_tools import common, etcd
+from bootstrap.lab.standin_tools import common, cri, etcd
 from bootstrap.lab.standin_tools.node import decode_version_response, version_request
 
 from .test_lab_real_packages import fake_deb
@@ -101,6 +101,41 @@ def test_the_cri_version_call_is_encoded_as_protobuf() -> None:
     }
     with pytest.raises(ValueError, match="truncated"):
         decode_version_response(b"\x12\x0acontai")
+
+
+def test_the_cri_image_calls_are_encoded_as_protobuf() -> None:
+    # PullImageRequest{image=1: ImageSpec{image=1: "a:1"}}, as cri-api's api.proto numbers them
+    assert cri.pull_request("a:1") == b"\x0a\x05\x0a\x03a:1"
+    assert cri.status_request("registry.k8s.io/pause:3.10") == b"\x0a\x1c\x0a\x1aregistry.k8s.io/pause:3.10"
+    assert cri.decode_pull_response(b"\x0a\x0bsha256:abcd") == "sha256:abcd"
+    # Image{id=1, repo_tags=2, repo_digests=3, size=4 (300), uid=5 (a message), pinned=8}
+    image = (
+        b"\x0a\x09sha256:ab" + b"\x12\x05r/a:1" + b"\x12\x05r/a:2" + b"\x1a\x0dr/a@sha256:cd"
+        + b"\x20\xac\x02" + b"\x2a\x02\x08\x00" + b"\x40\x01"
+    )  # fmt: skip
+    expected = {
+        "id": "sha256:ab",
+        "repo_tags": ["r/a:1", "r/a:2"],
+        "repo_digests": ["r/a@sha256:cd"],
+        "size": 300,
+    }
+    assert cri.decode_status_response(b"\x0a" + bytes([len(image)]) + image) == expected
+    assert cri.decode_status_response(b"") is None  # the runtime holds no such image
+    listed = cri.decode_list_response((b"\x0a" + bytes([len(image)]) + image) * 2)
+    assert listed == [expected, expected]
+    with pytest.raises(ValueError, match="truncated"):
+        cri.decode_list_response(b"\x0a\x30\x0a\x09sha256:ab")
+
+
+def test_the_cri_client_reports_the_runtimes_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def refused(method: str, request: bytes, *args: object) -> bytes:
+        assert method == "/runtime.v1.ImageService/PullImage"
+        raise cri.CriError('rpc error: code = NotFound desc = failed to resolve reference "a:1"')
+
+    monkeypatch.setattr(cri, "call", refused)
+    assert cri.main(["pull", "a:1"]) == 1
+    assert 'code = NotFound desc = failed to resolve reference "a:1"' in capsys.readouterr().err
+    assert cri.main(["pull"]) == 2
 
 
 def fake_debian_cni(tmp_path: Path) -> Path:
