@@ -24,6 +24,7 @@ from cryptography import x509
 
 from bootstrap.lab.lab_ca import ensure_ca, issue_server_certificate
 from bootstrap.lab.oci_image import image_tar
+from bootstrap.lab.real_kubectl import served_as
 from bootstrap.lab.real_packages import CNI_BUILDS, RealBuild, served_as_kubernetes_cni
 from bootstrap.lab.registry import hosts_toml, push_image, registry_config
 from bootstrap.lab.standin_tools import common, cri, etcd
@@ -171,6 +172,35 @@ def test_debians_cni_plugins_are_served_as_kubernetes_cni_in_opt_cni_bin(tmp_pat
     for line in (out / "DEBIAN/md5sums").read_text().splitlines():
         digest, relative = line.split("  ", 1)
         assert hashlib.md5((out / relative).read_bytes()).hexdigest() == digest, relative
+
+
+def test_debians_kubectl_is_served_at_a_pinned_version_with_its_binary_unchanged(tmp_path: Path) -> None:
+    """The one repackaging (``repackaged``) as kubectl uses it: the version replaced, Debian's
+    Built-Using fields gone with their continuation lines, the description saying what it is."""
+    control = (
+        "Package: kubectl\nSource: kubernetes\nVersion: 1.36.4+ds-1\nArchitecture: amd64\n"
+        "Built-Using: golang-1.25 (= 1.25.3-1),\n golang-github-x (= 1.0-1)\nStatic-Built-Using: y (= 2)\n"
+        "Depends: libc6 (>= 2.34)\nDescription: Kubernetes command line client\n Debian's text.\n"
+    )
+    deb = fake_deb(
+        tmp_path / "src",
+        tmp_path / "kubectl_1.36.4+ds-1_amd64.deb",
+        {"usr/bin/kubectl": b"\x7fELF kubectl"},
+        control,
+        {},
+    )
+    served = served_as(deb, "1.34.2-1.1", tmp_path)
+    assert served.name == "kubectl_1.34.2-1.1_amd64.deb"
+    text = subprocess.run(["dpkg-deb", "-f", str(served)], capture_output=True, text=True, check=True).stdout
+    assert text.startswith("Package: kubectl\nVersion: 1.34.2-1.1\nSource: kubernetes\nArchitecture: amd64\n")
+    assert "Built-Using" not in text and "golang" not in text and "Depends: libc6 (>= 2.34)\n" in text
+    assert text.endswith(
+        "Description: Debian's kubectl 1.36.4+ds-1 (sid), served as kubectl 1.34.2-1.1 by the kubehaus lab\n"
+        " The real kubectl binary, unchanged; only the package version follows the pin kubehaus sets.\n"
+    )
+    out = tmp_path / "out"
+    subprocess.run(["dpkg-deb", "--raw-extract", str(served), str(out)], check=True)
+    assert (out / "usr/bin/kubectl").read_bytes() == b"\x7fELF kubectl"
 
 
 def test_the_lab_ca_issues_a_certificate_for_the_registrys_address(tmp_path: Path) -> None:
