@@ -9,9 +9,11 @@ mirror (docs/mirror.md's layout), on a machine that reaches the upstreams.
   does not match is refused, never kept.
 - The pool is indexed (dpkg-scanpackages), ``Release`` signed with a GPG key generated in
   ``--gpg-home`` (kept outside DIR: the secret key is never served) or the one given.
-- Charts and manifests: fetched from ``--files-from`` (a files area laid out as docs/mirror.md
-  says) or, for manifests, their upstream URL. Charts from upstream Helm/OCI repositories need
-  ``helm pull``, which this module does not run yet: without --files-from they are reported missing.
+- Charts: fetched from where the lock says they live (chart_fetch.py: OCI registries over the
+  distribution API with the anonymous token flow, classic repositories through index.yaml), each
+  checked against its manifest's or index's digest; ``--upstream HOST=URL`` points a host at a
+  local upstream. Manifests: from their upstream URL (``--upstream`` applies), or from
+  ``--files-from`` (a files area laid out as docs/mirror.md says).
 - Images: ``skopeo copy`` each into its own OCI layout under ``images/<registry>/<repo>/<tag>``,
   from the upstream registry or from ``--images-from`` (a registry laid out as a kubehaus mirror:
   ``<host>/<upstream>/<repo>:<tag>``); every blob's sha256 is checked against its name.
@@ -30,15 +32,19 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import urllib.request
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 
+from .chart_fetch import ChartFetchError, fetch_chart, upstream_url
 from .inventory import Inventory
 from .os_support.systems import SUPPORTED
+from .render.apt_closure import closure, parse_packages, pin_matches
 from .render.artifacts import resolved_artifacts
+from .render.build_sources import build_sources
 from .render.mirror_list import MirrorList, mirror_list
 from .render.sources import mirror_suite
 
@@ -53,13 +59,18 @@ class BuildError(RuntimeError):
 
 @dataclass
 class BuildOptions:
-    apt_sources: list[str]  # one-line "deb [signed-by=...] URI SUITE COMPONENT" entries
+    # one-line "deb [signed-by=...] URI SUITE COMPONENT" entries; empty: derived from the inventory
+    # (render/build_sources.py: the OS archive and the node plan's upstream repositories)
+    apt_sources: list[str]
     architecture: str = "amd64"
     files_from: str | None = None  # base URL of a files area (charts/, manifests/)
     images_from: str | None = None  # host[:port] of a registry laid out as a kubehaus mirror, or
     # oci:DIR, a tree of OCI layouts DIR/<registry>/<repo>/<tag> (an earlier build's images/)
     images_cert_dir: Path | None = None  # CA certificates (*.crt) for images_from
     gpg_home: Path | None = None  # default: <DIR>.gnupg beside DIR
+    # registry/repository host -> base URL charts are fetched from instead (a local upstream)
+    upstreams: dict[str, str] = field(default_factory=dict)
+    upstream_ca: Path | None = None  # CA bundle for those URLs (default: the system's)
     os_name: str = "Debian 12"
 
 
@@ -91,12 +102,19 @@ def _run(command: list[str], cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def fetch_verified(url: str, target: Path, sha256: str | None) -> str:
+def write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    part.write_bytes(data)
+    os.replace(part, target)
+
+
+def fetch_verified(url: str, target: Path, sha256: str | None, context: ssl.SSLContext | None = None) -> str:
     """``url`` to ``target`` through a .part file; refused (deleted) when ``sha256`` differs."""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:
+        with urllib.request.urlopen(url, timeout=60, context=context) as response, part.open("wb") as out:
             shutil.copyfileobj(response, out)
     except OSError as exc:
         part.unlink(missing_ok=True)
@@ -142,14 +160,33 @@ def _candidate(options: list[str], name: str, upstream: str) -> str:
     """The archive version of ``name`` whose upstream part is the pin (any Debian revision)."""
     for line in _run(["apt-cache", *options, "madison", name]).splitlines():
         version = line.split("|")[1].strip()
-        bare = version.split(":", 1)[-1]
-        if bare == upstream or bare.rsplit("-", 1)[0] == upstream:
+        if pin_matches(version, upstream):
             return version
     raise BuildError(f"no source offers {name} at version {upstream} (pinned): check the apt sources")
 
 
-def apt_uris(options: list[str], listed: MirrorList, os_name: str) -> list[tuple[str, str, str]]:
-    """(URI, file name, sha256) of every package in the closure, pins at their pinned version."""
+def exact_versions(lists: Path, roots: list[str], pinned: dict[str, str]) -> dict[str, str]:
+    """The versions the closure fixes (``pkg (= v)`` dependencies of the pinned versions, read from
+    the signed indexes apt fetched; render/apt_closure.py's rules): apt-cache names the package,
+    but ``apt-get download`` of a bare name gets the newest version, not the one the pin needs."""
+    # apt keeps the indexes compressed as it likes (lz4 on Debian 12); apt-helper reads any of them
+    indexes = sorted(p for p in lists.glob("*_Packages*") if p.is_file())
+    stanzas = [
+        stanza
+        for index in indexes
+        for stanza in parse_packages(_run(["/usr/lib/apt/apt-helper", "cat-file", str(index)]))
+    ]
+    found = closure(roots, stanzas, pinned)
+    if found.conflicts:
+        raise BuildError("the pinned packages' exact dependencies cannot hold: " + "; ".join(found.conflicts))
+    return dict(found.exact)
+
+
+def apt_uris(
+    options: list[str], listed: MirrorList, os_name: str, lists: Path | None = None
+) -> list[tuple[str, str, str]]:
+    """(URI, file name, sha256) of every package in the closure, pins at their pinned version and
+    their exact dependencies at the version they name (read from ``lists``, apt's index files)."""
     (packages,) = [p for p in listed.packages if p.os == os_name]
     if packages.error:
         raise BuildError(f"{os_name}: {packages.error}")
@@ -168,14 +205,40 @@ def apt_uris(options: list[str], listed: MirrorList, os_name: str) -> list[tuple
         }
         - set(packages.pinned)
     )
+    exact = {} if lists is None else exact_versions(lists, [*packages.pinned, *names], packages.pinned)
+    wanted = [f"{n}={exact[n]}" if n in exact else n for n in names]
     out = []
-    printed = _run(["apt-get", *options, "download", "--print-uris", *roots, *names])
+    printed = _run(["apt-get", *options, "download", "--print-uris", *roots, *wanted])
     for line in printed.splitlines():
         uri, filename, _size, checksum = line.split()
         if not checksum.startswith("SHA256:"):
             raise BuildError(f"{filename}: the index gives no SHA256 for it (got {checksum})")
         out.append((uri.strip("'"), filename, checksum.split(":", 1)[1]))
     return out
+
+
+def derived_sources(inventory: Inventory, options: BuildOptions, keys: Path) -> list[str]:
+    """One apt line per repository build_sources names for the build's OS: the OS archive with the
+    distribution keyring installed here, each upstream repository with its key fetched from the
+    URL the node plan fetches it from (over HTTPS; no fingerprint is carried to check it against,
+    as on a node)."""
+    lines = []
+    for number, source in enumerate(build_sources(inventory.spec, options.os_name, options.architecture)):
+        if source.key.startswith("/"):
+            if not Path(source.key).is_file():
+                raise BuildError(
+                    f"{source.name}: its keyring {source.key} is not on this machine (install "
+                    f"debian-archive-keyring or ubuntu-keyring), or give every source with --apt-source"
+                )
+            lines.append(source.line(source.key))
+            continue
+        keys.mkdir(parents=True, exist_ok=True)
+        key = keys / f"{number}.key"
+        fetch_verified(source.key, key, None)
+        armored = key.read_bytes().lstrip().startswith(b"-----BEGIN PGP")
+        keyring = key.rename(key.with_suffix(".asc" if armored else ".gpg"))  # apt reads both by name
+        lines.append(source.line(str(keyring)))
+    return lines
 
 
 def _scan(apt: Path) -> str:
@@ -331,10 +394,11 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
         path.unlink()  # present but not what was signed or recorded: fetched again
         return False
 
-    # apt
-    options_apt = private_apt(work / "apt", options.apt_sources, options.architecture)
+    # apt: the given sources, or those of the node OS the inventory's node plan installs from
+    sources = options.apt_sources or derived_sources(inventory, options, work / "keys")
+    options_apt = private_apt(work / "apt", sources, options.architecture)
     apt = root / "apt"
-    for uri, filename, sha256 in apt_uris(options_apt, listed, options.os_name):
+    for uri, filename, sha256 in apt_uris(options_apt, listed, options.os_name, work / "apt" / "lists"):
         relative = f"apt/pool/{COMPONENT}/{filename}"
         if not have(relative, sha256):
             fetch_verified(uri, root / relative, sha256)
@@ -354,22 +418,46 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     (root / KEYRING).write_bytes(key.stdout)
 
     # charts and manifests, under the names apply asks a mirror for. The lock carries no digests for
-    # them yet: what --files-from served is recorded (later tampering is caught) but was not checked
-    # against anything upstream signed, and the index says so.
+    # them yet: charts come from their upstream (chart_fetch.py: each layer checked against its OCI
+    # manifest, or the package against index.yaml's digest) and manifests from their upstream URL (or
+    # --files-from); both
+    # are recorded (later tampering is caught) but were not checked against anything kubehaus knew
+    # in advance, and the index says so.
     unverified: list[str] = list(previous.get("unverified_at_fetch", []))
-    for artifact in resolved_artifacts(inventory.spec):
+    charts: dict[str, dict[str, str | None]] = dict(previous.get("charts", {}))
+    ca = options.upstream_ca
+    context = None if ca is None else ssl.create_default_context(cafile=str(ca))
+    # where each chart lives upstream, as an online inventory would name it (the mirror's own
+    # files area is what is being built)
+    spec = inventory.spec
+    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
+    for artifact in resolved_artifacts(online):
         if artifact.kind not in ("helm-chart", "manifest"):
             continue
         relative = mirror_file(artifact.kind, artifact.name, artifact.version or "")
         if have(relative, None):
             continue
+        if artifact.kind == "helm-chart":
+            try:
+                chart = fetch_chart(artifact.location, artifact.version or "", options.upstreams, context)
+            except ChartFetchError as exc:
+                report.missing.append(f"{relative}: {exc}")
+                continue
+            write_atomic(root / relative, chart.data)
+            charts[relative] = {"source": chart.source, "sha256": chart.sha256, "manifest": chart.manifest}
+            report.fetched.append(relative)
+            unverified.append(relative)
+            continue
+        # a files area when given; otherwise the manifest's upstream URL (an --upstream for its host
+        # applies), which is where an online apply would fetch it from
         if options.files_from:
             url = f"{options.files_from.rstrip('/')}/{relative.removeprefix('files/')}"
+            url_context = None
         else:
-            report.missing.append(f"{relative}: upstream charts need 'helm pull' (give --files-from)")
-            continue
+            url = upstream_url(artifact.location, options.upstreams)
+            url_context = context
         try:
-            fetch_verified(url, root / relative, None)
+            fetch_verified(url, root / relative, None, url_context)
             report.fetched.append(relative)
             unverified.append(relative)
         except BuildError as exc:
@@ -398,6 +486,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
         "files": file_records(root),
         "images": images,
         "unverified_at_fetch": sorted(set(unverified)),
+        "charts": {k: v for k, v in sorted(charts.items()) if (root / k).is_file()},
     }
     _write_index(root, content)
     if not report.missing and (problems := verify_mirror(root)):

@@ -21,6 +21,7 @@ from .node_state import pins_in_state
 from .operations import (
     helm_release,
     helm_release_absent,
+    kai_queues_pruned,
     manifest_applied,
     manifest_removed,
     pinned_packages,
@@ -45,12 +46,14 @@ class ChartStep:
 @dataclass(frozen=True)
 class RemovalStep:
     """What the previous generation of an add-on left that its successor cannot install beside: a
-    release of a renamed chart (``release``, ``namespace``) or a manifest file kubehaus applied."""
+    release of a renamed chart (``release``, ``namespace``) or a manifest file kubehaus applied; or
+    the KAI queues kubehaus made that the inventory no longer names (``kept_queues``: those it does)."""
 
     title: str
     release: str = ""
     namespace: str = ""
     manifest: str = ""
+    kept_queues: tuple[str, ...] | None = None
 
 
 AddonStep = ManifestStep | ChartStep | RemovalStep
@@ -110,6 +113,16 @@ def _install(item: AddonStep, view: ClusterObserved | None) -> bool:
 
 
 def _remove(item: RemovalStep, view: ClusterObserved | None) -> bool:
+    if item.kept_queues is not None:
+        read = _still_valid(view, False)
+        queues = read.queues if read is not None else None
+        return step(
+            item.title,
+            kai_queues_pruned,
+            kept=list(item.kept_queues),
+            kubeconfig=ADMIN_KUBECONFIG,
+            current=queues,
+        )
     if item.manifest:
         return step(item.title, manifest_removed, path=item.manifest, kubeconfig=ADMIN_KUBECONFIG)
     read = _still_valid(view, False)

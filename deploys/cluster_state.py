@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from .facts import ApiServerVersion, HelmRelease, KubernetesNodes, ManifestPending
+from .facts import ApiServerVersion, HelmRelease, KaiQueues, KubernetesNodes, ManifestPending
 from .node_state import sections
 
 SECTION = "@@KUBEHAUS-CLUSTER "
@@ -29,6 +29,7 @@ class ClusterQuery:
     kubeconfig: str
     manifests: tuple[str, ...] = ()  # paths on the control plane, as the addons phase writes them
     releases: tuple[tuple[str, str], ...] = ()  # (release, namespace)
+    queues: bool = False  # the KAI Queues, for the add-ons phase's pruning of those kubehaus made
 
     def command(self) -> str:
         config = shlex.quote(self.kubeconfig)
@@ -42,6 +43,8 @@ class ClusterQuery:
             )
         if self.releases:  # one listing of all namespaces, then each release's values
             sections["helm-list"] = HelmRelease.list_command(self.kubeconfig)
+        if self.queues:
+            sections["queues"] = KaiQueues().command(kubeconfig=self.kubeconfig)
         for release, namespace in self.releases:
             sections[f"release {namespace} {release}"] = HelmRelease.values_command(
                 release, namespace, self.kubeconfig
@@ -70,6 +73,7 @@ class ClusterObserved:
     version: str | None  # the API server's, without the "v"
     pending: dict[str, list[str]]  # manifest path -> what a server-side dry run would change (read: [])
     releases: dict[tuple[str, str], dict[str, Any] | None]  # (release, namespace) -> HelmRelease fact
+    queues: dict[str, dict[str, Any]] | None = None  # KAI Queues by name (the KaiQueues fact)
 
 
 def parse_cluster(lines: list[str]) -> ClusterObserved | None:
@@ -77,7 +81,7 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
     if found is None:
         return None
     if "absent" in found:  # no admin kubeconfig on the node: no cluster
-        return ClusterObserved(nodes={}, version=None, pending={}, releases={})
+        return ClusterObserved(nodes={}, version=None, pending={}, releases={}, queues={})
     try:
         nodes = KubernetesNodes().process(found["nodes"]) if "nodes" in found else None
     except (ValueError, KeyError, TypeError):
@@ -86,6 +90,10 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
         version = ApiServerVersion().process(found.get("version", []))
     except (ValueError, KeyError, TypeError):
         version = None
+    try:
+        queues = KaiQueues().process(found["queues"]) if "queues" in found else None
+    except (ValueError, KeyError, TypeError):
+        queues = None
     pending = {}
     releases = {}
     listing = "\n".join(found["helm-list"]) if "helm-list" in found else None
@@ -99,4 +107,4 @@ def parse_cluster(lines: list[str]) -> ClusterObserved | None:
                 releases[(release, namespace)] = HelmRelease.from_parts(listing, "\n".join(body), namespace)
             except (ValueError, AttributeError):
                 continue  # unreadable: the addons phase asks Helm itself
-    return ClusterObserved(nodes=nodes, version=version, pending=pending, releases=releases)
+    return ClusterObserved(nodes=nodes, version=version, pending=pending, releases=releases, queues=queues)

@@ -217,6 +217,29 @@ class KubernetesNodes(FactBase):
         return {item["metadata"]["name"]: item for item in items}
 
 
+class KaiQueues(FactBase):
+    """Every KAI Queue in the cluster by name (none before there is a cluster, or before KAI's CRD
+    is installed); a read that fails otherwise fails the step, rather than look like no queues."""
+
+    default = dict
+
+    def command(self, kubeconfig: str) -> str:
+        config = shlex.quote(kubeconfig)
+        # stdout is the listing; stderr is kept to tell a missing CRD from a failed read
+        return (
+            f"if [ -e {config} ]; then "
+            f"{{ err=$(kubectl --kubeconfig {config} get queues.scheduling.run.ai -o json 2>&1 1>&3); }} "
+            "3>&1 "
+            '|| case "$err" in *"doesn\'t have a resource type"*) echo \'{"items": []}\' ;; '
+            "*) printf '%s\\n' \"$err\" >&2; exit 1 ;; esac; "
+            "else echo '{\"items\": []}'; fi"
+        )
+
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
+        items = json.loads("\n".join(output))["items"]
+        return {item["metadata"]["name"]: item for item in items}
+
+
 def written_after_start(unit: str, paths: list[str], label: str = "") -> str:
     """Shell printing each of ``paths`` modified after the running ``unit`` last started (``label``
     before each, for a read of many units). Nothing for a unit that is not active, or an old systemd

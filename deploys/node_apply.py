@@ -34,12 +34,14 @@ from .operations import (
 )
 
 
-def apply_resources(resources: Iterable[r.Resource]) -> None:
-    """Make every resource true on the current host, in order; raises StepFailed at the first failure."""
+def apply_resources(resources: Iterable[r.Resource]) -> dict[str, bool]:
+    """Make every resource true on the current host, in order; raises StepFailed at the first failure.
+    Returns whether each resource (by key) changed (in a plan: would)."""
     resources = tuple(resources)
     changed: dict[str, bool] = {}
     for resource in resources:
         changed[resource.key] = _apply(resource, changed, resources) or changed.get(resource.key, False)
+    return changed
 
 
 def _any(changed: dict[str, bool], keys: tuple[str, ...]) -> bool:

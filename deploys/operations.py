@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import shlex
 from io import BytesIO
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, operation
+from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.facts.server import Command
+
+from bootstrap.render.addons import MANAGED_BY, MANAGED_BY_LABEL
 
 from .facts import (
     DebPackages,
     FileOnNode,
     HelmRelease,
+    KaiQueues,
     ManifestPending,
     MissingModules,
     PathsPresent,
@@ -67,13 +71,41 @@ def file_content(content: bytes, dest: str, mode: int):
         return
     temp = dest + WRITE_SUFFIX
     quoted, quoted_temp = shlex.quote(dest), shlex.quote(temp)
+    staged = None
+    if (getattr(host, "current_op_global_arguments", None) or {}).get("_sudo"):
+        # SFTP writes as the SSH user, so pyinfra stages the upload in a file of its own before sudo
+        # copies it; that file is made 0600 inside a 0700 directory of the SSH user's first
+        staged = host.get_temp_filename(dest, temp_directory=upload_dir(host.data.get("ssh_user")))
+        yield StringCommand(private_upload_file(staged), _sudo=False)
     yield (
         f"mkdir -p {shlex.quote(posixpath.dirname(dest) or '/')} && rm -f {quoted_temp} && "
         f"(umask 077 && : > {quoted_temp})"
     )
-    yield FileUploadCommand(BytesIO(content), temp)
+    yield FileUploadCommand(BytesIO(content), temp, remote_temp_filename=staged)
     settle = f"chown root:root {quoted_temp} && chmod {wanted_mode} {quoted_temp}"
     yield f"{settle} && mv -f {quoted_temp} {quoted}"
+
+
+def upload_dir(user: str | None) -> str:
+    """Where a sudo upload is staged: a directory of the SSH user's own (``private_upload_file``
+    refuses one that is not), named for the user so that two logins to one node never share it."""
+    return f"/tmp/kubehaus-upload-{user or 'ssh'}"
+
+
+def private_upload_file(path: str) -> str:
+    """Shell, run as the SSH user: ``path``'s directory exists as a real 0700 directory of this
+    user (made so if missing; anything else there, a symlink or another user's, is refused) and
+    ``path`` is an empty 0600 file in it, which SFTP then writes into keeping its mode."""
+    directory, quoted = shlex.quote(posixpath.dirname(path)), shlex.quote(path)
+    return (
+        f"(umask 077 && mkdir -p -- {directory}); "
+        f"if [ -d {directory} ] && [ ! -L {directory} ] && "
+        f'[ "$(stat -c %u:%a -- {directory})" = "$(id -u):700" ]; '
+        f"then rm -f -- {quoted} && (umask 077 && : > {quoted}); "
+        "else printf '%s is not a directory only %s can read: remove it "
+        "(kubehaus stages sudo uploads there)\\n' "
+        f'{directory} "$(id -un)" >&2; exit 1; fi'
+    )
 
 
 @operation()
@@ -248,6 +280,78 @@ def helm_release_absent(release: str, namespace: str, kubeconfig: str):
             f"helm --kubeconfig {shlex.quote(kubeconfig)} uninstall {shlex.quote(release)} "
             f"-n {shlex.quote(namespace)} --wait"
         )
+
+
+# A quantity KAI's queue status holds that is no use at all: 0, 0.0, 0m, 0Mi (the usage fields'
+# values are Kubernetes quantities, or numbers in older releases).
+_ZERO = re.compile(r"[+-]?0*\.?0*(?:[a-zA-Z]{1,2})?")
+# The parts of a Queue's status where KAI's queue controller accounts what its jobs hold or ask for.
+_QUEUE_USAGE = ("allocated", "allocatedNonPreemptible", "requested")
+
+
+def queue_in_use(queue: dict[str, Any]) -> list[str]:
+    """What KAI's own accounting shows a queue holding or asking for (``gpu=2 allocated``); empty:
+    nothing. A queue KAI has not accounted yet (no status) holds nothing KAI knows of."""
+    status = queue.get("status") or {}
+    found = []
+    for part in _QUEUE_USAGE:
+        for resource, value in sorted((status.get(part) or {}).items()):
+            if not _ZERO.fullmatch(str(value).strip()):
+                found.append(f"{resource}={value} {part}")
+    return found
+
+
+@operation()
+def kai_queues_pruned(kept: list[str], kubeconfig: str, current: dict[str, dict[str, Any]] | None = None):
+    """Delete each KAI Queue kubehaus marked (``MANAGED_BY_LABEL``) that ``kept`` no longer names,
+    children before parents; an unmarked queue (KAI's defaults, an operator's) is never touched.
+
+    KAI does not refuse to delete a queue in use (its webhook checks creates and updates only);
+    what was running there would go on outside any queue's quota and what waits there would never be
+    scheduled. So a queue whose status shows resources allocated or requested, or that is the parent
+    of a queue that stays, is kept and the step fails saying so: the next apply deletes it once its
+    jobs are done or moved. ``current``: the queues as read already (the cluster read); None: read."""
+    queues = current if current is not None else host.get_fact(KaiQueues, kubeconfig=kubeconfig)
+
+    def marked(queue: dict[str, Any]) -> bool:
+        return (queue.get("metadata", {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+
+    stale = {name for name, queue in queues.items() if marked(queue) and name not in set(kept)}
+    children: dict[str, list[str]] = {}
+    for name, queue in queues.items():
+        parent = (queue.get("spec") or {}).get("parentQueue")
+        if parent:
+            children.setdefault(parent, []).append(name)
+    deleted: list[str] = []
+    held: dict[str, list[str]] = {}
+
+    def settle(name: str, seen: frozenset[str]) -> bool:
+        """Whether ``name`` goes (its children settled first, so they are deleted before it)."""
+        if name in deleted:
+            return True
+        if name in held or name not in stale or name in seen:
+            return False
+        staying = [c for c in sorted(children.get(name, [])) if not settle(c, seen | {name})]
+        reasons = queue_in_use(queues[name]) + [f"parent of queue {c}" for c in staying]
+        if reasons:
+            held[name] = reasons
+            return False
+        deleted.append(name)
+        return True
+
+    for name in sorted(stale):
+        settle(name, frozenset())
+    base = f"kubectl --kubeconfig {shlex.quote(kubeconfig)}"
+    for name in deleted:
+        yield f"{base} delete queues.scheduling.run.ai {shlex.quote(name)} --ignore-not-found"
+    if held:
+        said = "; ".join(f"{name} ({', '.join(reasons)})" for name, reasons in sorted(held.items()))
+        message = (
+            f"KAI queues no longer in the inventory are still in use, kept: {said}. Let their jobs "
+            "finish or move them to another queue, then apply again; or name the queues in the "
+            "inventory again"
+        )
+        yield f"printf '%s\\n' {shlex.quote(message)} >&2; exit 1"
 
 
 def release_in_state(

@@ -32,7 +32,7 @@ from bootstrap.lab.oci_image import REFERENCE
 from bootstrap.lab.real_packages import CONTAINERD_SERVED_AS
 from bootstrap.lab.registry import CA_IN_MIRROR, hosts_toml
 from bootstrap.outcome import EXIT_FAILED, EXIT_HELD_OUT
-from bootstrap.render.addons import dra_gpu_driver_values
+from bootstrap.render.addons import MANAGED_BY, MANAGED_BY_LABEL, dra_gpu_driver_values
 
 from .lab_fixture import KUBECTL, Lab, on
 
@@ -326,6 +326,11 @@ def test_kai_queues_and_topology(runs: tuple[Run, Run], lab: Lab) -> None:
     queues = {q["metadata"]["name"]: q for q in kubectl_json(lab, "get queues")["items"]}
     assert queues["team-a"]["spec"]["parentQueue"] == "research"
     assert queues["research"]["spec"]["resources"]["gpu"]["quota"] == 8
+    # marked as kubehaus's, so that one the inventory stops naming is deleted (docs/apply.md)
+    marked = {
+        n for n, q in queues.items() if q["metadata"].get("labels", {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+    }
+    assert {"research", "team-a"} <= marked
     topology = kubectl_json(lab, "get topology khapply")
     assert [level["nodeLabel"] for level in topology["spec"]["levels"]] == [
         "kubehaus.io/block",

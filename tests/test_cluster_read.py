@@ -136,6 +136,29 @@ def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_appli
     # the health check's credential, CNI, Dranet's DeviceClass, KAI's objects (Dranet v1.4 is a chart)
     assert len(query.manifests) == 4 and len(installed) == 3
     assert query.manifests[0] == "/etc/kubehaus/addons/kubehaus-health-credential.yaml"
+    pruned = [s for s in steps if isinstance(s, addons_phase.RemovalStep) and s.kept_queues is not None]
+    names = tuple(q.name for q in inventory.spec.addons.kai_scheduler.queues)
+    assert query.queues and [s.kept_queues for s in pruned] == [names]  # the KAI queues it keeps
+
+
+def test_the_add_ons_named_when_a_manifest_cannot_be_fetched_are_the_steps_own_titles(tmp_path: Path) -> None:
+    """A failed fetch reports every add-on step as not attempted, by the titles the steps carry
+    (built without the documents): the same as when the manifests are there, removals aside."""
+    inventory = load_inventory(EXAMPLE)
+    ctx = context(tmp_path, dry_run=True)
+    ctx.inventory = inventory
+    ctx.artifacts = Artifacts({}, manifests={})
+    phase = addons_phase.AddonsPhase()
+    with pytest.raises(OSError, match="not fetched"):
+        phase._steps(ctx)
+    titles = phase.enabled(ctx)
+    ctx.artifacts = Artifacts(
+        {}, manifests={m.url: b"kind: ConfigMap\n" for m in addon_manifests(inventory.spec)}
+    )
+    steps = phase._steps(ctx)
+    assert titles == [s.title for s in steps if not isinstance(s, addons_phase.RemovalStep)]
+    assert titles[0] == "health check credential" and titles[1].startswith("CNI ")
+    assert "KAI queues and topology" in titles
 
 
 def context(tmp_path: Path, dry_run: bool = False) -> RunContext:

@@ -26,6 +26,7 @@ def test_a_driver_at_the_pin_is_kept_under_its_name_and_held(held: bool) -> None
         {"nvidia-open": ("580.95.05-1", held), "nvidia-fabricmanager-580": ("580.95.05-1", held)}
     )
     assert decision.action == "keep" and decision.pins == PLANNED and decision.message is None
+    assert not decision.reboot
 
 
 def test_a_driver_at_the_pin_under_the_other_flavour_is_kept_not_replaced() -> None:
@@ -42,10 +43,10 @@ def test_a_driver_at_the_pin_under_the_other_flavour_is_kept_not_replaced() -> N
 
 def test_an_older_driver_is_upgraded_and_the_report_says_so() -> None:
     decision = decide({"nvidia-open": ("580.82.07-1", True)}, loaded="580.82.07")
-    assert decision.action == "upgrade" and decision.pins == PLANNED
-    assert (
-        decision.message
-        == "dgx-1: NVIDIA driver nvidia-open 580.82.07 upgraded to the pinned 580.95.05 (a reboot loads it)"
+    assert decision.action == "upgrade" and decision.pins == PLANNED and decision.reboot
+    assert decision.message == (
+        "dgx-1: NVIDIA driver nvidia-open 580.82.07 upgraded to the pinned 580.95.05; the node is rebooted "
+        "to load it (the old kernel module stays loaded until then)"
     )
 
 
@@ -75,7 +76,9 @@ def test_a_driver_no_known_package_carries_is_judged_by_nvml() -> None:
         "dgx-1: NVIDIA driver 580.95.05 found without a package kubehaus knows (a runfile install?): "
         "the pinned nvidia-open 580.95.05 is installed over it, so that it can be held and upgraded"
     )
-    assert decide({}, loaded="570.172.08").action == "install"  # older: upgraded
+    assert not at_pin.reboot  # the same version: the loaded module matches the package's
+    older = decide({}, loaded="570.172.08")
+    assert older.action == "install" and older.reboot and "the node is rebooted" in (older.message or "")
     newer = decide({}, loaded="580.105.08")
     assert newer.refused and "never downgrades" in (newer.message or "")
     adopted = decide({}, loaded="570.172.08", policy="adopt")

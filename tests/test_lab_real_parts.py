@@ -24,9 +24,10 @@ from cryptography import x509
 
 from bootstrap.lab.lab_ca import ensure_ca, issue_server_certificate
 from bootstrap.lab.oci_image import image_tar
+from bootstrap.lab.real_kubectl import served_as
 from bootstrap.lab.real_packages import CNI_BUILDS, RealBuild, served_as_kubernetes_cni
 from bootstrap.lab.registry import hosts_toml, push_image, registry_config
-from bootstrap.lab.standin_tools import common, etcd
+from bootstrap.lab.standin_tools import common, cri, etcd
 from bootstrap.lab.standin_tools.node import decode_version_response, version_request
 
 from .test_lab_real_packages import fake_deb
@@ -102,6 +103,41 @@ def test_the_cri_version_call_is_encoded_as_protobuf() -> None:
         decode_version_response(b"\x12\x0acontai")
 
 
+def test_the_cri_image_calls_are_encoded_as_protobuf() -> None:
+    # PullImageRequest{image=1: ImageSpec{image=1: "a:1"}}, as cri-api's api.proto numbers them
+    assert cri.pull_request("a:1") == b"\x0a\x05\x0a\x03a:1"
+    assert cri.status_request("registry.k8s.io/pause:3.10") == b"\x0a\x1c\x0a\x1aregistry.k8s.io/pause:3.10"
+    assert cri.decode_pull_response(b"\x0a\x0bsha256:abcd") == "sha256:abcd"
+    # Image{id=1, repo_tags=2, repo_digests=3, size=4 (300), uid=5 (a message), pinned=8}
+    image = (
+        b"\x0a\x09sha256:ab" + b"\x12\x05r/a:1" + b"\x12\x05r/a:2" + b"\x1a\x0dr/a@sha256:cd"
+        + b"\x20\xac\x02" + b"\x2a\x02\x08\x00" + b"\x40\x01"
+    )  # fmt: skip
+    expected = {
+        "id": "sha256:ab",
+        "repo_tags": ["r/a:1", "r/a:2"],
+        "repo_digests": ["r/a@sha256:cd"],
+        "size": 300,
+    }
+    assert cri.decode_status_response(b"\x0a" + bytes([len(image)]) + image) == expected
+    assert cri.decode_status_response(b"") is None  # the runtime holds no such image
+    listed = cri.decode_list_response((b"\x0a" + bytes([len(image)]) + image) * 2)
+    assert listed == [expected, expected]
+    with pytest.raises(ValueError, match="truncated"):
+        cri.decode_list_response(b"\x0a\x30\x0a\x09sha256:ab")
+
+
+def test_the_cri_client_reports_the_runtimes_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def refused(method: str, request: bytes, *args: object) -> bytes:
+        assert method == "/runtime.v1.ImageService/PullImage"
+        raise cri.CriError('rpc error: code = NotFound desc = failed to resolve reference "a:1"')
+
+    monkeypatch.setattr(cri, "call", refused)
+    assert cri.main(["pull", "a:1"]) == 1
+    assert 'code = NotFound desc = failed to resolve reference "a:1"' in capsys.readouterr().err
+    assert cri.main(["pull"]) == 2
+
+
 def fake_debian_cni(tmp_path: Path) -> Path:
     """A .deb laid out like Debian's containernetworking-plugins."""
     files = {"usr/lib/cni/bridge": b"\x7fELF bridge", "usr/lib/cni/loopback": b"\x7fELF loopback"}
@@ -136,6 +172,35 @@ def test_debians_cni_plugins_are_served_as_kubernetes_cni_in_opt_cni_bin(tmp_pat
     for line in (out / "DEBIAN/md5sums").read_text().splitlines():
         digest, relative = line.split("  ", 1)
         assert hashlib.md5((out / relative).read_bytes()).hexdigest() == digest, relative
+
+
+def test_debians_kubectl_is_served_at_a_pinned_version_with_its_binary_unchanged(tmp_path: Path) -> None:
+    """The one repackaging (``repackaged``) as kubectl uses it: the version replaced, Debian's
+    Built-Using fields gone with their continuation lines, the description saying what it is."""
+    control = (
+        "Package: kubectl\nSource: kubernetes\nVersion: 1.36.4+ds-1\nArchitecture: amd64\n"
+        "Built-Using: golang-1.25 (= 1.25.3-1),\n golang-github-x (= 1.0-1)\nStatic-Built-Using: y (= 2)\n"
+        "Depends: libc6 (>= 2.34)\nDescription: Kubernetes command line client\n Debian's text.\n"
+    )
+    deb = fake_deb(
+        tmp_path / "src",
+        tmp_path / "kubectl_1.36.4+ds-1_amd64.deb",
+        {"usr/bin/kubectl": b"\x7fELF kubectl"},
+        control,
+        {},
+    )
+    served = served_as(deb, "1.34.2-1.1", tmp_path)
+    assert served.name == "kubectl_1.34.2-1.1_amd64.deb"
+    text = subprocess.run(["dpkg-deb", "-f", str(served)], capture_output=True, text=True, check=True).stdout
+    assert text.startswith("Package: kubectl\nVersion: 1.34.2-1.1\nSource: kubernetes\nArchitecture: amd64\n")
+    assert "Built-Using" not in text and "golang" not in text and "Depends: libc6 (>= 2.34)\n" in text
+    assert text.endswith(
+        "Description: Debian's kubectl 1.36.4+ds-1 (sid), served as kubectl 1.34.2-1.1 by the kubehaus lab\n"
+        " The real kubectl binary, unchanged; only the package version follows the pin kubehaus sets.\n"
+    )
+    out = tmp_path / "out"
+    subprocess.run(["dpkg-deb", "--raw-extract", str(served), str(out)], check=True)
+    assert (out / "usr/bin/kubectl").read_bytes() == b"\x7fELF kubectl"
 
 
 def test_the_lab_ca_issues_a_certificate_for_the_registrys_address(tmp_path: Path) -> None:

@@ -3,15 +3,17 @@ output, and the real containerd pulling every image ``mirror list`` names throug
 files apply wrote.
 
 The upstream registries are unreachable here, so the "upstream" is the lab's own: its signed apt
-repository and files area (http://<bridge>:8080) and its real registry (Debian's docker-registry,
-https://<bridge>:5000), which serves a small stand-in image (the lab's busybox, built locally) under
-every real name and tag the inventory needs, at ``<registry>/<upstream>/<repo>:<tag>``. The built
+repository and files area (http://<bridge>:8080; the manifests) and its real registry (Debian's
+docker-registry, https://<bridge>:5000), which serves a small stand-in image (the lab's busybox,
+built locally) under every real name and tag the inventory needs, at
+``<registry>/<upstream>/<repo>:<tag>``, and the lab's stand-in charts as OCI artifacts (Helm's media
+types) under their real repository names, which the build fetches through ``--upstream``. The built
 mirror is served by ``kubehaus mirror serve`` on another port and is the inventory's mirror_url;
 its images are pushed back into the registry with ``kubehaus mirror push``.
 
 What it cannot show: the images are stand-ins (one busybox), so nothing proves the real images'
-contents; pulls are asserted with ``ctr --local --hosts-dir`` (containerd's own resolver reading
-the hosts.toml and CA apply wrote), not through a kubelet's CRI PullImage call.
+contents. Pulls are the kubelet's CRI calls (ImageService/PullImage, ImageStatus, ListImages over
+containerd's gRPC socket, made by the lab's CRI client: Debian has no crictl), not a real kubelet's.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootstrap.chart_fetch import USER_AGENT
 from bootstrap.inventory import load_inventory
-from bootstrap.lab.registry import CA_IN_MIRROR
+from bootstrap.lab.registry import CA_IN_MIRROR, Registry, push_image
 from bootstrap.render.mirror_list import mirror_list
 
 from .lab_fixture import Lab, booted, on
+from .oci_upstream import chart_artifacts
 
 pytestmark = pytest.mark.lab
 
@@ -43,6 +47,8 @@ machines:
   - {name: cp-1, role: control-plane, profile: cpu-only}
 """
 SERVE_PORT = 8081
+# the lab's CRI client (standin_tools/cri.py, in the kubelet stand-in's package): the kubelet's calls
+CRI = "PYTHONPATH=/usr/lib/kubehaus-standin/kubelet python3 -m standin_tools.cri"
 
 
 def kubehaus(*argv: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
@@ -66,10 +72,19 @@ def built(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     (certs / "ca.crt").write_bytes((lab.paths.mirror / CA_IN_MIRROR).read_bytes())
     keyring = lab.paths.mirror / "kubehaus-archive-keyring.gpg"
     directory = work / "mirror"
+    # the charts' upstream registries: the lab's stand-in charts pushed into the real registry as
+    # helm push stores them, under their real names (<registry>/ghcr.io/kai-scheduler/...)
+    registry = Registry(f"https://{bridge}:5000", f"{bridge}:5000", 0, certs / "ca.crt")
+    for repository, tag, layout in chart_artifacts(
+        load_inventory(lab.inventory).spec, lab.paths.mirror / "files"
+    ):
+        push_image(registry, repository, tag, layout)
     build = kubehaus(
         "mirror", "build", str(lab.inventory), str(directory),
         "--apt-source", f"deb [signed-by={keyring}] http://{bridge}:8080/apt kubehaus main",
         "--files-from", f"http://{bridge}:8080/files",
+        "--upstream", f"registry.k8s.io=https://{bridge}:5000/registry.k8s.io",
+        "--upstream", f"ghcr.io=https://{bridge}:5000/ghcr.io", "--upstream-ca", str(certs / "ca.crt"),
         "--images-from", f"{bridge}:5000", "--images-cert-dir", str(certs),
     )  # fmt: skip
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
@@ -108,6 +123,15 @@ def test_the_node_installs_from_the_built_mirror_and_pulls_every_listed_image(
     assert index["complete"] is True
     listed = [i.reference for i in mirror_list(load_inventory(site)).images]
     assert set(index["images"]) == set(listed)
+    # every chart came over the distribution API from the real registry, as the lab's files area
+    # has it, and is marked as fetched with no digest known in advance
+    charts = index["charts"]
+    assert len(charts) == 3 and set(charts) <= set(index["unverified_at_fetch"])
+    for relative, record in charts.items():
+        assert record["source"].startswith(("oci://registry.k8s.io/", "oci://ghcr.io/"))
+        assert (directory / relative).read_bytes() == (lab.paths.mirror / relative).read_bytes()
+    log = (lab.paths.root / "registry.log").read_text(errors="replace")
+    assert "/v2/ghcr.io/kai-scheduler/kai-scheduler/kai-scheduler/manifests/" in log and USER_AGENT in log
 
     applied = kubehaus("apply", str(site), "-o", "json")
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
@@ -133,16 +157,31 @@ def test_the_node_installs_from_the_built_mirror_and_pulls_every_listed_image(
     declared.add(manifest["spec"]["containers"][0]["image"])
     assert len(declared) == 7 and declared <= set(listed)
 
-    # every image, by its upstream name, through only what apply wrote (no upstream is reachable)
-    pull = "ctr -n k8s.io images pull --local --hosts-dir /etc/containerd/certs.d --snapshotter native"
+    # every image, by its upstream name, pulled as the kubelet pulls it: CRI PullImage over
+    # containerd's socket with the name alone, resolved through only what apply wrote (config_path,
+    # hosts.toml, the CA); no upstream is reachable
     failed = {}
     for reference in listed:
-        result = on(lab, "cp-1", f"{pull} {reference} >/dev/null")
+        result = on(lab, "cp-1", f"{CRI} pull {reference}")
         if result.returncode != 0:
-            failed[reference] = result.stderr[-300:]
+            failed[reference] = result.stderr[-400:]
     assert failed == {}
-    names = set(on(lab, "cp-1", "ctr -n k8s.io images ls -q").stdout.split())
-    assert set(listed) <= names
+    # the CRI holds each under its upstream name, at the digest the build verified and recorded
+    held = {}
+    for reference in listed:
+        answer = on(lab, "cp-1", f"{CRI} status {reference}")
+        assert answer.returncode == 0, answer.stderr
+        held[reference] = json.loads(answer.stdout)["image"]
+    for reference, image in held.items():
+        assert image is not None, reference
+        assert reference in image["repo_tags"]
+        assert f"{reference.rsplit(':', 1)[0]}@{index['images'][reference]}" in image["repo_digests"]
+    # an image the mirror does not hold is not had from anywhere else (the upstream is unreachable)
+    absent = on(lab, "cp-1", f"{CRI} pull registry.k8s.io/kubehaus-not-mirrored:0")
+    print(f"CRI pull of an image the mirror lacks: {absent.stderr.strip()}")
+    assert absent.returncode == 1 and "rpc error: code = " in absent.stderr, absent.stderr
+    images = json.loads(on(lab, "cp-1", f"{CRI} list").stdout)
+    assert set(listed) <= {tag for image in images for tag in image["repo_tags"]}
     # the registry saw containerd (not only the build's skopeo) ask under the per-upstream paths
     log = (lab.paths.root / "registry.log").read_text(errors="replace").splitlines()
     asked = [  # one image of registry.k8s.io and one of docker.io, as the list names them

@@ -162,14 +162,20 @@ def test_an_alternative_no_index_holds_is_skipped_for_the_next() -> None:
 
 def test_with_the_nodes_indexes_the_list_is_complete(tmp_path: Path) -> None:
     inventory = load_inventory(DGX)
-    names = [
-        *mirror_list(inventory).packages[0].roots,
-        "libc6",
-    ]
-    index = "\n".join(f"Package: {n}\nVersion: 1\nDepends: libc6\n" for n in names)
+    packages = mirror_list(inventory).packages[0]
+    names = [*packages.roots, "libc6"]
+    # the pins at their version (with a Debian revision), the rest at any
+    index = "\n".join(
+        f"Package: {n}\nVersion: {packages.pinned.get(n, '1')}-1\nDepends: libc6\n" for n in names
+    )
     listed = mirror_list(inventory, indexes={("Debian 12", "amd64"): parse_packages(index)})
     debian = listed.packages[0]
     assert debian.closure is not None and "libc6" in debian.closure.names
+    assert dict(debian.closure.exact) == {n: f"{v}-1" for n, v in packages.pinned.items()}
+    # a pin the indexes do not hold at its version is not a complete list
+    stale = index.replace(f"Version: {packages.pinned['kubelet']}-1", "Version: 0.1-1")
+    incomplete = mirror_list(inventory, indexes={("Debian 12", "amd64"): parse_packages(stale)})
+    assert any("kubelet (= " in r and "no index holds" in r for r in incomplete.incomplete_reasons())
     path = tmp_path / "Packages"
     path.write_text(index)
     assert main(["mirror", "list", "--os", "debian-12", "--apt-index", str(path), str(DGX)]) == 0
@@ -336,3 +342,67 @@ def test_what_each_stand_in_kubeadm_declares_is_listed(
     assert len(declared) == 7 and declared <= listed
     with pytest.raises(SystemExit):
         kubeadm_tool.main(["config", "images", "list", "--kubernetes-version", "v1.99.0"])
+
+
+NVIDIA_INDEX = """\
+Package: nvidia-driver
+Version: 580.95.05-1
+Depends: nvidia-kernel-open-dkms (= 580.95.05-1), libnvidia-compute (= 580.95.05-1), libc6 (>= 2.34)
+
+Package: nvidia-driver
+Version: 580.105.08-1
+Depends: nvidia-kernel-open-dkms (= 580.105.08-1), libnvidia-compute (= 580.105.08-1)
+
+Package: nvidia-kernel-open-dkms
+Version: 580.95.05-1
+Depends: dkms
+
+Package: nvidia-kernel-open-dkms
+Version: 580.105.08-1
+Depends: dkms, libnew-in-105
+
+Package: libnvidia-compute
+Version: 580.105.08-1
+
+Package: libnvidia-compute
+Version: 580.95.05-1
+
+Package: dkms
+Version: 3.0.10-8
+
+Package: libnew-in-105
+Version: 1
+
+Package: libc6
+Version: 2.36-9
+"""
+
+
+def test_a_pins_exact_dependencies_are_taken_at_that_version_not_the_newest() -> None:
+    found = closure(["nvidia-driver"], parse_packages(NVIDIA_INDEX), {"nvidia-driver": "580.95.05"})
+    assert found.exact == (
+        ("libnvidia-compute", "580.95.05-1"),
+        ("nvidia-driver", "580.95.05-1"),
+        ("nvidia-kernel-open-dkms", "580.95.05-1"),
+    )
+    # the older dkms package's relations, not the newer one's
+    assert found.names == ("dkms", "libc6", "libnvidia-compute", "nvidia-driver", "nvidia-kernel-open-dkms")
+    assert found.missing == found.conflicts == ()
+    # unpinned: every version is one name, nothing fixed but what an exact relation names
+    loose = closure(["nvidia-driver"], parse_packages(NVIDIA_INDEX))
+    assert "libnew-in-105" in loose.names and loose.exact == loose.conflicts == ()
+
+
+def test_exact_versions_that_cannot_hold_are_reported() -> None:
+    index = parse_packages(
+        "Package: a\nVersion: 1\nDepends: c (= 1)\n\nPackage: b\nVersion: 1\nDepends: c (= 2), d (= 0:5)\n\n"
+        "Package: c\nVersion: 1\n\nPackage: c\nVersion: 2\n\nPackage: d\nVersion: 4\n"
+    )
+    found = closure(["a", "b"], index)
+    assert "d (= 0:5) (needed by b 1): no index holds that version" in found.conflicts
+    assert any(c.startswith("c: ") for c in found.conflicts)
+    assert closure(["x"], index, {"x": "1"}).missing == ("x (needed by the install)",)
+    # an epoch of 0 is the same version as none
+    assert closure(
+        ["e"], parse_packages("Package: e\nDepends: f (= 0:3-1)\n\nPackage: f\nVersion: 3-1\n")
+    ).exact == (("f", "3-1"),)

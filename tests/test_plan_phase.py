@@ -4,9 +4,13 @@ when a later phase replaced their topology; a key that cannot be read stops the 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from bootstrap.inventory import load_inventory
 from bootstrap.os_support.facts import DEBIAN_12_AMD64, OsFacts
+from bootstrap.phases import nvidia as nvidia_phase
 from bootstrap.phases.os_prep import OsPhase
 from bootstrap.phases.plan import PlanPhase
 from bootstrap.plan import Artifacts, NodePlan
@@ -141,8 +145,60 @@ def test_a_pre_installed_driver_is_adopted_or_refused_and_the_report_says_so(tmp
     assert pinned_nvidia(plans(ctx)["dgx-1"])["nvidia-open"] == pin
     assert "dgx-2" not in plans(ctx) and "never downgrades" in ctx.hosts["dgx-2"].failure.message
     assert ctx.notes == [
-        f"l40s-1: NVIDIA driver nvidia-driver 580.1.1 upgraded to the pinned {pin} (a reboot loads it)"
+        f"l40s-1: NVIDIA driver nvidia-driver 580.1.1 upgraded to the pinned {pin}; the node is rebooted "
+        "to load it (the old kernel module stays loaded until then)"
     ]
+    assert plans(ctx)["l40s-1"].driver.reboot and not plans(ctx)["dgx-1"].driver.reboot  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_nvidia_phase_reboots_a_node_whose_older_driver_it_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    """The old kernel module stays loaded until a reboot: where the nvidia phase changed the driver
+    packages of an upgraded pre-installed driver, it reboots the node and probes and judges it
+    again; a plan says it would. Nothing for a kept driver, nor once the packages are at the pin."""
+    ctx = context(tmp_path)
+    ctx.artifacts = mirror_key(ctx)
+    pin = ctx.inventory.spec.versions.nvidia_driver
+    ctx.hosts["dgx-1"].observed = observed({"nvidia-open": (f"{pin}-1", False)})
+    ctx.hosts["l40s-1"].observed = observed({"nvidia-driver": ("580.1.1-1", True)})
+    PlanPhase().run(ctx)
+    done: list[str] = []
+    steps: list[str] = []
+
+    def applied(resources) -> dict[str, bool]:
+        return {r.key: True for r in resources}  # every resource changed: the driver pins too
+
+    monkeypatch.setattr(nvidia_phase, "apply_resources", applied)
+    monkeypatch.setattr(nvidia_phase, "planning", lambda: dry_run)
+    monkeypatch.setattr(nvidia_phase, "record", lambda title, changed=True: steps.append(title))
+    monkeypatch.setattr(nvidia_phase, "reboot_and_wait", lambda host, timeout: done.append(f"reboot {host}"))
+    monkeypatch.setattr(
+        nvidia_phase,
+        "probe_and_judge",
+        lambda _ctx, name: (
+            done.append(f"probe {name}"),
+            (SimpleNamespace(driver_version=pin), SimpleNamespace(action="join")),
+        )[1],
+    )
+    monkeypatch.setattr(ctx, "connection", lambda name: name)
+    phase = nvidia_phase.NvidiaPhase()
+    phase._deploy(ctx, "dgx-1")  # kept at the pin: installed packages change nothing loaded
+    assert done == [] and steps == []
+    phase._deploy(ctx, "l40s-1")
+    assert steps[0] == nvidia_phase.REBOOTED
+    if dry_run:
+        assert done == [] and steps == [nvidia_phase.REBOOTED]
+    else:
+        assert done == ["reboot l40s-1", "probe l40s-1"]
+        assert steps == [nvidia_phase.REBOOTED, f"probed again: driver {pin}, join"]
+    # the packages at the pin already (the upgrade phase rolled it, or an earlier run): no reboot
+    done.clear()
+    steps.clear()
+    monkeypatch.setattr(nvidia_phase, "apply_resources", lambda resources: {r.key: False for r in resources})
+    phase._deploy(ctx, "l40s-1")
+    assert done == [] and steps == []
 
 
 def test_policy_adopt_keeps_the_installed_version(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bootstrap.inventory.models import Addons
+from bootstrap.inventory.models import Addons, KaiScheduler
 from bootstrap.lab import files_area
 from bootstrap.lab.paths import CACHE_ROOT
 from bootstrap.lab.real_kubectl import KUBECTL_BUILD
@@ -36,11 +36,11 @@ from bootstrap.lab.standin_tools.common import kubeconfig_text, request
 from bootstrap.lab.standins import kubernetes_schema_bundle
 from bootstrap.phase_support import cluster as join
 from bootstrap.phase_support import maintenance as node_maintenance
-from bootstrap.render.addons import dra_gpu_driver_values
+from bootstrap.render.addons import dra_gpu_driver_values, kai_queues
 from deploys import operations
 from deploys.cluster_state import ClusterQuery, parse_cluster
 from deploys.control_plane import ADMIN_KUBECONFIG
-from deploys.facts import ApiServerVersion, KubernetesNodes, ManifestPending
+from deploys.facts import ApiServerVersion, KaiQueues, KubernetesNodes, ManifestPending
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDER = """#!/bin/sh
@@ -395,6 +395,80 @@ def test_labels_and_taints_through_the_operation(cluster: Cluster) -> None:
     for command in removal:
         assert cluster.run_shell_command(command)[0]
     assert "taints" not in json.loads(cluster.kubectl("get node w-1 -o json").stdout)["spec"]
+
+
+def test_kai_queues_kubehaus_made_converge_and_one_in_use_stays(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queues the inventory stops naming are deleted, children first; an operator's queue (no mark)
+    stays; one KAI accounts resources to, or that parents a queue that stays, is kept and the step
+    fails saying why, until a later apply finds it idle. Before KAI's CRD exists there are none."""
+    monkeypatch.setattr(operations, "host", cluster)
+    reference = Path(os.environ.get("KUBEHAUS_SHARED", ROOT.parent / "shared")) / "reference"
+    crd = tmp_path / "crd.yaml"
+    crd.write_text((reference / "crds/kai-v0.17.0-scheduling.run.ai_queues.yaml").read_text())
+    cluster.kubectl("delete crd queues.scheduling.run.ai --ignore-not-found")
+    assert cluster.get_fact(KaiQueues, kubeconfig=ADMIN_KUBECONFIG) == {}
+    assert cluster.kubectl(f"apply -f {crd}").returncode == 0
+    others = set(cluster.get_fact(KaiQueues, kubeconfig=ADMIN_KUBECONFIG))  # queues earlier tests left
+
+    def run(kept: list[str]) -> list[str]:
+        """The operation's commands, run in order; the failure's message (empty: all ran)."""
+        for command in operations.kai_queues_pruned._inner(kept, ADMIN_KUBECONFIG):
+            ok, output = cluster.run_shell_command(command)
+            if not ok:
+                return output.stderr_lines
+        return []
+
+    def names() -> set[str]:
+        return set(cluster.get_fact(KaiQueues, kubeconfig=ADMIN_KUBECONFIG)) - others
+
+    inventory = KaiScheduler.model_validate(
+        {"queues": [{"name": "org"}, {"name": "team-a", "parent": "org"}, {"name": "team-b"}]}
+    )
+    ours = tmp_path / "queues.yaml"
+    ours.write_text(yaml.safe_dump_all(kai_queues(inventory)))
+    own = tmp_path / "own.yaml"
+    unmarked = [
+        {**queue, "metadata": {"name": name}, "spec": {**queue["spec"], "parentQueue": parent}}
+        for queue, (name, parent) in zip(
+            kai_queues(inventory)[:2], [("lab-own", "org"), ("lab-child", "team-b")], strict=True
+        )
+    ]
+    own.write_text(yaml.safe_dump_all(unmarked))
+    for path in (ours, own):
+        assert cluster.kubectl(f"apply -f {path}").returncode == 0
+    assert names() == {"org", "team-a", "team-b", "lab-own", "lab-child"}
+    assert run(["org", "team-a", "team-b"]) == []  # all still named: nothing to do
+    assert list(operations.kai_queues_pruned._inner(["org", "team-a", "team-b"], ADMIN_KUBECONFIG)) == []
+    # the inventory names none: team-a goes; team-b parents the operator's lab-child, org its lab-own
+    failure = run([])
+    assert names() == {"org", "team-b", "lab-own", "lab-child"}
+    assert "org (parent of queue lab-own); team-b (parent of queue lab-child)" in " ".join(failure), failure
+    # the cluster read sees the same queues
+    read = parse_cluster(
+        cluster.shell(ClusterQuery(kubeconfig=ADMIN_KUBECONFIG, queues=True).command()).stdout.splitlines()
+    )
+    assert read is not None and read.queues == cluster.get_fact(KaiQueues, kubeconfig=ADMIN_KUBECONFIG)
+    # the operator moves their queues away; KAI accounts GPUs to org's jobs: org stays until idle
+    assert cluster.kubectl("delete queues.scheduling.run.ai lab-child lab-own").returncode == 0
+    solo = {
+        **unmarked[0],
+        "metadata": {"name": "lab-solo"},
+        "spec": {**unmarked[0]["spec"], "parentQueue": None},
+    }
+    own.write_text(yaml.safe_dump(solo))
+    assert cluster.kubectl(f"apply -f {own}").returncode == 0
+    busy = """patch queues.scheduling.run.ai org --subresource=status --type=merge -p '{"status":%s}'"""
+    in_use = cluster.kubectl(
+        busy % json.dumps({"allocated": {"gpu": "2", "cpu": "0"}, "requested": {"memory": "0Mi"}})
+    )
+    assert in_use.returncode == 0, in_use.stderr
+    failure = run([])
+    assert names() == {"org", "lab-solo"} and "org (gpu=2 allocated)" in " ".join(failure), failure
+    assert cluster.kubectl(busy % json.dumps({"allocated": {"gpu": "0", "cpu": "0m"}})).returncode == 0
+    assert run([]) == [] and names() == {"lab-solo"}
+    assert list(operations.kai_queues_pruned._inner([], ADMIN_KUBECONFIG)) == []
 
 
 LAB_PODS = """

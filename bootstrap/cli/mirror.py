@@ -85,10 +85,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--apt-source",
         action="append",
-        required=True,
+        default=[],
         metavar="LINE",
         help="one-line apt source with its key, e.g. 'deb [signed-by=/k.gpg] https://... bookworm main' "
-        "(repeatable: the node OS archive and each upstream repository 'kubehaus versions' names)",
+        "(repeatable); given, these replace the default: the --os archive and every upstream "
+        "repository the node plan uses for that OS (pkgs.k8s.io for the Kubernetes minor, NVIDIA's "
+        "CUDA and container toolkit repositories, Docker's, Helm's), keys from the same URLs",
     )
     build.add_argument(
         "--os",
@@ -96,7 +98,21 @@ def register(verbs: argparse._SubParsersAction) -> None:
         choices=[_os_key(r.name) for r in SUPPORTED],
         help="the node OS the apt sources are for (default: debian-12)",
     )
-    build.add_argument("--files-from", metavar="URL", help="a files area to fetch charts and manifests from")
+    build.add_argument(
+        "--files-from",
+        metavar="URL",
+        help="a files area to fetch the manifests from (default: each manifest's upstream URL)",
+    )
+    build.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="HOST=URL",
+        help="fetch the charts of registry or chart repository HOST from URL instead (repeatable), "
+        "e.g. ghcr.io=https://10.0.0.5:5000/ghcr.io: a local upstream (a test, or a pull-through "
+        "proxy); the URL's path is kept in front of each repository",
+    )
+    build.add_argument("--upstream-ca", type=Path, metavar="FILE", help="CA bundle for the --upstream URLs")
     build.add_argument(
         "--images-from",
         metavar="HOST[:PORT]",
@@ -130,11 +146,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
 BUILD_DESCRIPTION = """\
 'mirror build INVENTORY DIR' downloads everything 'mirror list' names into DIR, on a machine that
-reaches the upstreams: the apt packages and their closure (apt's own resolver over --apt-source,
-every .deb checked against the SHA256 of its signed index), a signed apt repository (a GPG key
-generated in DIR.gnupg, outside DIR, or the one in --gpg-home), the charts and manifests
-(--files-from; kubehaus carries no digests for these yet, so they are recorded, not checked: the
-index lists them under unverified_at_fetch, and a later change is caught), every image copied
+reaches the upstreams: the apt packages and their closure (apt's own resolver over the --os archive
+and the upstream repositories the node plan uses for it, or the --apt-source lines, every .deb
+checked against the SHA256 of its signed index), a signed apt repository (a GPG key generated in
+DIR.gnupg, outside DIR, or the one in --gpg-home), each chart from where the lock says it lives (an
+OCI registry over the distribution API, anonymous token flow, the chart layer checked against its
+manifest; or a chart repository's index.yaml and its digest; --upstream points a host elsewhere),
+the manifests from their upstream URLs (or --files-from). The lock carries no digests for charts
+and manifests, so they are recorded, not checked against anything known in advance: the index lists
+them under unverified_at_fetch with their digests, and a later change is caught. Every image copied
 with skopeo into an OCI layout per image (every blob's digest checked, for the nodes'
 architecture), and DIR/index.json with every file's sha256. The index says complete only when
 everything is there and verifies; a re-run resumes, keeping what verifies. Exit 0 complete, 1
@@ -146,14 +166,22 @@ hosts.toml, and 'mirror serve DIR' (or any web server over DIR) serves apt/ and 
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from ..chart_fetch import parse_upstreams
     from ..mirror_build import BuildError, BuildOptions, build_mirror
 
+    try:
+        upstreams = parse_upstreams(args.upstream)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     inventory = load_or_report(args.inventory)
     if inventory is None:
         return EXIT_USAGE
     options = BuildOptions(
         apt_sources=args.apt_source,
         files_from=args.files_from,
+        upstreams=upstreams,
+        upstream_ca=args.upstream_ca,
         images_from=args.images_from,
         images_cert_dir=args.images_cert_dir,
         gpg_home=args.gpg_home,

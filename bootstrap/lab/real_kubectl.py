@@ -11,12 +11,10 @@ one minor of skew, and 1.36 against 1.34 is outside it, though every command kub
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from pathlib import Path
 
 from .host import LabError
-from .real_packages import RealBuild, build_deb, fetch_builds
+from .real_packages import RealBuild, fetch_builds, repackaged
 from .standins import KUBERNETES_DEBS
 
 KUBECTL_BUILD = RealBuild("kubectl", "1.36.4+ds-1", "sid", "kubectl")
@@ -25,28 +23,15 @@ SERVED_VERSIONS = KUBERNETES_DEBS  # the lab's Kubernetes versions, as pkgs.k8s.
 
 def served_as(deb: Path, version: str, out_dir: Path) -> Path:
     """Debian's kubectl .deb with only its version (and a description that says so) changed."""
-    target = out_dir / f"kubectl_{version}_{deb.name.rsplit('_', 1)[-1]}"
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        root = Path(tmp) / "root"
-        subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
-        control = root / "DEBIAN/control"
-        fields = []
-        for line in control.read_text().splitlines():
-            name = line.split(":", 1)[0]
-            if name == "Version":
-                line = f"Version: {version}"
-            elif name == "Description":
-                fields.append(
-                    f"Description: Debian's kubectl {KUBECTL_BUILD.version} ({KUBECTL_BUILD.suite}), served "
-                    f"as kubectl {version} by the kubehaus lab\n The real kubectl binary, unchanged; "
-                    "only the package version follows the pin kubehaus sets."
-                )
-                break
-            elif name in ("Built-Using", "Static-Built-Using"):
-                continue
-            fields.append(line)
-        control.write_text("\n".join(fields) + "\n")
-        return build_deb(root, target)
+    return repackaged(
+        deb,
+        out_dir,
+        {"Package": KUBECTL_BUILD.serve_as, "Version": version},
+        f"Debian's kubectl {KUBECTL_BUILD.version} ({KUBECTL_BUILD.suite}), served as kubectl {version} "
+        "by the kubehaus lab\n The real kubectl binary, unchanged; only the package version follows "
+        "the pin kubehaus sets.",
+        drop=("Built-Using", "Static-Built-Using"),
+    )
 
 
 def kubectl_packages(cache: Path) -> list[Path]:

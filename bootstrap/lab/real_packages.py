@@ -125,43 +125,51 @@ def _deb_version(deb: Path) -> str:
     ).stdout.strip()
 
 
+def repackaged(
+    deb: Path,
+    out_dir: Path,
+    fields: dict[str, str],
+    description: str,
+    drop: tuple[str, ...] = (),
+    edit: Callable[[Path], None] | None = None,
+) -> Path:
+    """A Debian .deb rebuilt under the name and version kubehaus pins, as
+    ``<out_dir>/<Package>_<Version>_<arch>.deb``: the control fields in ``fields`` (Package and
+    Version among them) come first and replace Debian's, those in ``drop`` go, and the description
+    (Debian's last field kept) becomes ``description``; ``edit`` changes the extracted tree first
+    (the files and their md5sums). Every other file is Debian's, unchanged."""
+    target = out_dir / f"{fields['Package']}_{fields['Version']}_{deb.name.rsplit('_', 1)[-1]}"
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        root = Path(tmp) / "root"
+        subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
+        if edit is not None:
+            edit(root)
+        control = root / "DEBIAN/control"
+        kept = [f"{name}: {value}" for name, value in fields.items()]
+        name = ""
+        for line in control.read_text().splitlines():
+            if not line.startswith((" ", "\t")):  # a field's first line; others continue it
+                name = line.split(":", 1)[0]
+            if name == "Description":
+                break
+            if name not in fields and name not in drop:
+                kept.append(line)
+        kept.append(f"Description: {description}".rstrip("\n"))
+        control.write_text("\n".join(kept) + "\n")
+        return build_deb(root, target)
+
+
 def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path, upstream: str | None = None) -> Path:
     """Debian's containerd .deb, renamed and re-versioned as containerd.io (``upstream``: another
     version than the build's own, see CONTAINERD_SERVED_AS); contents unchanged except the default
     config.toml (containerd.io's)."""
-    version = f"{upstream or build.upstream}-1"
     stand_in = (
         f" The lab has no real containerd {upstream}: these are {build.upstream}'s binaries.\n"
         if upstream
         else ""
     )
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        root = Path(tmp) / "root"
-        subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
-        control = root / "DEBIAN/control"
-        fields = []
-        for line in control.read_text().splitlines():
-            name = line.split(":", 1)[0]
-            if name in ("Package", "Version", "Source", "Provides", "Conflicts", "Replaces", "Breaks"):
-                continue
-            if name == "Description":
-                line = (
-                    f"Description: Debian's containerd {build.version} ({build.suite}), served as "
-                    f"containerd.io by the kubehaus lab\n The real containerd binaries and unit from "
-                    f"Debian; only the package name, version and default config.toml follow Docker's\n"
-                    f" containerd.io, the package kubehaus pins.\n{stand_in}"
-                )
-                fields.append(line.rstrip("\n"))
-                break
-            fields.append(line)
-        fields[:0] = [
-            f"Package: {build.serve_as}",
-            f"Version: {version}",
-            "Provides: containerd",
-            "Conflicts: containerd",
-            "Replaces: containerd",
-        ]
-        control.write_text("\n".join(fields) + "\n")
+
+    def config(root: Path) -> None:
         (root / "etc/containerd/config.toml").write_text(CONTAINERD_IO_CONFIG)
         md5sums = root / "DEBIAN/md5sums"
         if md5sums.exists():
@@ -174,7 +182,23 @@ def served_as_containerd_io(deb: Path, build: RealBuild, out_dir: Path, upstream
                     for line in md5sums.read_text().splitlines()
                 )
             )
-        return build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
+
+    return repackaged(
+        deb,
+        out_dir,
+        {
+            "Package": build.serve_as,
+            "Version": f"{upstream or build.upstream}-1",
+            "Provides": "containerd",
+            "Conflicts": "containerd",
+            "Replaces": "containerd",
+        },
+        f"Debian's containerd {build.version} ({build.suite}), served as containerd.io by the kubehaus "
+        "lab\n The real containerd binaries and unit from Debian; only the package name, version and "
+        f"default config.toml follow Docker's\n containerd.io, the package kubehaus pins.\n{stand_in}",
+        drop=("Source", "Breaks"),
+        edit=config,
+    )
 
 
 def build_deb(root: Path, target: Path) -> Path:
@@ -239,37 +263,29 @@ def served_as_kubernetes_cni(deb: Path, build: RealBuild, out_dir: Path) -> Path
     """Debian's containernetworking-plugins as kubernetes-cni: the same plugin binaries, moved from
     /usr/lib/cni to /opt/cni/bin (where kubernetes-cni puts them and containerd looks by default);
     named and versioned as pkgs.k8s.io does (``<upstream>-1.1``)."""
-    version = f"{build.upstream}-1.1"
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        root = Path(tmp) / "root"
-        subprocess.run(["dpkg-deb", "--raw-extract", str(deb), str(root)], check=True)
+
+    def moved(root: Path) -> None:
         (root / CNI_DIR).parent.mkdir(parents=True, exist_ok=True)
         (root / CNI_DEBIAN_DIR).rename(root / CNI_DIR)
         md5sums = root / "DEBIAN/md5sums"
         md5sums.write_text(md5sums.read_text().replace(f"  {CNI_DEBIAN_DIR}/", f"  {CNI_DIR}/"))
-        control = root / "DEBIAN/control"
-        fields = []
-        for line in control.read_text().splitlines():
-            name = line.split(":", 1)[0]
-            if name in ("Package", "Version", "Source", "Provides", "Conflicts", "Replaces"):
-                continue
-            if name == "Description":
-                fields.append(
-                    f"Description: Debian's containernetworking-plugins {build.version} ({build.suite}), "
-                    f"served as kubernetes-cni by the kubehaus lab\n The real CNI plugin binaries from "
-                    f"Debian, in /opt/cni/bin as kubernetes-cni installs them."
-                )
-                break
-            fields.append(line)
-        fields[:0] = [
-            f"Package: {build.serve_as}",
-            f"Version: {version}",
-            f"Provides: {build.package}, container-network-stack (= 1)",
-            f"Conflicts: {build.package}",
-            f"Replaces: {build.package}",
-        ]
-        control.write_text("\n".join(fields) + "\n")
-        return build_deb(root, out_dir / f"{build.serve_as}_{version}_{deb.name.rsplit('_', 1)[-1]}")
+
+    return repackaged(
+        deb,
+        out_dir,
+        {
+            "Package": build.serve_as,
+            "Version": f"{build.upstream}-1.1",
+            "Provides": f"{build.package}, container-network-stack (= 1)",
+            "Conflicts": build.package,
+            "Replaces": build.package,
+        },
+        f"Debian's containernetworking-plugins {build.version} ({build.suite}), served as kubernetes-cni "
+        "by the kubehaus lab\n The real CNI plugin binaries from Debian, in /opt/cni/bin as "
+        "kubernetes-cni installs them.",
+        drop=("Source",),
+        edit=moved,
+    )
 
 
 def cni_packages(cache: Path) -> list[Path]:

@@ -73,4 +73,5 @@ def cluster_query(spec: InventorySpec) -> ClusterQuery:
         ADMIN_KUBECONFIG,
         manifests=tuple(f"{ADDONS_DIR}/{name}.yaml" for name in manifest_names(spec)),
         releases=tuple([*replaced_releases(spec), *charts]),
+        queues=spec.addons.kai_scheduler.enabled,
     )

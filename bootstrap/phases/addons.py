@@ -8,13 +8,14 @@ version or values differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import yaml
 
 from deploys.addons import HELM_STEP, AddonStep, ChartStep, ManifestStep, RemovalStep, install_addons
 
 from ..deploy_executor import run_deploy
 from ..health.credential import cluster_objects
-from ..inventory.models import InventorySpec
 from ..phase_support.queries import (
     DRANET,
     DRANET_DEVICE_CLASS,
@@ -92,7 +93,7 @@ class AddonsPhase(Phase):
             message = f"cannot fetch an add-on manifest: {exc}"
             ctx.fail(self, first, message)
             ctx.cluster_step("add-on", "add-on manifests", first, "failed", message)
-            for title in self.enabled(spec):
+            for title in self.enabled(ctx):
                 ctx.cluster_step(
                     "add-on", title, first, "not attempted", "an add-on manifest could not be fetched"
                 )
@@ -121,20 +122,19 @@ class AddonsPhase(Phase):
                     "add-on", title, first, "not attempted", f"an earlier add-on step failed on {first}"
                 )
 
-    @staticmethod
-    def enabled(spec: InventorySpec) -> list[str]:
-        """The add-ons the inventory asks for, by the titles their steps carry."""
-        addons, cni = spec.addons, spec.cluster.cni
-        titles = [HEALTH_CREDENTIAL_STEP, f"CNI {cni.plugin} {cni.version}"]
-        if addons.dranet.enabled:
-            titles += [f"Dranet {spec.versions.dranet}", "Dranet DeviceClass"]
-        if addons.dra_gpu_driver.enabled:
-            titles.append(f"DRA GPU driver {spec.versions.dra_gpu_driver}")
-        if addons.kai_scheduler.enabled:
-            titles.append(f"KAI scheduler {spec.versions.kai_scheduler}")
-        return titles
+    def enabled(self, ctx: RunContext) -> list[str]:
+        """The titles of the add-on steps the inventory asks for, from the steps themselves built
+        without any manifest's documents (what could not be fetched); removals aside, as they may
+        find nothing to remove."""
+        try:
+            steps = self._steps(ctx, lambda _ctx, _manifest: [])
+        except (OSError, ValueError):  # not the fetch (a saved topology unreadable): said already
+            return []
+        return [item.title for item in steps if not isinstance(item, RemovalStep)]
 
-    def _steps(self, ctx: RunContext) -> list[AddonStep]:
+    def _steps(
+        self, ctx: RunContext, fetch: Callable[[RunContext, Manifest], list[dict]] = fetched
+    ) -> list[AddonStep]:
         spec = ctx.inventory.spec
         addons = spec.addons
         cni = cni_manifest(spec)
@@ -142,9 +142,7 @@ class AddonsPhase(Phase):
         steps: list[AddonStep] = [
             # the node check's ServiceAccount, RBAC and admission policy (health/credential.py)
             ManifestStep(HEALTH_CREDENTIAL_STEP, manifest_file(HEALTH_CREDENTIAL, credential)),
-            ManifestStep(
-                f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetched(ctx, cni))
-            ),
+            ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetch(ctx, cni))),
         ]
         if addons.dranet.enabled and dranet_installs_by_chart(spec):
             # v1.0's objects came from its manifest (kubectl apply): the chart cannot adopt them
@@ -157,7 +155,7 @@ class AddonsPhase(Phase):
             )
         elif addons.dranet.enabled:
             dranet = dranet_manifest(spec)
-            documents = render.pin_dranet_image(fetched(ctx, dranet), dranet.version)
+            documents = render.pin_dranet_image(fetch(ctx, dranet), dranet.version)
             steps.append(ManifestStep(f"Dranet {dranet.version}", manifest_file(DRANET, documents)))
         if addons.dranet.enabled:
             steps.append(
@@ -195,6 +193,8 @@ class AddonsPhase(Phase):
                 )
             if documents:
                 steps.append(ManifestStep("KAI queues and topology", manifest_file(KAI_OBJECTS, documents)))
+            kept = tuple(queue.name for queue in addons.kai_scheduler.queues)
+            steps.append(RemovalStep("KAI queues the inventory no longer names removed", kept_queues=kept))
         return steps
 
     @staticmethod

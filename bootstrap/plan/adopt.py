@@ -6,8 +6,10 @@ have them from a runfile or an earlier tool. kubehaus never reinstalls or downgr
 - at the pinned version it is kept, and held (under the name it was installed with, where that is
   another of the system's driver packages: no second driver is installed beside it);
 - at another version, with the profile's ``preinstalled_driver: upgrade`` (the default), an older
-  one is upgraded to the pin, as a changed pin would be (the report says so), and a newer one is
-  refused for that node: kubehaus does not downgrade drivers;
+  one is upgraded to the pin, as a changed pin would be (the report says so), and the node rebooted
+  to unload the old kernel module (the nvidia phase; a member's driver changes only in the upgrade
+  phase, which drains it first), and a newer one is refused for that node: kubehaus does not
+  downgrade drivers;
 - with ``preinstalled_driver: adopt`` it is kept at its version (held where a package carries it)
   and the report names the drift from the pin.
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Policy = Literal["upgrade", "adopt"]
+REBOOT_NOTE = "; the node is rebooted to load it (the old kernel module stays loaded until then)"
 Action = Literal["install", "keep", "upgrade", "adopt", "refuse"]
 
 
@@ -32,6 +35,9 @@ class DriverDecision:
     action: Action
     pins: dict[str, str]  # the NVIDIA pins the node's plan uses (the driver's, fabric manager, toolkit)
     message: str | None = None  # what the report says (a note), or why the node is refused
+    # the driver now loaded is another version than the one installed: its kernel module stays
+    # loaded until a reboot, and NVML refuses the mismatch, so the nvidia phase reboots the node
+    reboot: bool = False
 
     @property
     def refused(self) -> bool:
@@ -90,11 +96,14 @@ def decide_driver(
                 f"kubehaus never downgrades a driver. Pin versions.nvidia_driver: {loaded}, or set the "
                 "profile's preinstalled_driver: adopt",
             )
+        other = upstream(loaded) != upstream(pinned)
         return DriverDecision(
             "install",
             pins,
             f"{where} {loaded} found without a package kubehaus knows (a runfile install?): the pinned "
-            f"{driver_package} {pinned} is installed over it, so that it can be held and upgraded",
+            f"{driver_package} {pinned} is installed over it, so that it can be held and upgraded"
+            + (REBOOT_NOTE if other else ""),
+            reboot=other,
         )
     version = upstream(installed[found][0])
     if found != driver_package:  # installed under the other flavour's name: that one is kept
@@ -121,5 +130,8 @@ def decide_driver(
             f"driver. Pin versions.nvidia_driver: {version}, or set the profile's preinstalled_driver: adopt",
         )
     return DriverDecision(
-        "upgrade", pins, f"{where} {found} {version} upgraded to the pinned {pinned} (a reboot loads it)"
+        "upgrade",
+        pins,
+        f"{where} {found} {version} upgraded to the pinned {pinned}{REBOOT_NOTE}",
+        reboot=True,
     )

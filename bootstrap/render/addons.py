@@ -13,6 +13,9 @@ from ..inventory.models import Addons, Host, KaiScheduler, KaiTopology
 TOPOLOGY_LABEL_PREFIX = "kubehaus.io/"
 CLIQUE_LABEL = "nvidia.com/gpu.clique"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+# The mark on every Queue kubehaus applies: a marked queue the inventory stops naming is deleted
+# (deploys/operations.py ``kai_queues_pruned``); KAI's default queues and an operator's own lack it.
+MANAGED_BY_LABEL, MANAGED_BY = "app.kubernetes.io/managed-by", "kubehaus"
 
 
 def dra_gpu_driver_values(addons: Addons) -> dict[str, Any]:
@@ -37,7 +40,8 @@ def topology_labels(host: Host) -> dict[str, str]:
 
 
 def kai_queues(kai: KaiScheduler) -> list[dict[str, Any]]:
-    """KAI Queue resources (scheduling.run.ai/v2), parents first so each parent exists when applied."""
+    """KAI Queue resources (scheduling.run.ai/v2), parents first so each parent exists when applied,
+    each marked as kubehaus's (``MANAGED_BY_LABEL``)."""
     by_name = {queue.name: queue for queue in kai.queues}
 
     def depth(name: str) -> int:
@@ -66,7 +70,7 @@ def kai_queues(kai: KaiScheduler) -> list[dict[str, Any]]:
             {
                 "apiVersion": "scheduling.run.ai/v2",
                 "kind": "Queue",
-                "metadata": {"name": queue.name},
+                "metadata": {"name": queue.name, "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
                 "spec": spec,
             }
         )

@@ -69,6 +69,7 @@ class MirrorList:
             else:
                 reasons += [f"{where}: no index holds {m}" for m in os_packages.closure.missing]
                 reasons += [f"{where}: ambiguous {a}" for a in os_packages.closure.ambiguous]
+                reasons += [f"{where}: exact version {c}" for c in os_packages.closure.conflicts]
         return reasons
 
     def as_dict(self) -> dict[str, object]:
@@ -83,6 +84,8 @@ class MirrorList:
                     "pinned": p.pinned,
                     "unpinned": list(p.unpinned),
                     "closure": None if p.closure is None else list(p.closure.names),
+                    # packages the closure needs at one version (pins, ``(= v)`` dependencies)
+                    "exact": None if p.closure is None else dict(p.closure.exact),
                     "error": p.error,
                 }
                 for p in self.packages
@@ -121,7 +124,7 @@ def os_packages(
     except ValueError as exc:
         return OsPackages(name, architecture, {}, (), None, str(exc))
     unpinned = (*BASE_PACKAGES, *KUBELET_DEPENDENCIES)
-    found = None if index is None else closure((*pins, *unpinned), index)
+    found = None if index is None else closure((*pins, *unpinned), index, pins)
     return OsPackages(name, architecture, pins, unpinned, found)
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from .common import path
-from .protobuf import fields as protobuf_fields
+from .cri import CriError, call, length_field, parse_fields
 
 CRI_SOCKET = "/run/containerd/containerd.sock"
 PROBE_ENV = "/etc/kubehaus/probe.env"
@@ -34,52 +34,30 @@ class RuntimeUnavailable(Exception):
     """The CRI endpoint did not answer RuntimeService/Version; the message is the kubelet's."""
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def version_request(version: str = KUBE_RUNTIME_API_VERSION) -> bytes:
     """The protobuf encoding of VersionRequest (one string field, number 1)."""
-    data = version.encode()
-    return b"\x0a" + _varint(len(data)) + data
+    return length_field(1, version.encode())
 
 
 def decode_version_response(message: bytes) -> dict[str, str]:
     """The string fields of a VersionResponse (unknown fields skipped, as protobuf does)."""
     return {
         VERSION_FIELDS[number]: value.decode()
-        for number, value in protobuf_fields(message)
+        for number, value in parse_fields(message)
         if number in VERSION_FIELDS and isinstance(value, bytes)
     }
-
-
-def _go_code(name: str) -> str:
-    """gRPC's status code as Go prints it (DEADLINE_EXCEEDED -> DeadlineExceeded)."""
-    return "".join(part.title() for part in name.split("_"))
 
 
 def cri_runtime_version(socket_path: str = CRI_SOCKET, timeout: float = 10.0) -> dict[str, str]:
     """Ask the runtime's CRI endpoint RuntimeService/Version over its unix socket, as the kubelet
     does before anything else. Lab machines have Debian's python3-grpcio (the stand-ins' package
     depends on it); the messages are encoded here (one string field each way)."""
-    import grpc  # Debian's python3-grpcio on lab machines; not needed on the host
-
-    channel = grpc.insecure_channel(f"unix://{socket_path}")
     try:
-        call = channel.unary_unary(CRI_VERSION_METHOD)  # no serialisers: bytes in, bytes out
-        answer = call(version_request(), timeout=timeout)
-    except grpc.RpcError as error:
+        answer = call(CRI_VERSION_METHOD, version_request(), socket_path, timeout)
+    except CriError as error:
         raise RuntimeUnavailable(
-            f'validate service connection: validate CRI v1 runtime API for endpoint "unix://{socket_path}": '
-            f"rpc error: code = {_go_code(error.code().name)} desc = {error.details()}"
+            f'validate service connection: validate CRI v1 runtime API for endpoint "unix://{socket_path}": {error}'
         ) from None
-    finally:
-        channel.close()
     return decode_version_response(answer)
 
 

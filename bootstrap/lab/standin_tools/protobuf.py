@@ -1,5 +1,4 @@
-"""Protobuf decoding for the stand-ins: the CRI's VersionResponse (node.py), and the one protobuf
-body the stand-in API server reads, a TokenRequest, as kubectl sends it.
+"""The one protobuf body the stand-in API server reads: a TokenRequest, as kubectl sends it.
 
 ``kubectl create token`` posts its TokenRequest in Kubernetes' protobuf encoding (the ``k8s\\0``
 magic, then a ``runtime.Unknown`` envelope whose ``raw`` field is the TokenRequest message); every
@@ -13,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cri import parse_fields
+
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
@@ -21,40 +22,11 @@ class ProtobufError(ValueError):
     pass
 
 
-def _varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if at >= len(data) or shift > 63:
-            raise ProtobufError("truncated protobuf varint")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, at
-
-
-def fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    """(field number, varint value or length-delimited bytes) of one message, in order."""
-    found: list[tuple[int, int | bytes]] = []
-    at = 0
-    while at < len(data):
-        key, at = _varint(data, at)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, at = _varint(data, at)
-            found.append((number, value))
-        elif wire == 2:
-            length, at = _varint(data, at)
-            if at + length > len(data):
-                raise ProtobufError("truncated protobuf field")
-            found.append((number, data[at : at + length]))
-            at += length
-        elif wire in (1, 5):  # fixed64 / fixed32: no such field in a TokenRequest
-            at += 8 if wire == 1 else 4
-        else:
-            raise ProtobufError(f"unsupported protobuf wire type {wire}")
-    return found
+def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
+    try:
+        return parse_fields(data)
+    except ValueError as exc:  # truncated, or a wire type no TokenRequest field has
+        raise ProtobufError(str(exc)) from None
 
 
 def _text(value: int | bytes) -> str:
@@ -67,20 +39,20 @@ def token_request(body: bytes) -> dict[str, Any]:
     """A protobuf TokenRequest as the JSON object the API server would have decoded."""
     if not body.startswith(MAGIC):
         raise ProtobufError("no Kubernetes protobuf magic")
-    envelope = dict(fields(body[len(MAGIC) :]))
+    envelope = dict(_fields(body[len(MAGIC) :]))
     raw = envelope.get(2)
     if not isinstance(raw, bytes):
         raise ProtobufError("no object in the envelope")
     spec: dict[str, Any] = {}
-    for number, value in fields(raw):
+    for number, value in _fields(raw):
         if number != 2 or not isinstance(value, bytes):
             continue
-        for field, item in fields(value):
+        for field, item in _fields(value):
             if field == 1:
                 spec.setdefault("audiences", []).append(_text(item))
             elif field == 4 and isinstance(item, int):
                 spec["expirationSeconds"] = item
             elif field == 3 and isinstance(item, bytes):
                 names = {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}
-                spec["boundObjectRef"] = {names[n]: _text(v) for n, v in fields(item) if n in names}
+                spec["boundObjectRef"] = {names[n]: _text(v) for n, v in _fields(item) if n in names}
     return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
