@@ -28,6 +28,10 @@ class StateDir:
     def topology_file(self, host: str) -> Path:
         return self.root / "topology" / f"{host}.json"
 
+    def health_token_file(self, host: str) -> Path:
+        """The node's health-check token as apply issued it (0600; bootstrap/health/node_token.py)."""
+        return self.root / "health-tokens" / f"{host}.json"
+
     @property
     def kubeconfig(self) -> Path:
         return self.root / "admin.conf"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +101,17 @@ def on(lab: Lab, machine: str, command: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [argv[0], "-o", "BatchMode=yes", *argv[1:]], capture_output=True, text=True, timeout=120
     )
+
+
+def apply_json(inventory: Path, timeout: int = 900) -> tuple[int, dict, str]:
+    """``kubehaus apply INVENTORY -o json`` in a child process: exit code, report, stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "apply", str(inventory), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    try:
+        return result.returncode, json.loads(result.stdout), result.stderr
+    except ValueError:
+        pytest.fail(f"apply printed no JSON report: {result.stdout[-2000:]}\n{result.stderr[-3000:]}")

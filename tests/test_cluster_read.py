@@ -133,7 +133,9 @@ def test_the_read_covers_exactly_the_manifests_and_charts_the_addons_phase_appli
     installed = [(s.chart.release, s.chart.namespace) for s in steps if isinstance(s, addons_phase.ChartStep)]
     assert list(query.releases) == [*replaced, *installed]  # the renamed DRA chart's old release too
     assert replaced == [("nvidia-dra-driver-gpu", "nvidia-dra-driver-gpu")]
-    assert len(query.manifests) == 3 and len(installed) == 3  # Dranet v1.4 is a chart
+    # the health check's credential, CNI, Dranet's DeviceClass, KAI's objects (Dranet v1.4 is a chart)
+    assert len(query.manifests) == 4 and len(installed) == 3
+    assert query.manifests[0] == "/etc/kubehaus/addons/kubehaus-health-credential.yaml"
     pruned = [s for s in steps if isinstance(s, addons_phase.RemovalStep) and s.kept_queues is not None]
     names = tuple(q.name for q in inventory.spec.addons.kai_scheduler.queues)
     assert query.queues and [s.kept_queues for s in pruned] == [names]  # the KAI queues it keeps
@@ -155,7 +157,8 @@ def test_the_add_ons_named_when_a_manifest_cannot_be_fetched_are_the_steps_own_t
     )
     steps = phase._steps(ctx)
     assert titles == [s.title for s in steps if not isinstance(s, addons_phase.RemovalStep)]
-    assert titles[0].startswith("CNI ") and "KAI queues and topology" in titles
+    assert titles[0] == "health check credential" and titles[1].startswith("CNI ")
+    assert "KAI queues and topology" in titles
 
 
 def context(tmp_path: Path, dry_run: bool = False) -> RunContext:

@@ -11,8 +11,6 @@ finishes the upgrade.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ import yaml
 
 from bootstrap.inventory import defaults
 
-from .lab_fixture import KUBECTL, Lab, booted, on
+from .lab_fixture import KUBECTL, Lab, apply_json, booted, on
 
 pytestmark = pytest.mark.lab
 OLD, NEW = "1.36.4", defaults.KUBERNETES
@@ -63,16 +61,8 @@ WORKLOAD = [
 
 
 def apply(inventory: Path) -> tuple[int, dict]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "apply", str(inventory), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    try:
-        return result.returncode, json.loads(result.stdout)
-    except ValueError:
-        pytest.fail(f"apply printed no JSON report: {result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    code, report, _ = apply_json(inventory)
+    return code, report
 
 
 def kubectl_json(lab: Lab, arguments: str) -> dict:

@@ -216,6 +216,7 @@ def test_the_state_query_reads_what_it_read_by_hand(path: Path) -> None:
         registry_hosts.REGISTRY_DROP_IN, registry_hosts.MIRROR_CA,
         *(f"{registry_hosts.CERTS_DIR}/{r}/hosts.toml" for r in registry_hosts.UPSTREAM_REGISTRIES),
         *(repo.keyring for repo in apt_repositories(spec)), *HEALTH_CHECK_FILES,
+        health_unit.TOKEN_PATH,  # its checksum and mode only: the fast path covers the node's token
     }  # fmt: skip
     pins = kubernetes_pins(spec) | runtime_pins(spec) | nvidia_pins(spec, fabric_manager=True)
     base = {"conntrack", "socat", "ebtables", "ethtool", "iptables", "chrony"}
@@ -261,3 +262,18 @@ def test_each_node_gets_the_health_check_with_its_own_expectations() -> None:
         assert set(HEALTH_CHECK_FILES) <= set(files)
         again = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64)
         assert again.kubernetes == plan.kubernetes
+        assert health_unit.TOKEN_PATH not in files  # none issued yet
+
+
+def test_an_issued_token_is_a_0600_file_of_the_plan() -> None:
+    """The token apply keeps is written, read back (checksum) and reset like every planned file."""
+    inventory = load_inventory(next(p for p in INVENTORIES if p.name == "lab.yaml"))
+    host = inventory.hosts[0]
+    plan = node_plan(inventory, host, topology(), keys(inventory.spec), DEBIAN_12_AMD64, health_token="t0k")
+    assert plan.kubernetes is not None
+    (token,) = [
+        res for res in plan.kubernetes if isinstance(res, r.File) and res.path == health_unit.TOKEN_PATH
+    ]
+    assert (token.content, token.mode) == ("t0k\n", 0o600)
+    assert health_unit.TOKEN_PATH in desired_state(plan.resources()).files
+    assert health_unit.TOKEN_PATH in managed(inventory.spec).reset_files

@@ -592,6 +592,69 @@ def _invocations_in(text: str) -> list[str]:
     return found
 
 
+def test_the_health_token_is_issued_by_kubectl_and_held_to_its_node(cluster: Cluster) -> None:
+    """apply's credential objects and TokenRequest through the real kubectl; then the node check's
+    own client (node_agent/check.py, TLS against the cluster CA) with that token: its own Node's
+    condition and taint pass, another Node and a label are refused by the policy (CEL)."""
+    from bootstrap.health.credential import cluster_objects
+    from bootstrap.health.node_token import parse_token_answer, token_command
+    from bootstrap.node_agent import check
+
+    for name in ("gpu-1", "gpu-2"):  # Nodes of their own: earlier tests delete and drain theirs
+        apiserver.Handler.store.register_node(name, {"kubeletVersion": "v1.34.2"})
+    credential = cluster.directory / "kubehaus-health-credential.yaml"
+    credential.write_text(yaml.safe_dump_all(cluster_objects("1.34.2")))
+    applied = cluster.kubectl(f"apply -f {shlex.quote(str(credential))}")
+    assert applied.returncode == 0, applied.stderr
+    ok, output = cluster.run_shell_command(token_command(ADMIN_KUBECONFIG, "gpu-2"))
+    assert ok, output.stderr_lines
+    issued = parse_token_answer("gpu-2", output.stdout_lines)
+    token_file = cluster.directory / "gpu-2.token"
+    token_file.write_text(issued.token + "\n")
+    api = check.Api(f"https://{cluster.server}", str(cluster.directory / "pki/ca.crt"), str(token_file))
+    node = api.request("GET", check.node_path("gpu-2"))
+    taint = {"key": "kubehaus.io/unhealthy", "value": "NVLINK_DOWN", "effect": "NoSchedule"}
+    version = node["metadata"]["resourceVersion"]
+    spec = {
+        "metadata": {"resourceVersion": version},
+        "spec": {"taints": [*node["spec"].get("taints", []), taint]},
+    }
+    api.request("PATCH", check.node_path("gpu-2"), spec, "application/merge-patch+json")
+    condition = {
+        "type": "KubehausHardwareHealthy",
+        "status": "False",
+        "reason": "NVLINK_DOWN",
+        "message": "m",
+    }
+    status = {"status": {"conditions": [condition]}}
+    api.request(
+        "PATCH", check.node_path("gpu-2") + "/status", status, "application/strategic-merge-patch+json"
+    )
+    seen = json.loads(cluster.kubectl("get node gpu-2 -o json").stdout)
+    assert taint in seen["spec"]["taints"]
+    assert any(c["type"] == "KubehausHardwareHealthy" for c in seen["status"]["conditions"])
+    with pytest.raises(check.ApiFailure, match=r"HTTP 403.*change only the Node its token is bound to"):
+        api.request(
+            "PATCH",
+            check.node_path("gpu-1"),
+            {"spec": {"unschedulable": True}},
+            "application/merge-patch+json",
+        )
+    with pytest.raises(check.ApiFailure, match="HTTP 403"):
+        api.request(
+            "PATCH",
+            check.node_path("gpu-2"),
+            {"metadata": {"labels": {"x": "y"}}},
+            "application/merge-patch+json",
+        )
+    with pytest.raises(check.ApiFailure, match=r"HTTP 403.*cannot list resource"):
+        api.request("GET", "/api/v1/nodes")
+    # the token dies with its Node
+    cluster.kubectl("delete node gpu-2")
+    with pytest.raises(check.ApiFailure, match="HTTP 401"):
+        api.request("GET", check.node_path("gpu-2"))
+
+
 def invocations_in_code() -> dict[str, str]:
     """Every kubectl command line in bootstrap/ and deploys/ (the lab's own tools aside), as a
     pattern with ``{}`` for computed parts -> where it is."""

@@ -15,7 +15,7 @@ from rich.table import Table
 from ..inventory import InventoryError
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_output, add_verb
 
-HELP = "simulated GPU machines on this host (up, down, status, ssh)"
+HELP = "simulated GPU machines on this host (up, down, status, ssh, fault)"
 DESCRIPTION = """\
 The lab boots simulated GPU servers on this Linux host so kubehaus can be tried, and tested,
 without real hardware: systemd-nspawn machines (systemd as PID 1, sshd) on a bridge in
@@ -31,6 +31,7 @@ examples:
   sudo kubehaus lab up my-lab.yaml          a lab of your own (format: docs/lab.md)
   sudo kubehaus lab status
   sudo kubehaus lab ssh dgx-1 -- python3 -c 'print(1)'
+  sudo kubehaus lab fault dgx-1 --set nvlink-down   dgx-1 loses an NVLink now (--clear: back)
   sudo kubehaus lab down                    removes machines, mounts, namespaces, veths, bridge
 """
 
@@ -69,6 +70,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="command to run (after --)")
     ssh.add_argument("--name", help="lab name (default: the only lab that is up)")
     ssh.set_defaults(handler=run_ssh)
+    fault = actions.add_parser(
+        "fault",
+        help="change a running machine's simulated hardware (inject or clear faults)",
+        description="Give a running lab machine exactly the faults named (its NVML profile and sysfs "
+        "tree rewritten; the next probe sees them, no reboot), or none with --clear. The faults are "
+        "those of lab specs (docs/lab.md), nvlink-down for one.",
+    )
+    fault.add_argument("machine")
+    which = fault.add_mutually_exclusive_group(required=True)
+    which.add_argument("--set", action="append", metavar="FAULT", dest="faults", help="a fault (repeatable)")
+    which.add_argument("--clear", action="store_true", help="remove every fault")
+    fault.add_argument("--name", help="lab name (default: the only lab that is up)")
+    fault.set_defaults(handler=run_fault)
 
 
 def _lab_name(args: argparse.Namespace) -> str | None:
@@ -164,6 +178,22 @@ def run_status(args: argparse.Namespace) -> int:
         Console().print(table)
     healthy = record is not None and all(m.running and m.ssh for m in machines)
     return EXIT_OK if healthy else EXIT_FAILED
+
+
+def run_fault(args: argparse.Namespace) -> int:
+    from ..lab.host import LabError
+    from ..lab.runtime_faults import set_faults
+
+    name = _lab_name(args)
+    if name is None:
+        return EXIT_USAGE
+    try:
+        machine = set_faults(name, args.machine, [] if args.clear else args.faults)
+    except LabError as exc:
+        print(f"lab fault: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{machine.name}: faults now {', '.join(machine.faults) or 'none'}")
+    return EXIT_OK
 
 
 def run_ssh(args: argparse.Namespace) -> int:

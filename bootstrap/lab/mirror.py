@@ -24,6 +24,7 @@ from ..mirror_build import signing_key
 from ..render.sources import mirror_suite
 from .base_image import SUITE as BASE_SUITE
 from .base_image import mirror_url
+from .cel_package import build_package as build_cel_package
 from .files_area import build_files_area
 from .host import LabError, run, spawn_detached
 from .oci_image import busybox_from_deb, image_tar
@@ -226,6 +227,7 @@ def build_mirror(
         *kubectl_packages(cache),
         *cni_packages(cache),
         *etcd_packages(cache),
+        build_cel_package(cache, deb_arch()),  # the API server's CEL evaluator (cel_package.py)
     ]
     fingerprint = ensure_key(gnupg, lab)
     for release in releases:

@@ -184,6 +184,7 @@ STANDINS: tuple[StandIn, ...] = (
             "etcd-server",
             "etcd-client",
             "openssl",
+            "kubehaus-lab-cel",  # cel-python for the API server's admission policies (cel_package.py)
         ),
         python_tools={"kubeadm": "kubeadm"},
         units={

@@ -14,6 +14,7 @@ from ..render import addons as render
 from ..render.sources import Chart, cni_manifest, dra_chart, dranet_chart, dranet_installs_by_chart, kai_chart
 
 DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS = "dranet", "dranet-deviceclass", "kai-queues-topology"
+HEALTH_CREDENTIAL = "kubehaus-health-credential"  # the node check's account, RBAC and policy
 
 
 def state_query(spec: InventorySpec) -> StateQuery:
@@ -33,7 +34,7 @@ def state_query(spec: InventorySpec) -> StateQuery:
 
 def manifest_names(spec: InventorySpec) -> list[str]:
     """The manifests the add-ons phase applies, by file name (the same for the cluster read below)."""
-    names = [f"cni-{cni_manifest(spec).name}"]
+    names = [HEALTH_CREDENTIAL, f"cni-{cni_manifest(spec).name}"]
     if spec.addons.dranet.enabled:
         names += [DRANET_DEVICE_CLASS] if dranet_installs_by_chart(spec) else [DRANET, DRANET_DEVICE_CLASS]
     kai = spec.addons.kai_scheduler

@@ -11,6 +11,7 @@ def apply_phases() -> list[Phase]:
     """``kubehaus apply``: the health gate, the node stack on every host, then the cluster."""
     from .addons import AddonsPhase
     from .control_plane import ControlPlanePhase
+    from .health_token import HealthTokenPhase
     from .hooks import HookPhase
     from .join import JoinPhase
     from .kubeconfig import KubeconfigPhase
@@ -49,6 +50,7 @@ def apply_phases() -> list[Phase]:
         JoinPhase(),
         AddonsPhase(),
         LabelsPhase(),
+        HealthTokenPhase(),  # after the add-ons: their first step is the token's ServiceAccount
         PrunePhase(),
         KubeconfigPhase(),
         HookPhase("after-apply"),

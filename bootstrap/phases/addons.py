@@ -15,7 +15,15 @@ import yaml
 from deploys.addons import HELM_STEP, AddonStep, ChartStep, ManifestStep, RemovalStep, install_addons
 
 from ..deploy_executor import run_deploy
-from ..phase_support.queries import DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS, cluster_query, replaced_releases
+from ..health.credential import cluster_objects
+from ..phase_support.queries import (
+    DRANET,
+    DRANET_DEVICE_CLASS,
+    HEALTH_CREDENTIAL,
+    KAI_OBJECTS,
+    cluster_query,
+    replaced_releases,
+)
 from ..phase_support.roles import control_plane_ready, first_control_plane, may_join
 from ..plan.cluster_files import ADDONS_DIR
 from ..render import addons as render
@@ -33,6 +41,7 @@ from ..render.sources import (
 from ..runner import Phase, RunContext
 from ..topology.model import Topology
 
+HEALTH_CREDENTIAL_STEP = "health check credential"
 __all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "RemovalStep", "cluster_query"]
 
 
@@ -129,8 +138,11 @@ class AddonsPhase(Phase):
         spec = ctx.inventory.spec
         addons = spec.addons
         cni = cni_manifest(spec)
+        credential = cluster_objects(spec.cluster.kubernetes_version)
         steps: list[AddonStep] = [
-            ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetch(ctx, cni)))
+            # the node check's ServiceAccount, RBAC and admission policy (health/credential.py)
+            ManifestStep(HEALTH_CREDENTIAL_STEP, manifest_file(HEALTH_CREDENTIAL, credential)),
+            ManifestStep(f"CNI {cni.name} {cni.version}", manifest_file(f"cni-{cni.name}", fetch(ctx, cni))),
         ]
         if addons.dranet.enabled and dranet_installs_by_chart(spec):
             # v1.0's objects came from its manifest (kubectl apply): the chart cannot adopt them

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..os_support.support import unsupported_nodes
 from ..phase_support.artifacts import fetch_artifacts
+from ..phase_support.health_tokens import stored_token
 from ..phase_support.roles import connected_hosts, control_plane_ready
 from ..plan import node_plan
 from ..runner import Phase, RunContext
@@ -65,7 +66,16 @@ class PlanPhase(Phase):
             # what the node had before this run: the same decision in every plan of the run
             installed = observed.packages if observed is not None and observed.complete else None
             assert record.os_facts is not None, "refuse_unsupported stopped the run"
-            plan = node_plan(ctx.inventory, host, record.topology, ctx.artifacts, record.os_facts, installed)
+            token = stored_token(ctx.state_dir, name)
+            plan = node_plan(
+                ctx.inventory,
+                host,
+                record.topology,
+                ctx.artifacts,
+                record.os_facts,
+                installed,
+                token.token if token is not None else None,
+            )
             decision = plan.driver
             if decision is not None and decision.refused:
                 ctx.fail(self, name, decision.message or "its NVIDIA driver is refused")

@@ -1,8 +1,11 @@
 """Phase ``reset``: take nodes out of the cluster and undo what apply did on them.
 
 Workers first, then control planes, the first control plane last (resetting it ends the cluster).
-Each node is drained and its Node deleted from the first control plane, then kubeadm reset runs on
-it and kubehaus's files and packages are removed (the NVIDIA driver and fabric manager stay).
+Each node is drained and its Node deleted from the first control plane (its KubehausHardwareHealthy
+condition and kubehaus.io/unhealthy taint go with it, and its node-bound health token dies with
+it), then kubeadm reset runs on it and kubehaus's files and packages are removed, the health
+check's units, program, config and token file included (the NVIDIA driver and fabric manager
+stay); apply's stored copy of the node's token is deleted.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from deploys.reset import reset_node
 
 from ..deploy_executor import run_deploy
 from ..membership import Membership, Standing
+from ..phase_support.health_tokens import forget_token
 from ..phase_support.maintenance import remove_from_cluster
 from ..phase_support.roles import first_control_plane
 from ..plan import managed
@@ -54,3 +58,8 @@ class ResetPhase(Phase):
                 record = ctx.hosts[name]
                 if record.failure is None:
                     record.membership = (record.membership or Membership(Standing.CLUSTER)).after_reset()
+                    # its Node (with the check's condition and taint) is deleted, its token file
+                    # removed and the token dead with the Node: apply's copy goes too; the first
+                    # control plane's reset ends the cluster, and with it every node's token
+                    for forgotten in hosts if name == first.name else [name]:
+                        forget_token(ctx.state_dir, forgotten)

@@ -74,7 +74,7 @@ def possible_resources(spec: InventorySpec) -> tuple[r.Resource, ...]:
         *possible_nvidia(spec),
         *node.runtime_resources(spec, registry_ca=b"", registry="https://mirror.invalid"),
         *node.kubernetes_resources(spec, {}),
-        *node.health_resources("", 1),
+        *node.health_resources("", 1, ""),
     )
 
 
@@ -108,7 +108,6 @@ def managed(spec: InventorySpec) -> Managed:
             *(res.path for res in resources if isinstance(res, r.File) and res.removed_on_reset),
             KUBEADM_CONFIG,
             JOIN_CONFIG,
-            health_unit.TOKEN_PATH,  # issued by the cluster after the join, outside the plan
         ),
         reset_directories=(ADDONS_DIR, *health_unit.DIRECTORIES),
         reset_packages=_unique(*(p for p in pins if p not in kept), HELM_PACKAGE),

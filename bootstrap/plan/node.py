@@ -228,10 +228,16 @@ def kubernetes_resources(spec: InventorySpec, kubelet_config: dict) -> tuple[Res
     )
 
 
-def health_resources(config: str, interval_minutes: int) -> tuple[Resource, ...]:
-    """The node-local health check (docs/health-watch.md): its program, this node's config, the
-    service and the timer running it. Its token is not here: it is the cluster's to issue, after the
-    join, and the service does not start without it."""
+def health_token_file(token: str) -> File:
+    """The node's own health-check token (0600, root): issued by the cluster after the join
+    (bootstrap/health/node_token.py), then part of the plan like any file."""
+    return File(health_unit.TOKEN_PATH, token + "\n", 0o600, title="health check token")
+
+
+def health_resources(config: str, interval_minutes: int, token: str | None = None) -> tuple[Resource, ...]:
+    """The node-local health check (docs/health-watch.md): its program, this node's config, its
+    token once the cluster has issued one (None: not yet; check.py reports nothing without it), the
+    service and the timer running it."""
     program = tuple(File(path, content) for path, content in program_files())
     config_file = File(health_unit.CONFIG_PATH, config, title="health check config")
     service = File(health_unit.SERVICE_PATH, health_unit.service_unit(), title="health check service")
@@ -239,6 +245,7 @@ def health_resources(config: str, interval_minutes: int) -> tuple[Resource, ...]
     return (
         *program,
         config_file,
+        *((health_token_file(token),) if token is not None else ()),
         service,
         timer,
         Unit(
@@ -253,7 +260,9 @@ def health_resources(config: str, interval_minutes: int) -> tuple[Resource, ...]
     )
 
 
-def host_health_resources(inventory: Inventory, host: Host, topology: Topology) -> tuple[Resource, ...]:
+def host_health_resources(
+    inventory: Inventory, host: Host, topology: Topology, token: str | None = None
+) -> tuple[Resource, ...]:
     """The health check as ``host`` gets it: its profile's expectations and watch settings."""
     profile = inventory.profile_of(host)
     first_gpu = topology.gpus[0].name if topology.gpus else None
@@ -265,7 +274,7 @@ def host_health_resources(inventory: Inventory, host: Host, topology: Topology) 
         inventory.health_policy_of(host),  # type: ignore[arg-type]
         health_unit.api_server_url(api_host, port),
     )
-    return health_resources(config, profile.health_watch.interval_minutes)
+    return health_resources(config, profile.health_watch.interval_minutes, token)
 
 
 def kubelet_drop_in(config: dict) -> node_files.NodeFile:
@@ -294,11 +303,13 @@ def node_plan(
     artifacts: Artifacts,
     os_facts: OsFacts,
     installed: Mapping[str, tuple[str, bool]] | None = None,
+    health_token: str | None = None,
 ) -> NodePlan:
     """Everything the node-side phases make true on ``host``, from what discovery saw of it: its
     OS facts choose the repositories and package names (refused with UnsupportedOs, naming the host,
     where kubehaus does not support them); ``installed``, the packages the state read saw (None: not
-    read), and NVML's driver version decide what becomes of a driver the node already has."""
+    read), and NVML's driver version decide what becomes of a driver the node already has;
+    ``health_token``, the node's health-check token apply keeps (None: none issued yet)."""
     spec = inventory.spec
     rdma = has_rdma(inventory, host, topology)
     nvidia: tuple[Resource, ...] = ()
@@ -334,7 +345,7 @@ def node_plan(
         try:
             kubernetes = kubernetes_resources(
                 spec, render_kubelet_config(inventory.kubelet_of(host), topology)
-            ) + host_health_resources(inventory, host, topology)
+            ) + host_health_resources(inventory, host, topology, health_token)
         except KubeletRenderError as exc:
             error = f"kubelet configuration: {exc}"
     return NodePlan(

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from . import access
 from .common import write_private
 from .kubeapi import KubeApi
 from .validation import Invalid, Schemas, group_of, label_key_problem, label_value_problem
@@ -277,7 +278,9 @@ class Store:
         """A Node as served: Ready only while its kubelet reports (the node lifecycle controller's 40s)."""
         view = copy.deepcopy(node)
         ready = "True" if self.node_reporting(node["metadata"]["name"]) else "Unknown"
-        view.setdefault("status", {})["conditions"] = [{"type": "Ready", "status": ready}]
+        status = view.setdefault("status", {})
+        others = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
+        status["conditions"] = [{"type": "Ready", "status": ready}, *others]  # others: written to status
         return view
 
     def node_reporting(self, name: str) -> bool:
@@ -399,7 +402,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _caller(self) -> dict[str, Any] | None:
         header = self.headers.get("Authorization", "")
-        return self.store.credential(header[7:]) if header.startswith("Bearer ") else None
+        return access.authenticate(self.store, header[7:]) if header.startswith("Bearer ") else None
 
     def _admin(self) -> bool:
         caller = self._caller()
@@ -427,10 +430,14 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if not (url.path in ("/api", "/apis") or url.path.startswith(("/api/", "/apis/", "/openapi/"))):
             return False
-        if self._admin():
+        caller = self._caller()
+        if caller is None:
+            self._send(401, KubeApi.unauthorized())
+            return True
+        if caller.get("admin") or caller.get("user", "").startswith("system:serviceaccount:"):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, answer, content_type = KubeApi(self.store).handle(
+            status, answer, content_type = KubeApi(self.store, caller).handle(
                 method,
                 url.path,
                 url.query,
@@ -439,6 +446,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.headers.get("Accept", ""),
             )
             self._send(status, answer, content_type)
+        else:  # a kubelet's credential: the stand-in kubelet uses the /kubehaus paths only
+            self._send(403, {"message": "Forbidden"})
         return True
 
     def do_PUT(self) -> None:
