@@ -23,6 +23,7 @@ def apply_phases() -> list[Phase]:
     from .prune import PrunePhase
     from .rediscover import RediscoverPhase
     from .runtime import RuntimePhase
+    from .serving import ServingPhase
     from .state_check import StateCheckPhase
     from .upgrade import UpgradePhase
     from .upgrade_plan import UpgradePlanPhase
@@ -49,6 +50,7 @@ def apply_phases() -> list[Phase]:
         JoinPhase(),
         AddonsPhase(),
         LabelsPhase(),
+        ServingPhase(),  # after the labels: the DRA plugin's DaemonSet lands on labelled GPU nodes
         PrunePhase(),
         KubeconfigPhase(),
         HookPhase("after-apply"),

@@ -13,7 +13,7 @@ import yaml
 from deploys.addons import HELM_STEP, AddonStep, ChartStep, ManifestStep, RemovalStep, install_addons
 
 from ..deploy_executor import run_deploy
-from ..inventory.models import InventorySpec
+from ..inventory.models import Host, InventorySpec
 from ..phase_support.queries import DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS, cluster_query, replaced_releases
 from ..phase_support.roles import control_plane_ready, first_control_plane, may_join
 from ..plan.cluster_files import ADDONS_DIR
@@ -49,10 +49,11 @@ def manifest_file(name: str, documents: list[dict]) -> NodeFile:
     return NodeFile(f"{ADDONS_DIR}/{name}.yaml", yaml.safe_dump_all(documents, sort_keys=False))
 
 
-def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:
-    """Labels of every node that is or will be in the cluster: hosts outside --limit count too, with
-    the topology saved by their last discovery, so a limited run never reshapes cluster-wide objects."""
-    labels = {}
+def cluster_topologies(ctx: RunContext) -> dict[str, tuple[Host, Topology]]:
+    """Every node that is or will be in the cluster, with its topology: hosts outside --limit count
+    too, with the topology saved by their last discovery, so a limited run never reshapes
+    cluster-wide objects (nor checks less of them)."""
+    found = {}
     for host in ctx.inventory.hosts:
         record = ctx.hosts[host.name]
         if record.verdict is not None and not may_join(ctx, host):
@@ -63,8 +64,13 @@ def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:
             if not saved.exists():
                 continue
             topology = Topology.model_validate_json(saved.read_text())
-        labels[host.name] = node_labels(host, topology)
-    return labels
+        found[host.name] = (host, topology)
+    return found
+
+
+def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:
+    """Labels of every node that is or will be in the cluster (cluster_topologies)."""
+    return {name: node_labels(host, topology) for name, (host, topology) in cluster_topologies(ctx).items()}
 
 
 class AddonsPhase(Phase):
