@@ -357,7 +357,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     # them yet: what --files-from served is recorded (later tampering is caught) but was not checked
     # against anything upstream signed, and the index says so.
     unverified: list[str] = list(previous.get("unverified_at_fetch", []))
-    for artifact in resolved_artifacts(inventory.spec):
+    for artifact in resolved_artifacts(inventory):
         if artifact.kind not in ("helm-chart", "manifest"):
             continue
         relative = mirror_file(artifact.kind, artifact.name, artifact.version or "")

@@ -96,8 +96,9 @@ def test_build_verify_tamper_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     apt_line = upstream_apt(tmp_path / "up/apt", tmp_path / "up/gnupg")
     images = upstream_images(tmp_path / "up/images")
     build_files_area(tmp_path / "up/files")
-    spec = load_inventory(LAB).spec
-    charts = {a.name: a for a in resolved_artifacts(spec) if a.kind == "helm-chart"}
+    inventory = load_inventory(LAB)
+    spec = inventory.spec
+    charts = {a.name: a for a in resolved_artifacts(inventory) if a.kind == "helm-chart"}
     kubelet = f"apt/pool/main/kubelet_{spec.cluster.kubernetes_version}-1.1_amd64.deb"
     kai = tmp_path / "up" / mirror_file("helm-chart", "kai-scheduler", charts["kai-scheduler"].version or "")
     assert kai.is_file()
