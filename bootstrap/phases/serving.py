@@ -51,12 +51,14 @@ def observe(control_plane: PyinfraHost, wanted: Expected) -> Observed:
 
 def expected(ctx: RunContext) -> Expected:
     """From the inventory and the members' topologies: a node the health gate tainted is left out
-    (the DaemonSets need not land there)."""
+    (the DaemonSets need not land there), and so is one this run already failed (unreachable, or
+    failed in an earlier phase: the run fails for it anyway, and waiting on it would say nothing)."""
     addons = ctx.inventory.spec.addons
     members = {
         name: topology
         for name, (_host, topology) in cluster_topologies(ctx).items()
-        if ctx.hosts[name].verdict is None or ctx.hosts[name].verdict.taint is None
+        if ctx.hosts[name].failure is None
+        and (ctx.hosts[name].verdict is None or ctx.hosts[name].verdict.taint is None)
     }
     kai = addons.kai_scheduler
     return Expected(
