@@ -243,7 +243,10 @@ def test_every_apply_checked_that_the_add_ons_serve(migration: Migration) -> Non
     Ready there; the stand-ins' objects say so too."""
     for name, _code, report in migration.runs:
         serving = [s for s in report["steps"] if s["step"] == "serving"]
-        assert [s["result"] for s in serving] == ["done"], (name, serving)
+        assert [s["result"] for s in serving] == ["in place"], (name, serving)
+        assert serving[0]["detail"].startswith(
+            "KAI ready with 2 queue(s), DRA GPU plugin on 1 node(s), Dranet on 1"
+        )
     lab = migration.lab
     slices = kubectl_json(lab, "get resourceslices")["items"]
     assert {(s["spec"]["driver"], s["spec"]["nodeName"]) for s in slices} >= {

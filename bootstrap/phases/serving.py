@@ -91,7 +91,8 @@ class ServingPhase(Phase):
             if not unmet:
                 detail = f"{summary(wanted)} (after {waited:.0f}s)"
                 ctx.progress.host_done(self, first, True, detail)
-                ctx.cluster_step("serving", "add-ons serve", first, "done", detail)
+                # a check changes nothing: "in place" (a report's "done" means something changed)
+                ctx.cluster_step("serving", "add-ons serve", first, "in place", detail)
                 return
             text = "; ".join(f"{addon}: {', '.join(items)}" for addon, items in sorted(unmet.items()))
             if waited >= timeout:
