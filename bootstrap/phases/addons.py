@@ -13,9 +13,10 @@ import yaml
 from deploys.addons import HELM_STEP, AddonStep, ChartStep, ManifestStep, RemovalStep, install_addons
 
 from ..deploy_executor import run_deploy
-from ..inventory.models import Host, InventorySpec
+from ..inventory.models import InventorySpec
+from ..phase_support.members import cluster_topologies
 from ..phase_support.queries import DRANET, DRANET_DEVICE_CLASS, KAI_OBJECTS, cluster_query, replaced_releases
-from ..phase_support.roles import control_plane_ready, first_control_plane, may_join
+from ..phase_support.roles import control_plane_ready, first_control_plane
 from ..plan.cluster_files import ADDONS_DIR
 from ..render import addons as render
 from ..render.labels import node_labels
@@ -30,7 +31,6 @@ from ..render.sources import (
     kai_chart,
 )
 from ..runner import Phase, RunContext
-from ..topology.model import Topology
 
 __all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "RemovalStep", "cluster_query"]
 
@@ -47,25 +47,6 @@ def fetched(ctx: RunContext, manifest: Manifest) -> list[dict]:
 
 def manifest_file(name: str, documents: list[dict]) -> NodeFile:
     return NodeFile(f"{ADDONS_DIR}/{name}.yaml", yaml.safe_dump_all(documents, sort_keys=False))
-
-
-def cluster_topologies(ctx: RunContext) -> dict[str, tuple[Host, Topology]]:
-    """Every node that is or will be in the cluster, with its topology: hosts outside --limit count
-    too, with the topology saved by their last discovery, so a limited run never reshapes
-    cluster-wide objects (nor checks less of them)."""
-    found = {}
-    for host in ctx.inventory.hosts:
-        record = ctx.hosts[host.name]
-        if record.verdict is not None and not may_join(ctx, host):
-            continue
-        topology = record.topology
-        if topology is None:
-            saved = ctx.state_dir.topology_file(host.name)
-            if not saved.exists():
-                continue
-            topology = Topology.model_validate_json(saved.read_text())
-        found[host.name] = (host, topology)
-    return found
 
 
 def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:

@@ -16,12 +16,12 @@ import gevent
 from pyinfra.api import Host as PyinfraHost
 
 from ..phase_support.maintenance import MaintenanceError, kubectl
+from ..phase_support.members import cluster_topologies
 from ..phase_support.roles import control_plane_ready, first_control_plane
 from ..phase_support.serving import DRANET_NAMESPACE, Expected, Observed, problems, summary
 from ..render import addons as render
 from ..render.sources import kai_chart
 from ..runner import Phase, RunContext
-from .addons import cluster_topologies
 
 POLL_SECONDS, PROGRESS_SECONDS = 3, 20
 
