@@ -43,7 +43,7 @@ from .chart_fetch import ChartFetchError, fetch_chart, upstream_url
 from .inventory import Inventory
 from .os_support.systems import SUPPORTED
 from .render.apt_closure import closure, parse_packages, pin_matches
-from .render.artifacts import resolved_artifacts
+from .render.artifacts import online_inventory, resolved_artifacts
 from .render.build_sources import build_sources
 from .render.mirror_list import MirrorList, mirror_list
 from .render.sources import mirror_suite
@@ -429,9 +429,7 @@ def build_mirror(inventory: Inventory, root: Path, options: BuildOptions) -> Bui
     context = None if ca is None else ssl.create_default_context(cafile=str(ca))
     # where each chart lives upstream, as an online inventory would name it (the mirror's own
     # files area is what is being built)
-    spec = inventory.spec
-    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
-    for artifact in resolved_artifacts(online):
+    for artifact in resolved_artifacts(online_inventory(inventory)):
         if artifact.kind not in ("helm-chart", "manifest"):
             continue
         relative = mirror_file(artifact.kind, artifact.name, artifact.version or "")

@@ -379,11 +379,19 @@ def helm_release(
     kubeconfig: str,
     repo: str | None = None,
 ):
-    """helm upgrade --install, only when the release's chart version or values differ."""
+    """The chart's CRDs (server-side apply), then helm upgrade --install, only when the release's
+    chart version or values differ."""
     found = host.get_fact(HelmRelease, release=release, namespace=namespace, kubeconfig=kubeconfig)
     if release_in_state(found, release, chart, version, values):
         return
     repo_flag = f" --repo {shlex.quote(repo)}" if repo else ""
+    # Helm installs crds/ only when a CRD is absent and never upgrades one: the chart's CRDs go in
+    # first by server-side apply (taking the fields over from Helm's install), as upstream advises
+    yield (
+        f"crds=$(helm show crds {shlex.quote(reference)}{repo_flag} --version {shlex.quote(version)}) && "
+        f'{{ [ -z "$crds" ] || printf "%s\\n" "$crds" | kubectl --kubeconfig {shlex.quote(kubeconfig)} '
+        "apply --server-side --force-conflicts --field-manager=kubehaus -f -; }"
+    )
     yield (
         f"helm --kubeconfig {shlex.quote(kubeconfig)} upgrade --install {shlex.quote(release)} "
         f"{shlex.quote(reference)}{repo_flag} --version {shlex.quote(version)} -n {shlex.quote(namespace)} "

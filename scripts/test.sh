@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_LABS=(khtest khapply khhooks khroll khresume khkill khpdb khdown khfail khorphan khair khmig khos khmend khwatch)
+TEST_LABS=(khtest khapply khhooks khroll khresume khkill khpdb khdown khfail khorphan khair khmig khos khmend khwatch khserve)
 
 BASETEMP="$(mktemp -d /tmp/kubehaus-tests.XXXXXX)"
 

@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bootstrap.chart_fetch import oci_tag
-from bootstrap.inventory.models import InventorySpec
+from bootstrap.inventory import Inventory
 from bootstrap.lab.oci_image import chart_tar
-from bootstrap.render.artifacts import resolved_artifacts
+from bootstrap.render.artifacts import online_inventory, resolved_artifacts
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -111,13 +111,12 @@ def serving(prefix: str = "") -> Iterator[Upstream]:
         server.server_close()
 
 
-def chart_artifacts(spec: InventorySpec, files: Path) -> list[tuple[str, str, bytes]]:
+def chart_artifacts(inventory: Inventory, files: Path) -> list[tuple[str, str, bytes]]:
     """(repository under its registry's namespace, tag, OCI layout) of each chart the inventory
     installs, from a files area's stand-in .tgz, as ``helm push`` would store it upstream: e.g.
     ``ghcr.io/kai-scheduler/kai-scheduler/kai-scheduler``, tag ``v0.17.0``."""
-    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
     out = []
-    for artifact in resolved_artifacts(online):
+    for artifact in resolved_artifacts(online_inventory(inventory)):
         if artifact.kind != "helm-chart":
             continue
         assert artifact.location.startswith("oci://"), artifact.location

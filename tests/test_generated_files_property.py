@@ -255,12 +255,22 @@ def test_no_value_adds_an_argument_to_a_helm_command_line(
     release: str, namespace: str, chart: str, version: str, reference: str,
     values_path: str, kubeconfig: str, repo: str | None,
 ) -> None:  # fmt: skip
-    (command,) = commands_of(
+    crds, command = commands_of(
         operations.helm_release, {HelmRelease: None}, release=release, namespace=namespace, chart=chart,
         version=version, reference=reference, values_path=values_path, values={"a": 1},
         kubeconfig=kubeconfig, repo=repo,
     )  # fmt: skip
     repo_words = ["--repo", repo] if repo else []
+    # the chart's CRDs first: the same words whatever the values (a shell compound, split as one)
+    assert_same_shape(
+        lambda v: commands_of(
+            operations.helm_release, {HelmRelease: None}, release="r", namespace="n", chart="c",
+            version=v["version"], reference=v["reference"], values_path="p", values={}, kubeconfig=v["kc"],
+            repo=v["repo"],
+        )[:1],
+        {"version": version, "reference": reference, "kc": kubeconfig, "repo": repo or "r"},
+    )  # fmt: skip
+    assert "apply --server-side --force-conflicts --field-manager=kubehaus -f -" in crds
     assert shell_words(command) == [
         "helm", "--kubeconfig", kubeconfig, "upgrade", "--install", release, reference, *repo_words,
         "--version", version, "-n", namespace, "--create-namespace", "-f", values_path,

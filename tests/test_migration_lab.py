@@ -214,6 +214,49 @@ def test_the_cluster_ends_on_the_defaults_with_its_objects_kept(migration: Migra
     assert on(lab, "cp-1", "test -e /etc/kubehaus/addons/dranet.yaml").returncode == 1  # v1.0's file
 
 
+ALIASED_TOPOLOGY = """\
+apiVersion: kai.scheduler/v1alpha1
+kind: Topology
+metadata: {name: aliased}
+spec: {levels: [{nodeLabel: kubehaus.io/rack, alias: rack}, {nodeLabel: kubernetes.io/hostname, alias: host}]}
+"""
+
+
+def test_the_crds_are_the_new_charts_and_take_a_topology_with_aliases(migration: Migration) -> None:
+    """Helm never upgrades CRDs: apply server-side applies each chart's before its upgrade, so the
+    migrated cluster has v0.17's Topology (alias) and 0.4's ComputeDomain (numNodes optional, 0)."""
+    lab = migration.lab
+    topology = kubectl_json(lab, "get crd topologies.kai.scheduler")
+    schema = topology["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert "alias" in schema["properties"]["levels"]["items"]["properties"]
+    domain = kubectl_json(lab, "get crd computedomains.resource.nvidia.com")
+    spec = domain["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert "numNodes" not in spec.get("required", []) and spec["properties"]["numNodes"]["default"] == 0
+    assert kubectl_json(lab, "get crd computedomaincliques.resource.nvidia.com")["spec"]["group"]
+    applied = on(lab, "cp-1", f"{KUBECTL} apply -f - <<'EOF'\n{ALIASED_TOPOLOGY}EOF")
+    assert applied.returncode == 0, applied.stderr
+    assert on(lab, "cp-1", f"{KUBECTL} delete topology aliased").returncode == 0  # as the migration left it
+
+
+def test_every_apply_checked_that_the_add_ons_serve(migration: Migration) -> None:
+    """After each step's add-ons: KAI ready with its queues, the DRA plugin's slice on dgx-1, Dranet
+    Ready there; the stand-ins' objects say so too."""
+    for name, _code, report in migration.runs:
+        serving = [s for s in report["steps"] if s["step"] == "serving"]
+        assert [s["result"] for s in serving] == ["in place"], (name, serving)
+        assert serving[0]["detail"].startswith(
+            "KAI ready with 2 queue(s), DRA GPU plugin on 1 node(s), Dranet on 1"
+        )
+    lab = migration.lab
+    slices = kubectl_json(lab, "get resourceslices")["items"]
+    assert {(s["spec"]["driver"], s["spec"]["nodeName"]) for s in slices} >= {
+        ("gpu.nvidia.com", "dgx-1"),
+        ("dra.net", "dgx-1"),
+    }
+    (gpu,) = [s for s in slices if s["spec"]["driver"] == "gpu.nvidia.com"]
+    assert len(gpu["spec"]["devices"]) == 8  # a DGX H100's GPUs
+
+
 def test_a_re_apply_after_the_last_step_changes_nothing(migration: Migration) -> None:
     name, code, report = migration.runs[-1]
     assert name == "again" and code == EXIT_OK

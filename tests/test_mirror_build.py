@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.cli import main
-from bootstrap.inventory import load_inventory
-from bootstrap.inventory.models import InventorySpec
+from bootstrap.inventory import Inventory, load_inventory
 from bootstrap.lab.files_area import build_files_area
 from bootstrap.lab.oci_image import image_tar
 from bootstrap.mirror_build import (
@@ -29,7 +28,7 @@ from bootstrap.mirror_build import (
     verify_mirror,
     write_apt_indexes,
 )
-from bootstrap.render.artifacts import resolved_artifacts
+from bootstrap.render.artifacts import online_inventory, resolved_artifacts
 from bootstrap.render.mirror_list import mirror_list
 
 from .oci_upstream import Upstream, chart_artifacts, serving
@@ -106,12 +105,11 @@ def build_args(tmp_path: Path, apt_line: str, images: str, charts: str = "") -> 
     ]  # fmt: skip
 
 
-def online_manifests(spec: InventorySpec) -> dict[str, str]:
+def online_manifests(inventory: Inventory) -> dict[str, str]:
     """Each manifest's mirror file name -> its upstream URL, as an online inventory names it."""
-    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
     return {
         mirror_file(a.kind, a.name, a.version or ""): a.location
-        for a in resolved_artifacts(online)
+        for a in resolved_artifacts(online_inventory(inventory))
         if a.kind == "manifest"
     }
 
@@ -121,10 +119,10 @@ def chart_upstream(tmp_path: Path) -> Iterator[Upstream]:
     """The charts' OCI registries (registry.k8s.io, ghcr.io) as a local upstream with token auth."""
     build_files_area(tmp_path / "up/files")
     with serving() as upstream:
-        for repository, tag, layout in chart_artifacts(load_inventory(LAB).spec, tmp_path / "up/files"):
+        for repository, tag, layout in chart_artifacts(load_inventory(LAB), tmp_path / "up/files"):
             upstream.add_layout(repository, tag, layout)
         # the manifests at their upstream URLs' paths, under the host's namespace
-        for relative, location in online_manifests(load_inventory(LAB).spec).items():
+        for relative, location in online_manifests(load_inventory(LAB)).items():
             parts = urllib.parse.urlsplit(location)
             path = f"/{parts.netloc}{parts.path}"
             upstream.files[path] = (tmp_path / "up" / relative).read_bytes()
@@ -136,8 +134,9 @@ def test_build_verify_tamper_and_resume(
 ) -> None:
     apt_line = upstream_apt(tmp_path / "up/apt", tmp_path / "up/gnupg")
     images = upstream_images(tmp_path / "up/images")
-    spec = load_inventory(LAB).spec
-    charts = {a.name: a for a in resolved_artifacts(spec) if a.kind == "helm-chart"}
+    inventory = load_inventory(LAB)
+    spec = inventory.spec
+    charts = {a.name: a for a in resolved_artifacts(inventory) if a.kind == "helm-chart"}
     kubelet = f"apt/pool/main/kubelet_{spec.cluster.kubernetes_version}-1.1_amd64.deb"
     kai_tag = ("ghcr.io/kai-scheduler/kai-scheduler/kai-scheduler", charts["kai-scheduler"].version or "")
     hidden = chart_upstream.manifests.pop(kai_tag)  # upstream lacks one chart: the build is incomplete
@@ -178,7 +177,7 @@ def test_build_verify_tamper_and_resume(
     assert record["sha256"] == index["files"][dra_file]["sha256"] and record["manifest"].startswith("sha256:")
     assert set(index["charts"]) <= set(index["unverified_at_fetch"])
     # each manifest from its upstream URL (the --upstream for its host), recorded unverified
-    manifests = online_manifests(spec)
+    manifests = online_manifests(inventory)
     assert manifests, "the lab inventory installs a CNI manifest"
     for relative in manifests:
         assert (mirror / relative).read_bytes() == (tmp_path / "up" / relative).read_bytes()

@@ -75,9 +75,7 @@ def built(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     # the charts' upstream registries: the lab's stand-in charts pushed into the real registry as
     # helm push stores them, under their real names (<registry>/ghcr.io/kai-scheduler/...)
     registry = Registry(f"https://{bridge}:5000", f"{bridge}:5000", 0, certs / "ca.crt")
-    for repository, tag, layout in chart_artifacts(
-        load_inventory(lab.inventory).spec, lab.paths.mirror / "files"
-    ):
+    for repository, tag, layout in chart_artifacts(load_inventory(lab.inventory), lab.paths.mirror / "files"):
         push_image(registry, repository, tag, layout)
     build = kubehaus(
         "mirror", "build", str(lab.inventory), str(directory),

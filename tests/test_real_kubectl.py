@@ -17,11 +17,13 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -36,6 +38,8 @@ from bootstrap.lab.standin_tools.common import kubeconfig_text, request
 from bootstrap.lab.standins import kubernetes_schema_bundle
 from bootstrap.phase_support import cluster as join
 from bootstrap.phase_support import maintenance as node_maintenance
+from bootstrap.phase_support import serving
+from bootstrap.phases import serving as serving_phase
 from bootstrap.render.addons import dra_gpu_driver_values, kai_queues
 from deploys import operations
 from deploys.cluster_state import ClusterQuery, parse_cluster
@@ -554,6 +558,89 @@ def test_node_maintenance_and_a_drain_a_budget_blocks(cluster: Cluster, tmp_path
 # -- every invocation in the code -----------------------------------------------------------------
 
 SHELL_END = re.compile(r"\s*(?:;|&&|\|\||\||>|2>&1|\)|$)")
+
+
+def test_a_chart_upgrade_applies_its_crds_first_then_the_add_ons_serve(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """helm_release's CRD step through the real kubectl (server-side apply over Helm's install-time
+    CRD): after KAI v0.12 -> v0.17 the Topology CRD has v0.17's alias and a Topology with aliases is
+    accepted; then the serving reads, through the same binary, show KAI ready with its queues and the
+    kubelet plugins' ResourceSlices that a heartbeat's devices make (phase_support/serving.py)."""
+    files_area.build_files_area(tmp_path / "files")
+    charts, bin_dir = tmp_path / "files" / "charts", Path(cluster.env["PATH"].split(":")[0])
+    helm_tool = bin_dir / "helm"
+    helm_tool.write_text(
+        f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(ROOT))} exec {shlex.quote(sys.executable)} -c "
+        "'import sys; from bootstrap.lab.standin_tools import helm; helm.main(sys.argv[1:])' \"$@\"\n"
+    )
+    helm_tool.chmod(0o755)
+    values = tmp_path / "kai-values.yaml"
+    values.write_text("{}\n")
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(yaml.safe_dump({"apiVersion": "kai.scheduler/v1alpha1", "kind": "Topology",
+                                        "metadata": {"name": "aliased"},
+                                        "spec": {"levels": [{"nodeLabel": "kubernetes.io/hostname",
+                                                             "alias": "host"}]}}))  # fmt: skip
+    for version in ("v0.12.0", "v0.17.0"):
+        reference = str(charts / f"kai-scheduler-{version}.tgz")
+        commands = commands_of_release(reference, version, str(values))
+        assert len(commands) == 2 and "helm show crds" in commands[0]
+        for command in commands:
+            done = cluster.shell(command)
+            assert done.returncode == 0, (command, done.stderr)
+        accepted = cluster.kubectl(f"apply --dry-run=server -f {topology}")
+        assert (accepted.returncode == 0) is (version == "v0.17.0"), accepted.stderr
+    crd = json.loads(cluster.kubectl("get crd topologies.kai.scheduler -o json").stdout)
+    levels = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert "alias" in levels["levels"]["items"]["properties"]
+    assert cluster.kubectl(f"apply -f {topology}").returncode == 0
+    dra = str(charts / "dra-driver-nvidia-gpu-0.4.1.tgz")
+    dra_values = tmp_path / "dra-values.yaml"
+    dra_values.write_text(yaml.safe_dump(dra_gpu_driver_values(Addons())))
+    for command in commands_of_release(
+        dra, "0.4.1", str(dra_values), "dra-driver-nvidia-gpu", "nvidia-dra-driver-gpu"
+    ):
+        assert cluster.shell(command).returncode == 0, command
+    labelled = cluster.kubectl("label node w-1 nvidia.com/gpu.present=true --overwrite")
+    assert labelled.returncode == 0, labelled.stderr
+    devices = {"gpus": [{"index": "0", "uuid": "GPU-1", "name": "NVIDIA H100"}], "rdma": []}
+    for node, withheld in (("w-1", []), ("w-2", [])):
+        status, _ = request("POST", f"http://{cluster.server}/kubehaus/nodes/register",
+                            {"kubeletVersion": "v1.34.2", "devices": devices, "withheld": withheld},
+                            cluster.node_tokens[node])  # fmt: skip
+        assert status == 200
+    wanted = serving.Expected(kai_namespace="kai-scheduler", queues=("default-queue",), gpu_nodes=("w-1",))
+    observed = serving_phase.observe(cluster, wanted)  # type: ignore[arg-type]
+    assert not observed.errors, observed.errors
+    assert serving.problems(wanted, observed) == {}
+    # w-2 has no GPU label: the plugin's DaemonSet does not land there, so it has no slice
+    unmet = serving.problems(serving.Expected(gpu_nodes=("w-1", "w-2")), observed)
+    gone = "w-2: no ResourceSlice of driver gpu.nvidia.com (its kubelet plugin has not registered)"
+    assert unmet == {"DRA GPU driver": [gone]}
+    # no RDMA NIC in any heartbeat: Dranet (not installed here) is reported missing on an RDMA node
+    rdma = serving_phase.observe(cluster, serving.Expected(rdma_nodes=("w-1",)))  # type: ignore[arg-type]
+    assert serving.problems(serving.Expected(rdma_nodes=("w-1",)), rdma) == {"Dranet": [
+        "w-1: no ResourceSlice of driver dra.net", "w-1: DaemonSet kube-system/dranet no pod"]}  # fmt: skip
+    (pod,) = json.loads(cluster.kubectl("get pods -n nvidia-dra-driver-gpu -o json").stdout)["items"]
+    assert pod["spec"]["nodeName"] == "w-1" and serving.ready(pod)
+
+
+def commands_of_release(
+    reference: str,
+    version: str,
+    values: str,
+    release: str = "kai-scheduler",
+    namespace: str = "kai-scheduler",
+) -> list[str]:
+    """What helm_release runs for a release not yet at this version (its fact: no release found)."""
+    with mock.patch.object(operations, "host", mock.Mock(get_fact=lambda *a, **k: None)):
+        return list(
+            operations.helm_release._inner(
+                release=release, namespace=namespace, chart=release, version=version, reference=reference,
+                values_path=values, values={}, kubeconfig=ADMIN_KUBECONFIG,
+            )
+        )  # fmt: skip
 
 
 def _alternatives(node: ast.expr, prefixes: frozenset[str] = frozenset()) -> list[str]:

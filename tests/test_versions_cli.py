@@ -9,6 +9,10 @@ import pytest
 
 from bootstrap.cli import main
 from bootstrap.inventory import load_inventory
+from bootstrap.os_support.facts import OsFacts
+from bootstrap.os_support.packages import needs_open_kernel_modules
+from bootstrap.os_support.systems import SUPPORTED
+from bootstrap.plan.node import has_fabric_manager, is_gpu_host
 from bootstrap.render import sources
 from bootstrap.render.artifacts import resolved_artifacts, written_paths
 
@@ -19,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def lock_of(path: Path) -> list:
     inventory = load_inventory(path)
-    return resolved_artifacts(inventory.spec, written_paths(inventory.locator.document.data))
+    return resolved_artifacts(inventory, written_paths(inventory.locator.document.data))
 
 
 def test_the_lock_holds_exactly_the_packages_apply_pins() -> None:
@@ -27,13 +31,32 @@ def test_the_lock_holds_exactly_the_packages_apply_pins() -> None:
     spec = inventory.spec
     lock = lock_of(REPO / "inventory" / "small.yaml")
     pinned = {a.name: a.version for a in lock if a.kind == "apt-package" and a.chosen_by != "dependency"}
-    apply_pins = (
-        sources.kubernetes_pins(spec)
-        | sources.runtime_pins(spec)
-        | sources.nvidia_pins(spec, fabric_manager=True)
-        | {"helm": spec.versions.helm}
-    )
-    assert pinned == apply_pins
+    apply_pins = sources.kubernetes_pins(spec) | sources.runtime_pins(spec) | {"helm": spec.versions.helm}
+    for release in SUPPORTED:  # what the node plan pins on each OS for each GPU host's profile
+        facts = OsFacts(id=release.distro, version_id=release.version_id, codename=release.codename,
+                        architecture="amd64")  # fmt: skip
+        for host in spec.hosts:
+            if is_gpu_host(inventory, host, None):
+                open_modules = needs_open_kernel_modules([inventory.profile_of(host).gpus.model or ""])
+                fabric_manager = has_fabric_manager(inventory, host, None)
+                apply_pins |= sources.nvidia_pins(spec, fabric_manager, facts, open_modules)
+    # the fabric manager is listed whatever the profiles say: discovery may find NVSwitches
+    assert pinned == apply_pins | sources.nvidia_pins(spec, fabric_manager=True, open_modules=False)
+
+
+def test_the_driver_package_is_named_per_os_and_gpu_as_the_node_plan_does() -> None:
+    """A DGX H100 (Hopper: open kernel modules) on Debian and on Ubuntu: two names, each saying where."""
+    lock = lock_of(REPO / "inventory" / "dgx-h100-pod.yaml")
+    drivers = {
+        a.name: a.where for a in lock if a.field == "versions.nvidia_driver" and "fabric" not in a.name
+    }
+    assert drivers == {
+        "nvidia-open": "GPU nodes on Debian 12 (open kernel modules), Debian 13 (open kernel modules)",
+        "nvidia-driver-580-open": (
+            "GPU nodes on Ubuntu 22.04 (open kernel modules), Ubuntu 24.04 (open kernel modules)"
+        ),
+    }
+    assert "nvidia-driver" not in drivers  # the name the lock used to give every GPU node
 
 
 def test_who_chose_each_version() -> None:

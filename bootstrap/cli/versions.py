@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if inventory is None:
         return EXIT_USAGE
     assert inventory.locator is not None
-    artifacts = resolved_artifacts(inventory.spec, written_paths(inventory.locator.document.data))
+    artifacts = resolved_artifacts(inventory, written_paths(inventory.locator.document.data))
     lifecycle = end_of_life_findings(inventory, args.today)  # load_or_report printed the rest
     notes = sorted([*inventory.warnings, *lifecycle])
     if args.output == "json":

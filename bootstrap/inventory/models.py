@@ -632,6 +632,11 @@ class Addons(Section):
     dra_gpu_driver: DraGpuDriver = Field(default_factory=DraGpuDriver)
     dranet: Dranet = Field(default_factory=Dranet)
     kai_scheduler: KaiScheduler = Field(default_factory=KaiScheduler)
+    serving_timeout_seconds: Annotated[Int, Field(ge=10, le=3600)] = Field(
+        300,
+        description="How long apply waits after the add-ons for each to serve (KAI ready with its queues, "
+        "the DRA kubelet plugin registered on every GPU node, Dranet on every RDMA node) before failing.",
+    )
 
 
 class Hook(Section):

@@ -111,25 +111,64 @@ def _queue(name: str, parent: str | None, resources: dict[str, Any]) -> dict[str
     return {"apiVersion": "scheduling.run.ai/v2", "kind": "Queue", "metadata": {"name": name}, "spec": spec}
 
 
-def dra_objects(_values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The DeviceClasses the DRA driver's templates create."""
+def _workload(kind: str, name: str, image: str, pod: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in Deployment or DaemonSet (no namespace: the helm stand-in puts it in the release's).
+    Its name and pod spec are the stand-in's own; only the image is the chart's (it tells the lab's
+    API store which kubelet plugin a DaemonSet is, standin_tools/daemons.py)."""
+    labels = {"app.kubernetes.io/name": name}
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels},
+                     "spec": {**pod, "containers": [{"name": name, "image": image}]}},
+    }  # fmt: skip
+    if kind == "Deployment":
+        spec["replicas"] = 1
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def dra_objects_of(chart: str, image: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """What the DRA driver's templates create: its DeviceClasses, the controller, and the kubelet
+    plugin DaemonSet on the nodes labelled with a GPU (nvidia.com/gpu.present, kubehaus's label)."""
+
+    def objects(_values: dict[str, Any]) -> list[dict[str, Any]]:
+        plugin = {"nodeSelector": {"nvidia.com/gpu.present": "true"}}
+        return [
+            _device_class("gpu.nvidia.com", "gpu.nvidia.com"),
+            _device_class("mig.nvidia.com", "gpu.nvidia.com"),
+            _device_class("compute-domain-daemon.nvidia.com", "compute-domain.nvidia.com"),
+            _device_class("compute-domain-default-channel.nvidia.com", "compute-domain.nvidia.com"),
+            _workload("Deployment", f"{chart}-controller", image, {}),
+            _workload("DaemonSet", f"{chart}-kubelet-plugin", image, plugin),
+        ]
+
+    return objects
+
+
+def kai_workloads(registry: str, version: str) -> list[dict[str, Any]]:
+    """KAI's operator and the scheduler and binder it runs (stand-in names; images as the chart's)."""
     return [
-        _device_class("gpu.nvidia.com", "gpu.nvidia.com"),
-        _device_class("mig.nvidia.com", "gpu.nvidia.com"),
-        _device_class("compute-domain-daemon.nvidia.com", "compute-domain.nvidia.com"),
-        _device_class("compute-domain-default-channel.nvidia.com", "compute-domain.nvidia.com"),
+        _workload("Deployment", name, f"{registry}/{image}:{version}", {})
+        for name, image in (
+            ("kai-operator", "operator"),
+            ("kai-scheduler-default", "scheduler"),
+            ("binder", "binder"),
+        )
     ]
 
 
-def kai_objects(values: dict[str, Any]) -> list[dict[str, Any]]:
-    """KAI's default parent and child queues, when the values ask for them."""
-    default = values.get("defaultQueue", {})
-    if not default.get("createDefaultQueue"):
-        return []
-    return [
-        _queue(default["parentName"], None, default["parentResources"]),
-        _queue(default["childName"], default["parentName"], default["childResources"]),
-    ]
+def kai_objects_of(registry: str, version: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    def objects(values: dict[str, Any]) -> list[dict[str, Any]]:
+        """KAI's Deployments, and its default parent and child queues when the values ask for them."""
+        default = values.get("defaultQueue", {})
+        if not default.get("createDefaultQueue"):
+            return kai_workloads(registry, version)
+        return [
+            *kai_workloads(registry, version),
+            _queue(default["parentName"], None, default["parentResources"]),
+            _queue(default["childName"], default["parentName"], default["childResources"]),
+        ]
+
+    return objects
 
 
 COMPUTE_DOMAIN = Crd(
@@ -249,7 +288,7 @@ DRA_CHART = ChartData(
     values=DRA_VALUES,
     refusals=(DEFAULT_NAMESPACE_REFUSAL, GPU_OVERRIDE_REFUSAL),
     crds=(COMPUTE_DOMAIN,),
-    creates=dra_objects,
+    creates=dra_objects_of("nvidia-dra-driver-gpu", "nvcr.io/nvidia/k8s-dra-driver-gpu:v25.8.1"),
 )
 
 # kubernetes-sigs/dra-driver-nvidia-gpu: the renamed chart, numbering restarted (strict semver).
@@ -261,6 +300,9 @@ DRA_CHART_0_4 = replace(
     version="0.4.1",
     values={**DRA_VALUES, "webhook.enabled": Value("boolean", False)},
     crds=(COMPUTE_DOMAIN_0_4, COMPUTE_DOMAIN_CLIQUE),
+    creates=dra_objects_of(
+        "dra-driver-nvidia-gpu", "registry.k8s.io/dra-driver-nvidia/dra-driver-nvidia-gpu:v0.4.1"
+    ),
 )
 
 KAI_CHART = ChartData(
@@ -276,10 +318,15 @@ KAI_CHART = ChartData(
     },
     refusals=(),
     crds=(TOPOLOGY, QUEUE),
-    creates=kai_objects,
+    creates=kai_objects_of("ghcr.io/nvidia/kai-scheduler", "v0.12.0"),
 )
 
-KAI_CHART_0_17 = replace(KAI_CHART, version="v0.17.0", crds=(TOPOLOGY_0_17, QUEUE))
+KAI_CHART_0_17 = replace(
+    KAI_CHART,
+    version="v0.17.0",
+    crds=(TOPOLOGY_0_17, QUEUE),
+    creates=kai_objects_of("ghcr.io/kai-scheduler/kai-scheduler", "v0.17.0"),
+)
 
 DRANET_IMAGE_FLOATING = "ghcr.io/google/dranet:stable"  # upstream's own tag; kubehaus pins it at apply
 

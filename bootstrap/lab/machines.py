@@ -140,7 +140,13 @@ def _prepare_root(merged: Path, spec: LabSpec, machine: LabMachine, public_key: 
     lab_dir.mkdir(parents=True, exist_ok=True)
     (lab_dir / "machine.json").write_text(
         json.dumps(
-            {"lab": spec.name, "machine": machine.name, "profile": machine.profile, "faults": machine.faults},
+            {
+                "lab": spec.name,
+                "machine": machine.name,
+                "profile": machine.profile,
+                "faults": machine.faults,
+                "plugins_unregistered": machine.plugins_unregistered,
+            },
             indent=2,
         )
     )

@@ -36,6 +36,12 @@ class LabMachine(BaseModel):
         "profile's version installed from the mirror at imaging, not held).",
     )
 
+    plugins_unregistered: list[Literal["gpu.nvidia.com", "dra.net"]] = Field(
+        default_factory=list,
+        description="Kubelet plugins that run on this machine but never register: the kubelet stand-in "
+        "publishes no ResourceSlice for these drivers (how a test shows a serving check failing).",
+    )
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:

@@ -24,6 +24,7 @@ def apply_phases() -> list[Phase]:
     from .prune import PrunePhase
     from .rediscover import RediscoverPhase
     from .runtime import RuntimePhase
+    from .serving import ServingPhase
     from .state_check import StateCheckPhase
     from .upgrade import UpgradePhase
     from .upgrade_plan import UpgradePlanPhase
@@ -51,6 +52,7 @@ def apply_phases() -> list[Phase]:
         AddonsPhase(),
         LabelsPhase(),
         HealthTokenPhase(),  # after the add-ons: their first step is the token's ServiceAccount
+        ServingPhase(),  # after the labels: the DRA plugin's DaemonSet lands on labelled GPU nodes
         PrunePhase(),
         KubeconfigPhase(),
         HookPhase("after-apply"),

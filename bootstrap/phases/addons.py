@@ -16,6 +16,7 @@ from deploys.addons import HELM_STEP, AddonStep, ChartStep, ManifestStep, Remova
 
 from ..deploy_executor import run_deploy
 from ..health.credential import cluster_objects
+from ..phase_support.members import cluster_topologies
 from ..phase_support.queries import (
     DRANET,
     DRANET_DEVICE_CLASS,
@@ -24,7 +25,7 @@ from ..phase_support.queries import (
     cluster_query,
     replaced_releases,
 )
-from ..phase_support.roles import control_plane_ready, first_control_plane, may_join
+from ..phase_support.roles import control_plane_ready, first_control_plane
 from ..plan.cluster_files import ADDONS_DIR
 from ..render import addons as render
 from ..render.labels import node_labels
@@ -39,7 +40,6 @@ from ..render.sources import (
     kai_chart,
 )
 from ..runner import Phase, RunContext
-from ..topology.model import Topology
 
 HEALTH_CREDENTIAL_STEP = "health check credential"
 __all__ = ["AddonsPhase", "ChartStep", "ManifestStep", "RemovalStep", "cluster_query"]
@@ -60,21 +60,8 @@ def manifest_file(name: str, documents: list[dict]) -> NodeFile:
 
 
 def cluster_labels(ctx: RunContext) -> dict[str, dict[str, str]]:
-    """Labels of every node that is or will be in the cluster: hosts outside --limit count too, with
-    the topology saved by their last discovery, so a limited run never reshapes cluster-wide objects."""
-    labels = {}
-    for host in ctx.inventory.hosts:
-        record = ctx.hosts[host.name]
-        if record.verdict is not None and not may_join(ctx, host):
-            continue
-        topology = record.topology
-        if topology is None:
-            saved = ctx.state_dir.topology_file(host.name)
-            if not saved.exists():
-                continue
-            topology = Topology.model_validate_json(saved.read_text())
-        labels[host.name] = node_labels(host, topology)
-    return labels
+    """Labels of every node that is or will be in the cluster (cluster_topologies)."""
+    return {name: node_labels(host, topology) for name, (host, topology) in cluster_topologies(ctx).items()}
 
 
 class AddonsPhase(Phase):

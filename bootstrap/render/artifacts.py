@@ -8,11 +8,16 @@ or the site's mirror. Built from the same functions apply uses (sources.py), nev
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from ..compat.check import addon_release
+from ..inventory import Inventory
 from ..inventory.models import InventorySpec
+from ..os_support.facts import OsFacts
+from ..os_support.packages import needs_open_kernel_modules
+from ..os_support.systems import SUPPORTED, SupportedRelease
+from ..plan.node import has_fabric_manager, is_gpu_host
 from .sources import (
     apt_repositories,
     cni_manifest,
@@ -23,6 +28,7 @@ from .sources import (
     dranet_manifest,
     driver_major,
     kai_chart,
+    nvidia_pins,
 )
 
 Kind = Literal["apt-package", "helm-chart", "manifest", "image"]
@@ -53,12 +59,62 @@ def _cni_chosen(spec: InventorySpec, written: frozenset[str]) -> str:
     return "inventory" if "cluster.cni.version" in written else "default"
 
 
-def resolved_artifacts(spec: InventorySpec, written: frozenset[str] = frozenset()) -> list[Artifact]:
+def gpu_variants(inventory: Inventory) -> set[tuple[bool, bool]]:
+    """(fabric manager, open kernel modules) of every GPU host, from its profile (discovery may
+    find more: a host without a profile that turns out to have GPUs is not listed)."""
+    return {
+        (
+            has_fabric_manager(inventory, host, None),
+            needs_open_kernel_modules([inventory.profile_of(host).gpus.model or ""]),
+        )
+        for host in inventory.spec.hosts
+        if is_gpu_host(inventory, host, None)
+    }
+
+
+def driver_packages_by_os(
+    inventory: Inventory, releases: tuple[SupportedRelease, ...] = SUPPORTED
+) -> dict[str, list[str]]:
+    """The driver package name -> where it goes ("Ubuntu 24.04, Hopper/Blackwell (open modules)"):
+    what the node plan pins (sources.nvidia_pins, os_support's names) on each supported OS for the
+    inventory's GPU profiles. A release whose names kubehaus does not carry says so."""
+    spec = inventory.spec
+    found: dict[str, list[str]] = {}
+    for release in releases:
+        facts = OsFacts(id=release.distro, version_id=release.version_id, codename=release.codename,
+                        architecture="amd64")  # fmt: skip
+        for fabric_manager, open_modules in sorted(gpu_variants(inventory)):
+            modules = "open kernel modules" if open_modules else "proprietary kernel modules"
+            try:
+                pins = nvidia_pins(spec, fabric_manager, facts, open_modules)
+            except ValueError as exc:
+                found.setdefault(f"(none on {release.name})", []).append(str(exc))
+                continue
+            (driver,) = [name for name, version in pins.items() if version == spec.versions.nvidia_driver
+                         and not name.startswith("nvidia-fabricmanager")]  # fmt: skip
+            found.setdefault(driver, [])
+            where = f"{release.name} ({modules})"
+            if where not in found[driver]:
+                found[driver].append(where)
+    return found
+
+
+def online_inventory(inventory: Inventory) -> Inventory:
+    """The inventory as if it installed from the upstreams: where each artifact lives upstream
+    (what a mirror build fetches, whatever source the inventory itself installs from)."""
+    spec = inventory.spec
+    artifacts = spec.artifacts.model_copy(update={"source": "online"})
+    return replace(inventory, spec=spec.model_copy(update={"artifacts": artifacts}))
+
+
+def resolved_artifacts(inventory: Inventory, written: frozenset[str] = frozenset()) -> list[Artifact]:
     """Every artifact, in install order: node packages, then the cluster's charts and manifests.
 
     ``written``: dotted paths the inventory file itself sets, for the one pin pydantic cannot tell
-    from its default (the CNI version follows the plugin); ``written_paths`` reads them.
+    from its default (the CNI version follows the plugin); ``written_paths`` reads them. The driver's
+    package name differs by OS and GPU (driver_packages_by_os): one row per name, saying where.
     """
+    spec = inventory.spec
     source = spec.artifacts.source
     repos = {repo.name: repo.uri for repo in apt_repositories(spec)}
 
@@ -84,7 +140,14 @@ def resolved_artifacts(spec: InventorySpec, written: frozenset[str] = frozenset(
     package(
         "containerd.io", versions.containerd, "versions.containerd", "Docker (containerd.io)", "every node"
     )
-    package("nvidia-driver", versions.nvidia_driver, "versions.nvidia_driver", "NVIDIA CUDA", "GPU nodes")
+    for driver, where in driver_packages_by_os(inventory).items():
+        if driver.startswith("(none"):
+            note = "; ".join(dict.fromkeys(where))
+            out.append(Artifact("apt-package", "nvidia driver", None, "default", "versions.nvidia_driver",
+                                source, repo("NVIDIA CUDA"), "GPU nodes", note))  # fmt: skip
+            continue
+        package(driver, versions.nvidia_driver, "versions.nvidia_driver", "NVIDIA CUDA",
+                "GPU nodes on " + ", ".join(where))  # fmt: skip
     package(
         f"nvidia-fabricmanager-{driver_major(versions.nvidia_driver)}",
         versions.effective_fabric_manager,

@@ -20,12 +20,11 @@ from dataclasses import asdict, dataclass, field
 
 from ..inventory import Inventory
 from ..os_support.facts import OsFacts
-from ..os_support.packages import needs_open_kernel_modules
 from ..os_support.systems import SUPPORTED, SupportedRelease
 from ..plan.cluster_files import HELM_PACKAGE
-from ..plan.node import BASE_PACKAGES, has_fabric_manager, is_gpu_host
+from ..plan.node import BASE_PACKAGES
 from .apt_closure import Closure, Stanza, closure
-from .artifacts import Artifact, resolved_artifacts
+from .artifacts import Artifact, gpu_variants, resolved_artifacts
 from .images import Gap, Image, cluster_images
 from .sources import kubernetes_pins, nvidia_pins, runtime_pins
 
@@ -95,19 +94,6 @@ class MirrorList:
         }
 
 
-def _gpu_variants(inventory: Inventory) -> set[tuple[bool, bool]]:
-    """(fabric manager, open kernel modules) of every GPU host, from its profile (discovery may
-    find more: a host without a profile that turns out to have GPUs is not listed)."""
-    return {
-        (
-            has_fabric_manager(inventory, host, None),
-            needs_open_kernel_modules([inventory.profile_of(host).gpus.model or ""]),
-        )
-        for host in inventory.spec.hosts
-        if is_gpu_host(inventory, host, None)
-    }
-
-
 def os_packages(
     inventory: Inventory, release: SupportedRelease, architecture: str, index: list[Stanza] | None
 ) -> OsPackages:
@@ -118,7 +104,7 @@ def os_packages(
     name = release.name
     try:
         pins = kubernetes_pins(spec) | runtime_pins(spec) | {HELM_PACKAGE: spec.versions.helm}
-        for fabric_manager, open_modules in sorted(_gpu_variants(inventory)):
+        for fabric_manager, open_modules in sorted(gpu_variants(inventory)):
             # what the node plan pins on this OS for these GPUs (os_support's names)
             pins |= nvidia_pins(spec, fabric_manager, facts, open_modules)
     except ValueError as exc:
@@ -136,7 +122,7 @@ def mirror_list(
     architectures: tuple[str, ...] = ("amd64",),
 ) -> MirrorList:
     """``indexes``: (OS name, architecture) -> the Packages stanzas a node of that OS would see."""
-    lock = resolved_artifacts(inventory.spec, written)
+    lock = resolved_artifacts(inventory, written)
     images, gaps = cluster_images(inventory.spec)
     packages = tuple(
         os_packages(inventory, release, arch, (indexes or {}).get((release.name, arch)))

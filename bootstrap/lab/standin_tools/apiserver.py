@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from . import access
+from . import access, daemons
 from .common import write_private
 from .kubeapi import KubeApi
 from .validation import Invalid, Schemas, group_of, label_key_problem, label_value_problem
@@ -258,6 +258,7 @@ class Store:
                 stamp(self.state, node)
                 self.state["objects"][key] = node
                 self.record("registered", name, info["kubeletVersion"])
+                self.run_daemons(name, body)
                 self.save()
                 return "registered"
             previous = node.get("status", {}).get("nodeInfo") or {}
@@ -272,7 +273,27 @@ class Store:
                     )
                 node.setdefault("status", {})["nodeInfo"] = info
                 self.save()
+            if self.run_daemons(name, body):
+                self.save()
             return "already registered"
+
+    def run_daemons(self, name: str, body: dict[str, Any]) -> bool:
+        """The node's DaemonSet pods and its kubelet plugins' ResourceSlices, from the heartbeat's
+        devices (daemons.py); returns whether anything changed. The caller holds the lock."""
+        objects = self.state["objects"]
+        wanted = daemons.wanted_for(objects, name, body.get("devices") or {}, body.get("withheld") or [])
+        changed = False
+        for key in [k for k, o in objects.items() if daemons.ours(o, name) and k not in wanted]:
+            del objects[key]
+            changed = True
+        for key, obj in wanted.items():
+            previous = objects.get(key)
+            if previous is not None and without_server_fields(previous) == obj:
+                continue
+            stamp(self.state, obj, previous)
+            objects[key] = obj
+            changed = True
+        return changed
 
     def node_view(self, node: dict[str, Any]) -> dict[str, Any]:
         """A Node as served: Ready only while its kubelet reports (the node lifecycle controller's 40s)."""
@@ -302,6 +323,30 @@ class Store:
             phase="Running",
             conditions=[{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": ready}],
         )
+        return view
+
+    def deployment_view(self, deployment: dict[str, Any]) -> dict[str, Any]:
+        """A Deployment as served: no controller or container runs, so its replicas count as available
+        while some node's kubelet reports (the one place its pods could run); none while none does."""
+        view = copy.deepcopy(deployment)
+        replicas = (view.get("spec") or {}).get("replicas", 1)
+        up = any(
+            self.node_reporting(k.rpartition("/")[2])
+            for k in self.state["objects"]
+            if k.startswith("/Node//")
+        )
+        available = replicas if up else 0
+        view["status"] = {
+            "observedGeneration": view["metadata"].get("generation", 1),
+            "replicas": replicas,
+            "readyReplicas": available,
+            "availableReplicas": available,
+            "updatedReplicas": replicas,
+            "conditions": [
+                {"type": "Available", "status": "True" if available >= replicas else "False",
+                 "reason": "MinimumReplicasAvailable" if available >= replicas else "MinimumReplicasUnavailable"}
+            ],
+        }  # fmt: skip
         return view
 
     def upgrade_control_plane(self, version: str) -> str:

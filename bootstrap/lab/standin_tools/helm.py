@@ -25,7 +25,19 @@ from urllib.parse import urlencode
 
 import yaml
 
-from .common import Client, die, load_documents, parse_with_globals, read_text, upstream_version, version_line
+from .common import (
+    Client,
+    die,
+    load_documents,
+    parse_with_globals,
+    read_text,
+    take_global_flags,
+    upstream_version,
+    version_line,
+)
+
+# the stand-in charts' objects that go into the release's namespace (their data names none)
+RELEASE_NAMESPACED = ("Deployment", "DaemonSet")
 
 
 def load_chart(reference: str) -> dict[str, Any]:
@@ -202,9 +214,13 @@ def cmd_upgrade(client: Client, args: argparse.Namespace, install_only: bool) ->
                                                                        "name": c["metadata"]["name"]}))["items"]]  # fmt: skip
     objects = []
     for obj in chart["standin"].get("objects", []):
+        if obj["kind"] in RELEASE_NAMESPACED:
+            obj = {**obj, "metadata": {"namespace": namespace, **obj["metadata"]}}
         refuse_foreign_owner(client, obj, args.release, namespace)
         obj = copy.deepcopy(obj)
         metadata = obj.setdefault("metadata", {})
+        if obj["kind"] in RELEASE_NAMESPACED:
+            metadata.setdefault("namespace", namespace)
         metadata.setdefault("labels", {})["app.kubernetes.io/managed-by"] = "Helm"
         metadata.setdefault("annotations", {}).update(
             {"meta.helm.sh/release-name": args.release, "meta.helm.sh/release-namespace": namespace}
@@ -336,9 +352,20 @@ def main(argv: list[str] | None = None) -> None:
     status = command("status")
     status.add_argument("release")
     status.add_argument("-o", "--output")
+    show = command("show")
+    show.add_argument("what", choices=("crds",))
+    show.add_argument("chart")
+    show.add_argument("--version")
     uninstall = command("uninstall", "delete")
     uninstall.add_argument("release")
     uninstall.add_argument("--wait", action="store_true")  # what it deletes is gone when it returns
+    if take_global_flags(argv)[0][:1] == ["show"]:  # the chart's crds/, as helm prints them: no cluster
+        args = parser.parse_args(take_global_flags(argv)[0])
+        chart = load_chart(args.chart)
+        if args.version and str(chart["meta"].get("version")) != args.version:
+            die(f'Error: chart "{chart["meta"].get("name")}" version "{args.version}" not found')
+        print(yaml.safe_dump_all(chart["crds"], sort_keys=False) if chart["crds"] else "", end="")
+        return
     args, client = parse_with_globals(parser, argv)
     if args.command in ("upgrade", "install"):
         if args.command == "upgrade" and not args.install:

@@ -298,6 +298,8 @@ class KubeApi:
             obj = self.store.node_view(obj)
         elif resource.kind == "Pod":
             obj = self.store.pod_view(obj)
+        elif resource.kind == "Deployment":
+            obj = self.store.deployment_view(obj)
         elif resource.kind == "PodDisruptionBudget":
             obj = copy.deepcopy(obj)
             obj["status"] = disruption.budget_status(obj, self.pods())

@@ -8,6 +8,7 @@ node with the stand-in API server and keeps it registered.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -96,6 +97,41 @@ def parse_taints(items: list) -> list[dict[str, str]]:
     return taints
 
 
+NVML_PROFILE = "/etc/kubehaus-lab/nvml-profile"  # the simulated GPUs, as the lab's libnvidia-ml reads them
+MACHINE_FILE = "/etc/kubehaus-lab/machine.json"
+HEARTBEAT_SECONDS = 5
+
+
+def node_devices() -> dict[str, list[dict[str, str]]]:
+    """What a kubelet plugin on this node would find: GPUs (NVML) and RDMA NICs with their netdevs
+    (sysfs), sent with each heartbeat for the API store's stand-in plugins (daemons.py)."""
+    gpus: dict[str, dict[str, str]] = {}
+    try:
+        with open(path(NVML_PROFILE)) as handle:
+            for line in handle:
+                parts = line.split(" ", 3)
+                if len(parts) >= 4 and parts[0] == "gpu" and parts[2] in ("uuid", "name"):
+                    gpus.setdefault(parts[1], {"index": parts[1]})[parts[2]] = parts[3].strip()
+    except OSError:
+        pass  # no driver yet: the GPU plugin finds nothing
+    rdma = []
+    root = os.path.join(sysfs_root(), "sys/class/infiniband")
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        net = os.path.join(root, name, "device/net")
+        for netdev in sorted(os.listdir(net)) if os.path.isdir(net) else []:
+            rdma.append({"name": name, "netdev": netdev})
+    return {"gpus": [g for g in gpus.values() if "uuid" in g], "rdma": rdma}
+
+
+def withheld_drivers() -> list[str]:
+    """The drivers whose plugin must not register here (the lab machine's plugins_unregistered)."""
+    try:
+        with open(path(MACHINE_FILE)) as handle:
+            return list(json.load(handle).get("plugins_unregistered") or [])
+    except (OSError, ValueError):
+        return []
+
+
 def boot_id() -> str:
     """The kernel's boot ID (nodeInfo.bootID): how the cluster sees that a node rebooted."""
     try:
@@ -149,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     marker = path("/var/lib/kubelet/registered")
     while True:
+        body.update(devices=node_devices(), withheld=withheld_drivers())
         status, answer = request("POST", client.server + "/kubehaus/nodes/register", body, client.token)
         if status == 200:
             if not os.path.exists(marker):
@@ -157,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                     handle.write("registered\n")
         else:
             print(f"E0000 kubelet_node_status.go] unable to register node: {answer}", flush=True)
-        time.sleep(10)
+        time.sleep(HEARTBEAT_SECONDS)
 
 
 if __name__ == "__main__":
