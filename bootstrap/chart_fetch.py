@@ -66,16 +66,35 @@ def upstream_url(url: str, upstreams: dict[str, str]) -> str:
 Answer = tuple[int, dict[str, str], bytes]
 
 
-def _get(url: str, context: ssl.SSLContext | None, headers: dict[str, str]) -> Answer:
+# What one answer may hold: an index, a manifest or a token answer is small, and a chart package is
+# a few MiB; a hostile or broken upstream must not fill the build machine's memory.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MAX_CHART_BYTES = 256 * 1024 * 1024
+
+
+def _read(response: object, url: str, limit: int) -> bytes:
+    data = response.read(limit + 1)  # type: ignore[attr-defined]
+    if len(data) > limit:
+        raise ChartFetchError(f"{url}: the answer is over {limit} bytes: refused")
+    return data
+
+
+def _get(
+    url: str, context: ssl.SSLContext | None, headers: dict[str, str], limit: int = MAX_ANSWER_BYTES
+) -> Answer:
+    # only http(s): a URL taken from an upstream's answer (index.yaml, a token realm) must not make
+    # the build read a local file or speak another protocol
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ChartFetchError(f"{url!r}: only http and https URLs are fetched")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     for key, value in headers.items():
         # an Authorization stays with this host: not sent on to a blob store a registry redirects to
         request.add_unredirected_header(key, value)
     try:
         with urllib.request.urlopen(request, context=context, timeout=60) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, dict(response.headers), _read(response, url, limit)
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, dict(error.headers), _read(error, url, MAX_ANSWER_BYTES)
     except OSError as error:
         raise ChartFetchError(f"cannot fetch {url}: {error}") from None
 
@@ -108,13 +127,15 @@ class _Registry:
         self.context = context
         self.auth: dict[str, str] = {}
 
-    def get(self, path: str, accept: str | None = None) -> tuple[dict[str, str], bytes]:
+    def get(
+        self, path: str, accept: str | None = None, limit: int = MAX_ANSWER_BYTES
+    ) -> tuple[dict[str, str], bytes]:
         headers = {"Accept": accept} if accept else {}
-        status, answer, body = _get(f"{self.url}/{path}", self.context, {**headers, **self.auth})
+        status, answer, body = _get(f"{self.url}/{path}", self.context, {**headers, **self.auth}, limit)
         if status == 401 and not self.auth:
             challenge = next((v for k, v in answer.items() if k.lower() == "www-authenticate"), "")
             self.auth = {"Authorization": f"Bearer {_token(challenge, self.context)}"}
-            status, answer, body = _get(f"{self.url}/{path}", self.context, {**headers, **self.auth})
+            status, answer, body = _get(f"{self.url}/{path}", self.context, {**headers, **self.auth}, limit)
         if status != 200:
             raise ChartFetchError(f"{self.url}/{path}: the registry answered {status}: {body[:200]!r}")
         return answer, body
@@ -158,7 +179,9 @@ def fetch_oci_chart(
             f"config {HELM_CONFIG} and one {HELM_CHART} layer)"
         )
     (layer,) = layers
-    _, data = registry.get(f"blobs/{layer['digest']}")
+    size = layer.get("size")
+    limit = size if isinstance(size, int) and 0 <= size <= MAX_CHART_BYTES else MAX_CHART_BYTES
+    _, data = registry.get(f"blobs/{layer['digest']}", limit=limit)
     if _sha256(data) != layer["digest"] or len(data) != layer.get("size", len(data)):
         raise ChartFetchError(
             f"{source}: the chart layer is {_sha256(data)} ({len(data)} bytes), its manifest says "
@@ -181,7 +204,7 @@ def fetch_repo_chart(
         wanted = str(entry["digest"])
     except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError):
         raise ChartFetchError(f"{index_url}: no one entry, URL and digest for {name} {version}") from None
-    status, _, data = _get(upstream_url(url, upstreams), context, {})
+    status, _, data = _get(upstream_url(url, upstreams), context, {}, MAX_CHART_BYTES)
     if status != 200:
         raise ChartFetchError(f"{url}: answered {status}")
     found = hashlib.sha256(data).hexdigest()

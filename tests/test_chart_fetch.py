@@ -61,8 +61,12 @@ def test_a_chart_layer_or_manifest_that_is_not_what_was_named_is_refused() -> No
         upstreams["ghcr.io"] = f"{upstream.url}/ghcr.io"
         manifest = upstream.add_layout(repository, "v0.17.0", chart_tar(chart))
         layer = json.loads(upstream.blobs[manifest])["layers"][0]["digest"]
-        upstream.tampered[layer] = chart + b"tampered"
+        upstream.tampered[layer] = chart[:-1] + bytes([chart[-1] ^ 1])  # same size, other bytes
         with pytest.raises(ChartFetchError, match=r"the chart layer is .* its manifest says .*: refused"):
+            fetch_chart(KAI, "v0.17.0", upstreams)
+        # more than the manifest's size is never read into memory
+        upstream.tampered[layer] = chart + b"x" * 4096
+        with pytest.raises(ChartFetchError, match=rf"the answer is over {len(chart)} bytes: refused"):
             fetch_chart(KAI, "v0.17.0", upstreams)
         del upstream.tampered[layer]
         upstream.tampered[manifest] = upstream.blobs[manifest].replace(
@@ -105,6 +109,14 @@ def test_a_classic_repository_chart_comes_by_index_yaml_and_its_digest(tmp_path:
             fetch_chart(location, version, upstreams)
         with pytest.raises(ChartFetchError, match="no one entry"):
             fetch_chart(location, "9.9.9", upstreams)
+        # a URL an upstream's index names is fetched only over http(s), never from a local file
+        (tmp_path / "nvidia" / "index.yaml").write_text(
+            yaml.safe_dump(
+                {"entries": {name: [{"version": version, "urls": ["file:///etc/passwd"], "digest": "0"}]}}
+            )
+        )
+        with pytest.raises(ChartFetchError, match="only http and https URLs are fetched"):
+            fetch_chart(location, version, upstreams)
     finally:
         server.shutdown()
         server.server_close()

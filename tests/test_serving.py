@@ -14,7 +14,7 @@ from bootstrap.lab import addon_data
 from bootstrap.lab.standin_tools import apiserver, daemons
 from bootstrap.lab.standin_tools.validation import Schemas
 from bootstrap.lab.standins import kubernetes_schema_bundle
-from bootstrap.phase_support.serving import Expected, Observed, problems
+from bootstrap.phase_support.serving import Expected, Observed, checked_tainted, problems
 
 GPU = "gpu.nvidia.com"
 EXPECTED = Expected(kai_namespace="kai-scheduler", queues=("research", "team-a"), gpu_nodes=("dgx-1",),
@@ -199,3 +199,13 @@ def test_the_kubelet_reports_the_machine_s_gpus_and_rdma_nics(
         (n.name, n.netdev) for n in hardware.nics
     )
     assert kubelet.withheld_drivers() == ["gpu.nvidia.com"]
+
+
+def test_a_node_its_own_check_tainted_is_not_expected_to_run_the_plugins() -> None:
+    tainted = {
+        "spec": {"taints": [{"key": "kubehaus.io/unhealthy", "value": "NVLINK_DOWN", "effect": "NoSchedule"}]}
+    }
+    other = {"spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}}
+    assert checked_tainted(tainted)
+    assert not checked_tainted(other)
+    assert not checked_tainted({"spec": {}}) and not checked_tainted(None)

@@ -15,7 +15,10 @@ class JoinError(Exception):
 
 def run_secret_command(host: PyinfraHost, command: str) -> list[str]:
     """Run a command whose output holds a secret: nothing of it is printed, and errors are redacted."""
-    ok, output = host.run_shell_command(command, print_output=False, print_input=False, _timeout=120)
+    try:
+        ok, output = host.run_shell_command(command, print_output=False, print_input=False, _timeout=120)
+    except TimeoutError:
+        raise JoinError(f"{command.split()[0]}: no answer within 120 s") from None
     if not ok:
         raise JoinError(redact("\n".join(output.stderr_lines[-5:]) or f"{command.split()[0]} failed"))
     return output.stdout_lines

@@ -31,9 +31,14 @@ class MaintenanceError(RuntimeError):
 
 
 def kubectl(control_plane: PyinfraHost, arguments: str, timeout: int = 120) -> list[str]:
-    ok, output = control_plane.run_shell_command(
-        f"{KUBECTL} {arguments}", print_output=False, print_input=False, _timeout=timeout
-    )
+    """kubectl on the control plane; a failure or no answer in time is a MaintenanceError (a hung
+    API server is a finding for the phase to report, not a crash of the run)."""
+    try:
+        ok, output = control_plane.run_shell_command(
+            f"{KUBECTL} {arguments}", print_output=False, print_input=False, _timeout=timeout
+        )
+    except TimeoutError:
+        raise MaintenanceError(f"kubectl {arguments.split()[0]}: no answer within {timeout} s") from None
     if not ok:
         detail = "\n".join(output.stderr_lines[-5:]) or "\n".join(output.stdout_lines[-5:])
         raise MaintenanceError(redact(f"kubectl {arguments.split()[0]}: {detail or 'failed'}"))

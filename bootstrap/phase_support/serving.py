@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..health.verdict import UNHEALTHY_TAINT_KEY
+
 GPU_DRIVER, DRANET_DRIVER = "gpu.nvidia.com", "dra.net"
 DRANET_NAMESPACE, DRANET_DAEMONSET = "kube-system", "dranet"
 
@@ -50,6 +52,13 @@ class Observed:
 
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+
+
+def checked_tainted(node: dict[str, Any] | None) -> bool:
+    """Whether the node's own health check has tainted this Node ``kubehaus.io/unhealthy``: the
+    add-ons' DaemonSets do not tolerate it, so their plugins need not land there until it clears."""
+    taints = ((node or {}).get("spec") or {}).get("taints") or []
+    return any(t.get("key") == UNHEALTHY_TAINT_KEY for t in taints)
 
 
 def ready(pod: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ from deploys.control_plane import init_control_plane
 
 from ..deploy_executor import run_deploy
 from ..membership import Membership, Standing
+from ..phase_support.health_tokens import forget_token
 from ..phase_support.roles import first_control_plane, may_join
 from ..plan.cluster_files import KUBEADM_CONFIG
 from ..render.kubeadm import kubeadm_init_config
@@ -45,4 +46,6 @@ class ControlPlanePhase(Phase):
         else:
             record.membership = Membership(Standing.FIRST_CONTROL_PLANE)
             initialised = "kubeadm init" in logs[first.name].changed_steps
+            if initialised:
+                forget_token(ctx.state_dir, first.name)  # bound to a Node that no longer exists
             ctx.cluster_step("init", "kubeadm init", first.name, "done" if initialised else "in place")

@@ -20,6 +20,7 @@ from ..deploy_executor import run_deploy
 from ..inventory.models import Host
 from ..membership import Membership, Standing
 from ..phase_support.cluster import JoinError, cluster_members, run_secret_command
+from ..phase_support.health_tokens import forget_token
 from ..phase_support.roles import connected_hosts, control_plane_ready, first_control_plane, may_join
 from ..plan.cluster_files import ADMIN_KUBECONFIG, JOIN_CONFIG
 from ..render.kubeadm import kubeadm_join_config
@@ -107,6 +108,11 @@ class JoinPhase(Phase):
                 node_taints(host, verdict.taint),
             )
             configs[host.name] = NodeFile(JOIN_CONFIG, yaml.safe_dump_all(documents, sort_keys=False), 0o600)
+        if not ctx.options.dry_run:
+            # a token kept from an earlier Node of that name is bound to that Node's uid and dead
+            # once it re-joins: forgotten now, so a token issue that fails later is retried next run
+            for name in configs:
+                forget_token(ctx.state_dir, name)
         try:
             run_deploy(ctx, self, list(configs), lambda name: join_node(configs[name]))
         finally:

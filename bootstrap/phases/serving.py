@@ -18,7 +18,7 @@ from pyinfra.api import Host as PyinfraHost
 from ..phase_support.maintenance import MaintenanceError, kubectl
 from ..phase_support.members import cluster_topologies
 from ..phase_support.roles import control_plane_ready, first_control_plane
-from ..phase_support.serving import DRANET_NAMESPACE, Expected, Observed, problems, summary
+from ..phase_support.serving import DRANET_NAMESPACE, Expected, Observed, checked_tainted, problems, summary
 from ..render import addons as render
 from ..render.sources import kai_chart
 from ..runner import Phase, RunContext
@@ -51,14 +51,17 @@ def observe(control_plane: PyinfraHost, wanted: Expected) -> Observed:
 
 def expected(ctx: RunContext) -> Expected:
     """From the inventory and the members' topologies: a node the health gate tainted is left out
-    (the DaemonSets need not land there), and so is one this run already failed (unreachable, or
+    (the DaemonSets need not land there), as is one its own health check has tainted since (the
+    taint as discovery read it), and one this run already failed (unreachable, or
     failed in an earlier phase: the run fails for it anyway, and waiting on it would say nothing)."""
     addons = ctx.inventory.spec.addons
+    nodes = (ctx.cluster_read.nodes if ctx.cluster_read is not None else None) or {}
     members = {
         name: topology
         for name, (_host, topology) in cluster_topologies(ctx).items()
         if ctx.hosts[name].failure is None
         and (ctx.hosts[name].verdict is None or ctx.hosts[name].verdict.taint is None)
+        and not checked_tainted(nodes.get(name))  # the node's own check tainted it since
     }
     kai = addons.kai_scheduler
     return Expected(
