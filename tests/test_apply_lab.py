@@ -162,7 +162,7 @@ def test_a_node_without_its_driver_is_judged_again_once_it_has_one(
     assert (bare["action"], [f["code"] for f in bare["findings"]]) == ("join", ["NVML_UNAVAILABLE"])
     first, second = runs
     entry = first.report["hosts"]["dgx-4"]
-    assert entry["phases"] == ["os", "nvidia", "rediscover", "runtime", "kubernetes", "join"]
+    assert entry["phases"] == ["os", "nvidia", "rediscover", "runtime", "kubernetes", "join", "health-token"]
     assert entry["health"] == {
         "healthy": True,
         "action": "join",

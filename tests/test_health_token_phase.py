@@ -93,14 +93,14 @@ def test_a_plan_issues_nothing_and_says_so(members: tuple[RunContext, Issuing, l
     health_token.HealthTokenPhase().run(ctx)
     assert fake.commands == [] and written == []
     first = ctx.inventory.control_planes[0].name
-    assert ctx.hosts[first].changes == ["health-token: health check token (no token issued yet)"]
+    assert ctx.hosts[first].changes == ["health-token: health check token"]
     # a plan before the cluster exists: the nodes that would join get theirs too
     second = ctx.inventory.hosts[1].name
     ctx.hosts[second].membership = Membership(Standing.WOULD_JOIN)
     ctx.hosts[second].changes = None
     health_token.HealthTokenPhase().run(ctx)
     assert fake.commands == [] and written == []
-    assert ctx.hosts[second].changes == ["health-token: health check token (no token issued yet)"]
+    assert ctx.hosts[second].changes == ["health-token: health check token"]
 
 
 def test_a_failed_request_fails_the_node_without_the_answer(

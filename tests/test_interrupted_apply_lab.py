@@ -39,8 +39,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootstrap.health.watch import CONDITION_TYPE
 from bootstrap.lab.machines import down, up
 from bootstrap.lock import LOCK_FILE
+from bootstrap.render.health_unit import STATE_DIR
 
 from .lab_fixture import Lab, booted, on
 
@@ -66,8 +68,12 @@ PER_CLUSTER = {
     "/etc/kubernetes/kubelet.conf",
     "/etc/ssh/ssh_host_ed25519_key",
     "/etc/ssh/ssh_host_ed25519_key.pub",
+    "/etc/kubehaus/health/token",  # the node's health check token, issued for this cluster's Node
 }
 PER_CLUSTER_DIRECTORIES = ("/etc/kubernetes/pki/",)  # the cluster's CA, serving and etcd certificates
+# Written by the node's own health check on its timer, not by apply: whether it has run yet when the
+# state is read depends on the clock (its condition on the Node is left out below for that reason)
+NODE_CHECK_STATE = f"{STATE_DIR}/"
 MIRROR_KEYRING = "/etc/apt/keyrings/kubehaus-mirror.gpg"  # must be the current lab mirror's key
 SERVER_METADATA = ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields")
 
@@ -112,6 +118,12 @@ def cluster_objects(store: dict | None) -> dict | None:
         for field in SERVER_METADATA:
             item.get("metadata", {}).pop(field, None)
         item.get("status", {}).get("nodeInfo", {}).pop("bootID", None)
+        if "conditions" in item.get("status", {}):
+            item["status"]["conditions"] = [
+                c for c in item["status"]["conditions"] if c.get("type") != CONDITION_TYPE
+            ]
+        for reference in item.get("metadata", {}).get("ownerReferences", []):
+            reference.pop("uid", None)  # the owner's uid, made per cluster like the object's own
         objects[key] = item
     releases = {
         key: {k: v for k, v in release.items() if k not in ("revision", "updated")}
@@ -133,6 +145,8 @@ def machine_state(lab: Lab, machine: str) -> dict:
     keyring = (lab.paths.mirror / "kubehaus-archive-keyring.gpg").read_bytes()
     files = {}
     for path, entry in raw["files"].items():
+        if path.startswith(NODE_CHECK_STATE):
+            continue
         if path in PER_CLUSTER or path.startswith(PER_CLUSTER_DIRECTORIES):
             entry = entry.split(" ")[0]
         elif path == MIRROR_KEYRING:

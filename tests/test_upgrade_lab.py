@@ -102,7 +102,8 @@ def end_state(lab: Lab) -> dict:
         checked = annotations.pop("kubehaus.io/health-checked", "")
         state[node["metadata"]["name"]] = {
             "kubelet": node["status"]["nodeInfo"]["kubeletVersion"],
-            "ready": node["status"]["conditions"],
+            # Ready only: the node health check's own condition comes and goes with its timer
+            "ready": [c for c in node["status"]["conditions"] if c["type"] == "Ready"],
             "labels": node["metadata"].get("labels", {}),
             "taints": node.get("spec", {}).get("taints", []),
             "unschedulable": node.get("spec", {}).get("unschedulable", False),

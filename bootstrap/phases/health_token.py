@@ -66,7 +66,7 @@ class HealthTokenPhase(Phase):
             return
         if ctx.options.dry_run:  # plan: no token is issued
             for name, reason in due.items():
-                ctx.hosts[name].changed(f"{self.name}: health check token ({reason})")
+                ctx.hosts[name].changed(f"{self.name}: health check token")  # as apply records it
                 ctx.cluster_step("health token", name, name, "would issue", reason)
             return
         first = ctx.connection(first_control_plane(ctx).name)
