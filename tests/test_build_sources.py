@@ -11,7 +11,7 @@ from bootstrap.inventory import load_inventory
 from bootstrap.os_support.facts import OsFacts
 from bootstrap.os_support.systems import SUPPORTED
 from bootstrap.render.build_sources import build_sources
-from bootstrap.render.sources import apt_repositories
+from bootstrap.render.sources import apt_repositories, online_spec
 
 REPO = Path(__file__).resolve().parent.parent
 DGX = REPO / "inventory" / "dgx-h100-pod.yaml"
@@ -28,8 +28,7 @@ def test_each_os_gets_the_node_plans_upstream_repositories_and_its_archive(relea
         assert archive.suite == release.codename and archive.key.startswith("/usr/share/keyrings/")
         facts = OsFacts(release.distro, release.version_id, release.codename, architecture)
         # what its nodes would be given online (the example installs from a mirror: this one's)
-        online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
-        node = apt_repositories(online, facts)
+        node = apt_repositories(online_spec(spec), facts)
         assert [(s.uri, s.suite, s.key) for s in upstream] == [(r.uri, r.suite, r.key_url) for r in node]
         lines = [s.line("/k") for s in upstream]
         assert f"deb [signed-by=/k] https://pkgs.k8s.io/core:/stable:/v{minor}/deb/ /" in lines

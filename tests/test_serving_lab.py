@@ -9,8 +9,6 @@ dra.net slice on the node, so the failure names exactly one thing. The wait is c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +16,7 @@ import yaml
 
 from bootstrap.outcome import EXIT_OK
 
-from .lab_fixture import KUBECTL, Lab, booted, on
+from .lab_fixture import KUBECTL, Lab, apply_json, booted, on
 
 pytestmark = pytest.mark.lab
 
@@ -38,17 +36,8 @@ def failed_apply(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab
         inventory["addons"]["serving_timeout_seconds"] = 30
         path = lab.inventory.with_name("inventory-serving.yaml")
         path.write_text(yaml.safe_dump(inventory, sort_keys=False))
-        result = subprocess.run(
-            [sys.executable, "-m", "bootstrap", "apply", str(path), "-o", "json"],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        try:
-            report = json.loads(result.stdout)
-        except ValueError:
-            pytest.fail(f"apply printed no JSON report: {result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-        yield lab, result.returncode, report
+        code, report, _stderr = apply_json(path)
+        yield lab, code, report
 
 
 def test_apply_fails_naming_the_node_whose_plugin_did_not_register(

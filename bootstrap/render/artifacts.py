@@ -29,6 +29,7 @@ from .sources import (
     driver_major,
     kai_chart,
     nvidia_pins,
+    online_spec,
 )
 
 Kind = Literal["apt-package", "helm-chart", "manifest", "image"]
@@ -102,9 +103,7 @@ def driver_packages_by_os(
 def online_inventory(inventory: Inventory) -> Inventory:
     """The inventory as if it installed from the upstreams: where each artifact lives upstream
     (what a mirror build fetches, whatever source the inventory itself installs from)."""
-    spec = inventory.spec
-    artifacts = spec.artifacts.model_copy(update={"source": "online"})
-    return replace(inventory, spec=spec.model_copy(update={"artifacts": artifacts}))
+    return replace(inventory, spec=online_spec(inventory.spec))
 
 
 def resolved_artifacts(inventory: Inventory, written: frozenset[str] = frozenset()) -> list[Artifact]:

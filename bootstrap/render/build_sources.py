@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..inventory.models import InventorySpec
 from ..os_support.facts import OsFacts
 from ..os_support.systems import SUPPORTED, SupportedRelease
-from .sources import apt_repositories
+from .sources import apt_repositories, online_spec
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def build_sources(spec: InventorySpec, os_name: str, architecture: str = "amd64"
     """The OS archive, then every upstream repository a node of this OS installs from online."""
     release = release_named(os_name)
     facts = OsFacts(release.distro, release.version_id, release.codename, architecture)
-    online = spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
+    online = online_spec(spec)
     archive = BuildSource(
         f"{release.name} archive",
         ARCHIVES[(release.distro, architecture)],

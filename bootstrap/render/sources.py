@@ -61,6 +61,11 @@ class Manifest:
     url: str
 
 
+def online_spec(spec: InventorySpec) -> InventorySpec:
+    """The inventory as if it installed from the upstreams (what a mirror is built from)."""
+    return spec.model_copy(update={"artifacts": spec.artifacts.model_copy(update={"source": "online"})})
+
+
 def apt_repositories(
     spec: InventorySpec, os_facts: OsFacts = DEBIAN_12_AMD64, host: str = "node"
 ) -> list[AptRepository]:
